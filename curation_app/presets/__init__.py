@@ -193,15 +193,14 @@ class Vocabulary:
 
 
 def parse_topic_list(text: str) -> list[str]:
-    """Topics from a topic-list file: one or more per line, separated by 、 , ， ; or tabs."""
+    """Topics from a topic-list file: one or more per line, separated by 、.
+
+    Only 、 (the Chinese enumeration comma) separates: real topic lists hold ordinary commas
+    inside a topic. Blank entries and repeats are dropped, first occurrence wins.
+    """
     text = text.lstrip("\ufeff")
-    topics: list[str] = []
-    for line in text.splitlines():
-        for part in re.split(r"[、,，;；\t]", line):
-            part = part.strip()
-            if part and part not in topics:
-                topics.append(part)
-    return topics
+    topics = (part.strip() for line in text.splitlines() for part in line.split("、"))
+    return list(dict.fromkeys(t for t in topics if t))
 
 
 def read_topic_file(path: str | Path) -> list[str]:

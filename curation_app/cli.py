@@ -1,0 +1,239 @@
+"""The command line for leads and scripts: ``curation …`` (also ``python -m curation_app``).
+
+Each command is a thin wrapper over one service function. Errors become one ``Error: …`` line
+on stderr and a non-zero exit; details (skipped records, warnings) go to stderr too, so stdout
+carries just the one-line summary.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from curation_app import __version__
+from curation_app.errors import CurationError, ImportRefusedError, RecordProblem
+from curation_app.presets import PRESET_NAMES
+from curation_app.services import projects as project_services
+from curation_app.services import setup as setup_services
+from curation_app.services import transfer
+from curation_app.services.context import AppContext
+from curation_app.services.permissions import Actor, UserRole
+from curation_app.store.db import data_dir, database_url, is_up_to_date, redact
+
+FORMATS = ("peconv", "extes", "esconv", "jsonl")
+STATUSES = ("draft", "in_progress", "submitted", "approved", "returned", "discarded")
+DETAIL_LIMIT = 20
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def cli_actor() -> Actor:
+    """Whoever runs the CLI has shell access to the data, so acts as a lead."""
+    return Actor(os.environ.get("CURATION_USER") or os.environ.get("USER") or "cli",
+                 UserRole.LEAD)
+
+
+def _context(require_schema: bool = True) -> AppContext:
+    ctx = AppContext.from_url()
+    if require_schema and not is_up_to_date(ctx.engine):
+        ctx.close()
+        raise CurationError(
+            f"the database {redact(database_url())} is not initialised or is out of date; "
+            "run `curation init` first"
+        )
+    return ctx
+
+
+def handle_errors(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except ImportRefusedError as exc:
+            _print_problems("refused", exc.problems, verbose=kwargs.get("verbose", False))
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except CurationError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+        except KeyboardInterrupt:
+            click.echo("Error: interrupted", err=True)
+            sys.exit(130)
+        except Exception as exc:  # noqa: BLE001 - the last guard against a raw traceback
+            if os.environ.get("CURATION_DEBUG"):
+                raise
+            click.echo(f"Error: unexpected {type(exc).__name__}: {exc} "
+                       "(set CURATION_DEBUG=1 to see the traceback)", err=True)
+            sys.exit(2)
+    return wrapper  # type: ignore[return-value]
+
+
+def _print_problems(kind: str, problems: Sequence[RecordProblem], *, verbose: bool) -> None:
+    shown = problems if verbose else problems[:DETAIL_LIMIT]
+    for problem in shown:
+        click.echo(f"{kind}: {problem}", err=True)
+    if len(problems) > len(shown):
+        click.echo(f"{kind}: … {len(problems) - len(shown)} more (use --verbose to list all)",
+                   err=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="curation")
+def main() -> None:
+    """Curate emotional-support dialogue datasets (PECONV, ExTES, ESConv).
+
+    The database is $CURATION_DATABASE_URL, or a SQLite file in $CURATION_DATA_DIR
+    (default ~/.local/share/curation-app).
+    """
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also load the bundled demo projects if absent.")
+@handle_errors
+def init(demo: bool) -> None:
+    """Create or migrate the database; optionally load the demo projects."""
+    ctx = _context(require_schema=False)
+    try:
+        summary = setup_services.initialise(ctx, demo=demo)
+    finally:
+        ctx.close()
+    click.echo(summary.line())
+
+
+@main.command()
+@handle_errors
+def info() -> None:
+    """Show where the data lives and which database is in use."""
+    click.echo(f"database: {redact(database_url())}")
+    click.echo(f"data directory: {data_dir()}")
+
+
+@main.group()
+def projects() -> None:
+    """Create and list projects."""
+
+
+@projects.command("create")
+@click.argument("name")
+@click.option("--preset", required=True, type=click.Choice(PRESET_NAMES),
+              help="Vocabulary and formats to start from.")
+@click.option("--topics-file", type=click.Path(dir_okay=False),
+              help="A topic list (one or more per line, separated by 、) to add.")
+@click.option("--replace-topics", is_flag=True,
+              help="Use the topic list instead of the preset's topics, not in addition.")
+@handle_errors
+def projects_create(name: str, preset: str, topics_file: str | None,
+                    replace_topics: bool) -> None:
+    """Create project NAME from a preset."""
+    ctx = _context()
+    try:
+        record = project_services.create_project(
+            ctx.uow(), cli_actor(), name, preset, topics_file=topics_file,
+            replace_topics=replace_topics)
+    finally:
+        ctx.close()
+    v = record.vocabulary
+    click.echo(f"created project {record.name} (preset {record.preset}, {v.language}: "
+               f"{len(v.topics)} topics, {len(v.emotions)} emotions, "
+               f"{len(v.strategies)} strategies)")
+
+
+@projects.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def projects_list(as_json: bool) -> None:
+    """List projects with their dialogue counts."""
+    ctx = _context()
+    try:
+        rows = project_services.list_projects(ctx.uow())
+    finally:
+        ctx.close()
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no projects (create one with `curation projects create NAME --preset …`)")
+        return
+    width = max(len("project"), *(len(r.name) for r in rows))
+    click.echo(f"{'project':<{width}}  {'preset':<7} {'lang':<4} {'dialogues':>9} "
+               f"{'turns':>7}  by status")
+    for r in rows:
+        statuses = ", ".join(f"{k} {v}" for k, v in r.by_status.items()) or "-"
+        click.echo(f"{r.name:<{width}}  {r.preset:<7} {r.language:<4} {r.dialogues:>9} "
+                   f"{r.turns:>7}  {statuses}")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS),
+              help="The file's format.")
+@click.option("--project", required=True, help="The project to import into.")
+@click.option("--status", default="draft", show_default=True, type=click.Choice(STATUSES),
+              help="Status the imported dialogues start in.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid records and list the refused ones, instead of refusing all.")
+@click.option("--add-labels", is_flag=True,
+              help="Add topics/emotions/strategies the project lacks instead of refusing them.")
+@click.option("--verbose", "-v", is_flag=True, help="List every warning and refused record.")
+@handle_errors
+def import_(file: str, fmt: str, project: str, status: str, skip_invalid: bool,
+            add_labels: bool, verbose: bool) -> None:
+    """Import dialogues from FILE into a project."""
+    ctx = _context()
+    try:
+        summary = transfer.import_file(
+            ctx.uow(), cli_actor(), file, fmt, project, status=status,
+            skip_invalid=skip_invalid, add_labels=add_labels)
+    finally:
+        ctx.close()
+    _print_problems("skipped", summary.refused, verbose=verbose)
+    _print_problems("warning", summary.warnings, verbose=verbose)
+    for kind, labels in summary.added_labels.items():
+        click.echo(f"added {kind} labels: {', '.join(labels)}", err=True)
+    click.echo(summary.line())
+
+
+@main.command("export")
+@click.option("--project", required=True, help="The project to export.")
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS),
+              help="The format to write.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The file to write (never overwritten unless --overwrite).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+              help="Only dialogues in this status (repeatable). Default: all.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@handle_errors
+def export(project: str, fmt: str, output: str, statuses: tuple[str, ...],
+           overwrite: bool) -> None:
+    """Export a project's dialogues to a file."""
+    ctx = _context()
+    try:
+        summary = transfer.export_file(ctx.uow(), cli_actor(), project, fmt, output,
+                                       statuses=statuses, overwrite=overwrite)
+    finally:
+        ctx.close()
+    click.echo(summary.line())
+
+
+@main.command()
+@click.option("--port", default=8501, show_default=True, help="Port for the web app.")
+@click.option("--address", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--headless/--no-headless", default=True, show_default=True,
+              help="Do not open a browser window.")
+@handle_errors
+def serve(port: int, address: str, headless: bool) -> None:
+    """Start the web app on the configured database."""
+    app = Path(__file__).with_name("ui") / "app.py"
+    cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+           "--server.address", address, "--server.headless", str(headless).lower(),
+           "--browser.gatherUsageStats", "false"]
+    click.echo(f"serving on http://{address}:{port} (database {redact(database_url())})")
+    sys.exit(subprocess.call(cmd))

@@ -1,0 +1,1 @@
+"""Use cases. The CLI and the UI call these; each owns its transaction and checks the role."""

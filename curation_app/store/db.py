@@ -1,0 +1,107 @@
+"""Where the database is, how to connect to it, and how to bring its schema up to date."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from curation_app.errors import StorageError
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+
+
+def data_dir() -> Path:
+    """The embedded database folder: ``$CURATION_DATA_DIR`` or ~/.local/share/curation-app."""
+    configured = os.environ.get("CURATION_DATA_DIR")
+    if configured:
+        return Path(configured).expanduser()
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "curation-app"
+
+
+def database_url() -> str:
+    """``$CURATION_DATABASE_URL`` if set, else the SQLite file in :func:`data_dir`."""
+    url = os.environ.get("CURATION_DATABASE_URL")
+    if url:
+        return url
+    return f"sqlite:///{data_dir() / 'curation.db'}"
+
+
+def redact(url: str) -> str:
+    """The URL with any password hidden, for messages and logs."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "<unparseable database URL>"
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers (the app) work while a writer (an import) runs; foreign keys are off by
+    # default in SQLite; the busy timeout turns brief lock contention into a wait, not an error.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or database_url()
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"CURATION_DATABASE_URL is not a database URL: {redact(url)}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        if parsed.database and parsed.database != ":memory:":
+            Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return engine
+
+
+def session_factory(engine: Engine) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def _alembic_config(engine: Engine) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["engine"] = engine
+    return cfg
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Bring the schema to the newest revision. Returns (revision before, revision after)."""
+    cfg = _alembic_config(engine)
+    try:
+        before = current_revision(engine)
+        command.upgrade(cfg, "head")
+    except OperationalError as exc:
+        raise StorageError(f"cannot reach the database {redact(str(engine.url))}: "
+                           f"{exc.orig}") from exc
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    return before, head or ""
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def is_up_to_date(engine: Engine) -> bool:
+    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
+    try:
+        return current_revision(engine) == head
+    except OperationalError:
+        return False

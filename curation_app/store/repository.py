@@ -1,0 +1,259 @@
+"""The repository: every SQL statement of the application lives here.
+
+It speaks canonical records (``domain``) and plain summaries in, and out; sessions and
+transactions belong to the unit of work (``store.uow``), permissions to the services.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from curation_app.domain import Dialogue, Revision, Source, Status, Turn
+from curation_app.errors import AlreadyExistsError, ConflictError, NotFoundError
+from curation_app.presets import Vocabulary
+from curation_app.store.models import DialogueRow, ProjectRow, RevisionRow, UserRow, utcnow
+
+
+@dataclass(frozen=True)
+class ProjectRecord:
+    id: int
+    name: str
+    preset: str
+    vocabulary: Vocabulary
+    settings: dict[str, Any]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProjectCounts:
+    name: str
+    preset: str
+    language: str
+    dialogues: int
+    turns: int
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    name: str
+    role: str
+    password_hash: str | None
+
+
+def _turns_json(turns: Iterable[Turn]) -> list[dict[str, Any]]:
+    return [t.to_dict() for t in turns]
+
+
+def _turns_from_json(data: list[dict[str, Any]]) -> list[Turn]:
+    return [Turn.from_dict(t) for t in data]
+
+
+def _dialogue_from_row(row: DialogueRow, project_name: str | None = None) -> Dialogue:
+    return Dialogue(
+        id=row.id,
+        project=project_name,
+        turns=_turns_from_json(row.turns),
+        language=row.language,
+        topic=row.topic,
+        emotion=row.emotion,
+        description=row.description,
+        status=Status(row.status),
+        source=Source(row.source),
+        external_id=row.external_id,
+        provenance=dict(row.provenance or {}),
+        metadata=dict(row.meta or {}),
+        version=row.version,
+        assignee=row.assignee,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
+
+
+def _revision_from_row(row: RevisionRow) -> Revision:
+    return Revision(
+        dialogue_id=row.dialogue_id,
+        number=row.number,
+        turns=_turns_from_json(row.turns),
+        topic=row.topic,
+        emotion=row.emotion,
+        description=row.description,
+        author=row.author,
+        created_at=row.created_at,
+        note=row.note,
+    )
+
+
+class Repository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    # ---- projects ------------------------------------------------------------------------
+    def _project_row(self, name: str) -> ProjectRow:
+        row = self.session.scalar(select(ProjectRow).where(ProjectRow.name == name))
+        if row is None:
+            raise NotFoundError(f"no project named {name!r} (see `curation projects list`)")
+        return row
+
+    @staticmethod
+    def _project_record(row: ProjectRow) -> ProjectRecord:
+        return ProjectRecord(
+            id=row.id, name=row.name, preset=row.preset,
+            vocabulary=Vocabulary.from_dict(row.vocabulary),
+            settings=dict(row.settings or {}), created_at=row.created_at,
+        )
+
+    def add_project(self, name: str, preset: str, vocabulary: Vocabulary,
+                    settings: dict[str, Any] | None = None) -> ProjectRecord:
+        if self.session.scalar(select(ProjectRow.id).where(ProjectRow.name == name)) is not None:
+            raise AlreadyExistsError(f"a project named {name!r} already exists")
+        row = ProjectRow(name=name, preset=preset, vocabulary=vocabulary.to_dict(),
+                         settings=settings or {}, created_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        return self._project_record(row)
+
+    def get_project(self, name: str) -> ProjectRecord:
+        return self._project_record(self._project_row(name))
+
+    def project_names(self) -> list[str]:
+        return list(self.session.scalars(select(ProjectRow.name).order_by(ProjectRow.name)))
+
+    def set_vocabulary(self, project_id: int, vocabulary: Vocabulary) -> None:
+        self.session.execute(
+            update(ProjectRow).where(ProjectRow.id == project_id)
+            .values(vocabulary=vocabulary.to_dict())
+        )
+
+    def project_counts(self) -> list[ProjectCounts]:
+        projects = self.session.execute(
+            select(ProjectRow.id, ProjectRow.name, ProjectRow.preset, ProjectRow.vocabulary)
+            .order_by(ProjectRow.name)
+        ).all()
+        per_status = self.session.execute(
+            select(DialogueRow.project_id, DialogueRow.status, func.count(),
+                   func.coalesce(func.sum(DialogueRow.turn_count), 0))
+            .group_by(DialogueRow.project_id, DialogueRow.status)
+        ).all()
+        grouped: dict[int, dict[str, tuple[int, int]]] = {}
+        for project_id, status, n, turns in per_status:
+            grouped.setdefault(project_id, {})[status] = (int(n), int(turns))
+        out = []
+        for pid, name, preset, vocab in projects:
+            statuses = grouped.get(pid, {})
+            out.append(ProjectCounts(
+                name=name, preset=preset, language=vocab.get("language", ""),
+                dialogues=sum(n for n, _ in statuses.values()),
+                turns=sum(t for _, t in statuses.values()),
+                by_status={s: n for s, (n, _) in sorted(statuses.items())},
+            ))
+        return out
+
+    # ---- users ---------------------------------------------------------------------------
+    def add_user(self, name: str, role: str, password_hash: str | None) -> UserRecord:
+        if self.session.scalar(select(UserRow.id).where(UserRow.name == name)) is not None:
+            raise AlreadyExistsError(f"a user named {name!r} already exists")
+        row = UserRow(name=name, role=role, password_hash=password_hash, created_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        return UserRecord(row.id, row.name, row.role, row.password_hash)
+
+    def get_user(self, name: str) -> UserRecord:
+        row = self.session.scalar(select(UserRow).where(UserRow.name == name))
+        if row is None:
+            raise NotFoundError(f"no user named {name!r}")
+        return UserRecord(row.id, row.name, row.role, row.password_hash)
+
+    # ---- dialogues -----------------------------------------------------------------------
+    def add_dialogues(self, project: ProjectRecord, dialogues: Sequence[Dialogue],
+                      author: str, note: str | None = None) -> list[int]:
+        """Insert dialogues, each with its content as revision 0. Returns the new ids."""
+        now = utcnow()
+        rows = [
+            DialogueRow(
+                project_id=project.id, external_id=d.external_id, language=d.language,
+                topic=d.topic, emotion=d.emotion, description=d.description,
+                status=str(d.status), source=str(d.source), provenance=dict(d.provenance),
+                meta=dict(d.metadata), turns=_turns_json(d.turns), turn_count=len(d.turns),
+                version=0, assignee=d.assignee, created_at=now, updated_at=now,
+            )
+            for d in dialogues
+        ]
+        self.session.add_all(rows)
+        self.session.flush()
+        self.session.add_all([
+            RevisionRow(dialogue_id=row.id, number=0, turns=row.turns, topic=row.topic,
+                        emotion=row.emotion, description=row.description, author=author,
+                        note=note, created_at=now)
+            for row in rows
+        ])
+        self.session.flush()
+        return [row.id for row in rows]
+
+    def get_dialogue(self, dialogue_id: int) -> Dialogue:
+        found = self.session.execute(
+            select(DialogueRow, ProjectRow.name)
+            .join(ProjectRow, ProjectRow.id == DialogueRow.project_id)
+            .where(DialogueRow.id == dialogue_id)
+        ).first()
+        if found is None:
+            raise NotFoundError(f"no dialogue with id {dialogue_id}")
+        row, project_name = found
+        return _dialogue_from_row(row, project_name)
+
+    def list_dialogues(self, project: ProjectRecord,
+                       statuses: Sequence[Status] | None = None) -> list[Dialogue]:
+        query = select(DialogueRow).where(DialogueRow.project_id == project.id)
+        if statuses:
+            query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
+        rows = self.session.scalars(query.order_by(DialogueRow.id))
+        return [_dialogue_from_row(r, project.name) for r in rows]
+
+    def save_content(self, dialogue_id: int, expected_version: int, turns: Sequence[Turn], *,
+                     topic: str | None, emotion: str | None, description: str | None,
+                     author: str, note: str | None = None) -> tuple[int, int]:
+        """Apply an edit if ``expected_version`` is still current; record it as a revision.
+
+        Returns (new version, revision number). The compare-and-set UPDATE is the lock: on
+        PostgreSQL a concurrent writer waits on the row and then sees the bumped version.
+        """
+        now = utcnow()
+        turns_json = _turns_json(turns)
+        result = self.session.execute(
+            update(DialogueRow)
+            .where(DialogueRow.id == dialogue_id, DialogueRow.version == expected_version)
+            .values(turns=turns_json, turn_count=len(turns_json), topic=topic, emotion=emotion,
+                    description=description, version=DialogueRow.version + 1, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount != 1:
+            current = self.session.scalar(
+                select(DialogueRow.version).where(DialogueRow.id == dialogue_id))
+            if current is None:
+                raise NotFoundError(f"no dialogue with id {dialogue_id}")
+            raise ConflictError(dialogue_id, expected_version, current,
+                                attempted={"turns": turns_json, "topic": topic,
+                                           "emotion": emotion, "description": description})
+        number = (self.session.scalar(
+            select(func.max(RevisionRow.number)).where(RevisionRow.dialogue_id == dialogue_id)
+        ) or 0) + 1
+        self.session.add(RevisionRow(
+            dialogue_id=dialogue_id, number=number, turns=turns_json, topic=topic,
+            emotion=emotion, description=description, author=author, note=note, created_at=now,
+        ))
+        self.session.flush()
+        return expected_version + 1, number
+
+    def revisions(self, dialogue_id: int) -> list[Revision]:
+        rows = self.session.scalars(
+            select(RevisionRow).where(RevisionRow.dialogue_id == dialogue_id)
+            .order_by(RevisionRow.number)
+        )
+        return [_revision_from_row(r) for r in rows]

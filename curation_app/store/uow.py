@@ -1,0 +1,47 @@
+"""Unit of work: one transaction, committed explicitly, rolled back otherwise."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from curation_app.errors import StorageError
+from curation_app.store.db import redact
+from curation_app.store.repository import Repository
+
+
+class UnitOfWork:
+    """``with UnitOfWork(factory) as uow: ...; uow.commit()`` — forgetting commit rolls back."""
+
+    repo: Repository
+
+    def __init__(self, factory: sessionmaker[Session]):
+        self._factory = factory
+        self._session: Session | None = None
+
+    def __enter__(self) -> UnitOfWork:
+        self._session = self._factory()
+        self.repo = Repository(self._session)
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        assert self._session is not None
+        try:
+            self._session.rollback()
+        finally:
+            self._session.close()
+            self._session = None
+        # Database errors leave this boundary as our own error with a readable message.
+        if isinstance(exc, OperationalError):
+            raise StorageError(
+                f"the database {redact(str(self._factory.kw['bind'].url))} refused: {exc.orig}"
+            ) from exc
+        if isinstance(exc, DBAPIError):
+            raise StorageError(f"database error: {exc.orig}") from exc
+
+    def commit(self) -> None:
+        assert self._session is not None
+        self._session.commit()

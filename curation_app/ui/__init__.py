@@ -1,0 +1,1 @@
+"""Streamlit pages. Thin: they call services and never talk to the database directly."""
