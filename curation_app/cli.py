@@ -171,6 +171,58 @@ def projects_list(as_json: bool) -> None:
                    f"{r.turns:>7}  {statuses}")
 
 
+@projects.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the vocabulary as JSON.")
+@handle_errors
+def projects_show(name: str, as_json: bool) -> None:
+    """Show project NAME's vocabulary: roles, topics, emotions, strategies."""
+    ctx = _context()
+    try:
+        record = project_services.get_project(ctx.uow(), name)
+    finally:
+        ctx.close()
+    v = record.vocabulary
+    if as_json:
+        click.echo(json.dumps(v.to_dict(), ensure_ascii=False, indent=2))
+        return
+    roles = ", ".join(f"{role.value} = {v.role_display(role)}" for role in v.roles)
+    click.echo(f"{record.name}: preset {record.preset}, language {v.language}, roles {roles}")
+    separator = "、" if v.language == "zh" else ", "
+    click.echo(f"{v.topic_label}s ({len(v.topics)}): {separator.join(v.topics)}")
+    click.echo(f"emotions ({len(v.emotions)}): {', '.join(v.emotions)}")
+    many = "several per turn" if v.multi_strategy else "one per turn"
+    click.echo(f"strategies ({len(v.strategies)}, {many}):")
+    for s in v.strategies:
+        click.echo(f"  {s.code:<4} {s.name}: {s.definition}")
+
+
+@projects.command("add-labels")
+@click.argument("name")
+@click.option("--topic", "topics", multiple=True, help="A topic to add (repeatable).")
+@click.option("--emotion", "emotions", multiple=True, help="An emotion label to add (repeatable).")
+@click.option("--strategy", "strategies", multiple=True, help="A strategy to add (repeatable).")
+@handle_errors
+def projects_add_labels(name: str, topics: tuple[str, ...], emotions: tuple[str, ...],
+                        strategies: tuple[str, ...]) -> None:
+    """Extend project NAME's topics, emotions or strategies."""
+    if not (topics or emotions or strategies):
+        raise CurationError("name at least one --topic, --emotion or --strategy to add")
+    ctx = _context()
+    added: list[str] = []
+    try:
+        for kind, labels in (("topic", topics), ("emotion", emotions),
+                             ("strategy", strategies)):
+            if labels:
+                new = project_services.add_labels(ctx.uow(), cli_actor(), name, kind,
+                                                  list(labels))
+                added += [f"{kind} {label!r}" for label in new]
+    finally:
+        ctx.close()
+    click.echo(f"added to {name}: {', '.join(added)}" if added
+               else f"nothing added to {name}: all labels were already there")
+
+
 @main.command("import")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--format", "fmt", required=True, type=click.Choice(FORMATS),

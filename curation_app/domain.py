@@ -76,6 +76,10 @@ class Dialogue:
     project: str | None = None
     version: int = 0
     assignee: str | None = None
+    # Iterative expansion: seeds are in-context examples; the round counts expansions from
+    # the imported seeds (round 0).
+    is_seed: bool = False
+    seed_round: int | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
 

@@ -90,8 +90,12 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     except OperationalError as exc:
         raise StorageError(f"cannot reach the database {redact(str(engine.url))}: "
                            f"{exc.orig}") from exc
-    head = ScriptDirectory.from_config(cfg).get_current_head()
-    return before, head or ""
+    return before, head_revision()
+
+
+def head_revision() -> str:
+    """The newest schema revision this code knows."""
+    return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
 
 
 def current_revision(engine: Engine) -> str | None:
@@ -100,8 +104,7 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def is_up_to_date(engine: Engine) -> bool:
-    head = ScriptDirectory.from_config(_alembic_config(engine)).get_current_head()
     try:
-        return current_revision(engine) == head
+        return current_revision(engine) == head_revision()
     except OperationalError:
         return False

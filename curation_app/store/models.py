@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import DateTime
@@ -67,6 +77,11 @@ class DialogueRow(Base):
     # Optimistic locking: a save names the version it edited; a mismatch is a conflict.
     version: Mapped[int] = mapped_column(Integer, default=0)
     assignee: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    # Seeds are the in-context examples of iterative expansion (ExTES). seed_round says which
+    # round a dialogue belongs to: imported seeds are round 0, a draft made from round-k seeds
+    # is round k+1.
+    is_seed: Mapped[bool] = mapped_column(Boolean, default=False)
+    seed_round: Mapped[int | None] = mapped_column(Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -91,3 +106,49 @@ class RevisionRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     dialogue: Mapped[DialogueRow] = relationship(back_populates="revisions")
+
+
+class GenerationJobRow(Base):
+    """A batch of drafts requested at once; its items are planned up front so it can resume."""
+
+    __tablename__ = "generation_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))  # pending|running|finished|stopped
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class GenerationItemRow(Base):
+    """One requested draft of a job: pending until it is stored as a dialogue or fails."""
+
+    __tablename__ = "generation_items"
+    __table_args__ = (
+        UniqueConstraint("job_id", "seq", name="uq_generation_item_seq"),
+        Index("ix_generation_items_job_status", "job_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("generation_jobs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    topic: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    emotion: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    status: Mapped[str] = mapped_column(String(20))  # pending|succeeded|failed
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    dialogue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dialogues.id", ondelete="SET NULL"), nullable=True)
+    model: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    template: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType, nullable=True)
+    seed_ids: Mapped[list[int] | None] = mapped_column(JSONType, nullable=True)
+    raw_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

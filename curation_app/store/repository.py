@@ -72,6 +72,8 @@ def _dialogue_from_row(row: DialogueRow, project_name: str | None = None) -> Dia
         metadata=dict(row.meta or {}),
         version=row.version,
         assignee=row.assignee,
+        is_seed=row.is_seed,
+        seed_round=row.seed_round,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -182,7 +184,8 @@ class Repository:
                 topic=d.topic, emotion=d.emotion, description=d.description,
                 status=str(d.status), source=str(d.source), provenance=dict(d.provenance),
                 meta=dict(d.metadata), turns=_turns_json(d.turns), turn_count=len(d.turns),
-                version=0, assignee=d.assignee, created_at=now, updated_at=now,
+                version=0, assignee=d.assignee, is_seed=d.is_seed, seed_round=d.seed_round,
+                created_at=now, updated_at=now,
             )
             for d in dialogues
         ]
@@ -257,3 +260,51 @@ class Repository:
             .order_by(RevisionRow.number)
         )
         return [_revision_from_row(r) for r in rows]
+
+    # ---- seeds ---------------------------------------------------------------------------
+    def seeds(self, project: ProjectRecord, topic: str | None = None) -> list[Dialogue]:
+        query = select(DialogueRow).where(DialogueRow.project_id == project.id,
+                                          DialogueRow.is_seed.is_(True))
+        if topic is not None:
+            query = query.where(DialogueRow.topic == topic)
+        return [_dialogue_from_row(r, project.name)
+                for r in self.session.scalars(query.order_by(DialogueRow.id))]
+
+    def mark_seeds(self, project: ProjectRecord, dialogue_ids: Sequence[int]) -> list[int]:
+        """Flag dialogues as seeds (keeping their round, round 0 if they had none)."""
+        rows = list(self.session.scalars(
+            select(DialogueRow).where(DialogueRow.project_id == project.id,
+                                      DialogueRow.id.in_(list(dialogue_ids)))))
+        found = {r.id for r in rows}
+        missing = [i for i in dialogue_ids if i not in found]
+        if missing:
+            raise NotFoundError(f"project {project.name} has no dialogues with ids "
+                                f"{', '.join(map(str, missing))}")
+        changed = []
+        for row in rows:
+            if not row.is_seed:
+                row.is_seed = True
+                row.seed_round = row.seed_round if row.seed_round is not None else 0
+                changed.append(row.id)
+        self.session.flush()
+        return changed
+
+    def dialogue_ids(self, project: ProjectRecord, statuses: Sequence[Status]) -> list[int]:
+        return list(self.session.scalars(
+            select(DialogueRow.id).where(DialogueRow.project_id == project.id,
+                                         DialogueRow.status.in_([str(s) for s in statuses]))
+            .order_by(DialogueRow.id)))
+
+    def topic_counts(self, project: ProjectRecord,
+                     exclude: Sequence[Status] = (Status.DISCARDED,)) -> dict[str | None, int]:
+        rows = self.session.execute(
+            select(DialogueRow.topic, func.count())
+            .where(DialogueRow.project_id == project.id,
+                   DialogueRow.status.not_in([str(s) for s in exclude]))
+            .group_by(DialogueRow.topic)
+        ).all()
+        return {topic: int(n) for topic, n in rows}
+
+    def set_settings(self, project_id: int, settings: dict[str, Any]) -> None:
+        self.session.execute(
+            update(ProjectRow).where(ProjectRow.id == project_id).values(settings=settings))

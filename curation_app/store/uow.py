@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from curation_app.errors import StorageError
 from curation_app.store.db import redact
+from curation_app.store.jobs import JobRepository
 from curation_app.store.repository import Repository
 
 
@@ -16,6 +17,7 @@ class UnitOfWork:
     """``with UnitOfWork(factory) as uow: ...; uow.commit()`` — forgetting commit rolls back."""
 
     repo: Repository
+    jobs: JobRepository
 
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
@@ -24,6 +26,7 @@ class UnitOfWork:
     def __enter__(self) -> UnitOfWork:
         self._session = self._factory()
         self.repo = Repository(self._session)
+        self.jobs = JobRepository(self._session, self.repo)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

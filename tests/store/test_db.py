@@ -1,0 +1,82 @@
+"""The embedded SQLite defaults and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from curation_app.errors import StorageError
+from curation_app.store import make_engine, migrate
+from curation_app.store.db import (
+    current_revision,
+    database_url,
+    head_revision,
+    is_up_to_date,
+    redact,
+)
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'c.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    engine.dispose()
+
+
+def test_migrate_creates_then_is_idempotent(db_url: str):
+    engine = make_engine(db_url)
+    before, after = migrate(engine)
+    assert before == after == head_revision()  # the fixture already migrated
+    assert is_up_to_date(engine)
+    tables = set(inspect(engine).get_table_names())
+    assert {"projects", "users", "dialogues", "revisions", "alembic_version"} <= tables
+    engine.dispose()
+
+
+def test_a_fresh_database_starts_unversioned(tmp_path: Path):
+    engine = make_engine(f"sqlite:///{tmp_path / 'fresh.db'}")
+    assert current_revision(engine) is None and not is_up_to_date(engine)
+    assert migrate(engine) == (None, head_revision())
+    engine.dispose()
+
+
+def test_default_url_lives_in_the_data_directory(tmp_path: Path, monkeypatch):
+    monkeypatch.delenv("CURATION_DATABASE_URL", raising=False)
+    monkeypatch.setenv("CURATION_DATA_DIR", str(tmp_path))
+    assert database_url() == f"sqlite:///{tmp_path / 'curation.db'}"
+
+
+def test_passwords_are_hidden_in_messages():
+    assert "s3cret" not in redact("postgresql+psycopg://u:s3cret@db.example/x")
+
+
+def test_an_unreachable_server_is_a_storage_error_without_the_password():
+    engine = make_engine("postgresql+psycopg://u:s3cret@127.0.0.1:1/nothing")
+    with pytest.raises(StorageError) as caught:
+        migrate(engine)
+    assert "s3cret" not in str(caught.value) and "cannot reach the database" in str(caught.value)
+
+
+def test_a_bad_url_is_a_storage_error():
+    with pytest.raises(StorageError, match="not a database URL"):
+        make_engine("this is not a url")
+
+
+def test_upgrading_from_the_first_schema_keeps_the_data(db_url: str):
+    from alembic import command
+
+    from curation_app.store.db import _alembic_config
+
+    engine = make_engine(db_url)
+    command.downgrade(_alembic_config(engine), "0001")
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO projects (name, preset, vocabulary, settings, created_at) "
+            "VALUES ('old', 'extes', '{}', '{}', CURRENT_TIMESTAMP)"))
+    assert migrate(engine) == ("0001", head_revision())
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT name FROM projects")).scalar() == "old"
+    engine.dispose()
