@@ -7,6 +7,7 @@ carries just the one-line summary.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -20,13 +21,15 @@ import click
 
 from curation_app import __version__
 from curation_app.errors import CurationError, ImportRefusedError, RecordProblem
+from curation_app.generation.client import AsyncDraftClient, LLMConfig
 from curation_app.presets import PRESET_NAMES
+from curation_app.services import generation, transfer
 from curation_app.services import projects as project_services
 from curation_app.services import setup as setup_services
-from curation_app.services import transfer
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, UserRole
 from curation_app.store.db import data_dir, database_url, is_up_to_date, redact
+from curation_app.store.jobs import JobRecord
 
 FORMATS = ("peconv", "extes", "esconv", "jsonl")
 STATUSES = ("draft", "in_progress", "submitted", "approved", "returned", "discarded")
@@ -273,6 +276,239 @@ def export(project: str, fmt: str, output: str, statuses: tuple[str, ...],
     finally:
         ctx.close()
     click.echo(summary.line())
+
+
+def _parse_targets(values: Sequence[str], targets_file: str | None) -> dict[str, int]:
+    pairs = list(values)
+    if targets_file:
+        text = Path(targets_file).read_text(encoding="utf-8-sig")
+        pairs += [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    targets: dict[str, int] = {}
+    for pair in pairs:
+        topic, sep, count = pair.rpartition("=") if "=" in pair else pair.rpartition(",")
+        if not sep or not topic.strip() or not count.strip().isdigit():
+            raise CurationError(f"target {pair!r} is not TOPIC=COUNT")
+        targets[topic.strip()] = int(count)
+    return targets
+
+
+@projects.command("configure")
+@click.argument("name")
+@click.option("--model", help="Model name used for this project's drafts.")
+@click.option("--target", "targets", multiple=True,
+              help="Target number of dialogues for a topic, as TOPIC=N (repeatable).")
+@click.option("--targets-file", type=click.Path(dir_okay=False, exists=True),
+              help="A file of TOPIC=N (or TOPIC,N) lines.")
+@handle_errors
+def projects_configure(name: str, model: str | None, targets: tuple[str, ...],
+                       targets_file: str | None) -> None:
+    """Set project NAME's model and per-topic targets; show progress against targets."""
+    wanted = _parse_targets(targets, targets_file)
+    ctx = _context()
+    try:
+        settings = generation.configure_project(ctx, cli_actor(), name, model=model,
+                                                targets=wanted)
+        progress = generation.target_progress(ctx, name)
+    finally:
+        ctx.close()
+    click.echo(f"{name}: model {settings.get('model', generation.DEFAULT_MODEL)}, "
+               f"{len(progress)} topics with targets, "
+               f"{sum(max(0, n - have) for _, n, have in progress)} dialogues still needed")
+    for topic, n, have in progress:
+        click.echo(f"  {topic}: {have}/{n}", err=True)
+
+
+class _ProgressLine:
+    """A one-line progress bar on stderr (rewritten in place on a terminal)."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.tty = sys.stderr.isatty()
+        self.last_printed = -1
+
+    def __call__(self, p: generation.Progress) -> None:
+        width = 30
+        filled = int(width * p.done / max(1, p.requested))
+        line = (f"[{'#' * filled}{'.' * (width - filled)}] {p.done}/{p.requested} "
+                f"done, {p.failed} failed, {p.requested - p.done} remaining, "
+                f"{p.prompt_tokens + p.completion_tokens} tokens, ${p.cost_usd:.4f}")
+        if self.tty:
+            click.echo("\r" + line, nl=False, err=True)
+        elif p.done == p.requested or p.done - self.last_printed >= max(1, p.requested // 10):
+            click.echo(line, err=True)
+            self.last_printed = p.done
+
+    def close(self) -> None:
+        if self.tty:
+            click.echo("", err=True)
+
+
+def _job_line(job: JobRecord) -> str:
+    text = (f"job {job.id} {job.status}: {job.succeeded} drafts stored, {job.failed} failed, "
+            f"{job.pending} remaining of {job.requested} "
+            f"({job.prompt_tokens + job.completion_tokens} tokens, ${job.cost_usd:.4f})")
+    if job.stop_reason and job.status != "finished":
+        text += f"; {job.stop_reason}"
+    return text
+
+
+@main.command()
+@click.option("--project", help="The project to generate drafts for.")
+@click.option("--topic", "topics", multiple=True, help="A topic/scenario (repeatable).")
+@click.option("--all-topics", is_flag=True, help="Every topic of the project.")
+@click.option("--fill-targets", is_flag=True,
+              help="As many drafts per topic as its target still lacks.")
+@click.option("--emotion", help="The emotion label for every draft (default: rotate).")
+@click.option("-n", "n", type=int, help="Drafts per topic (with --fill-targets: at most N).")
+@click.option("--concurrency", type=int,
+              help="Model calls in flight at once (default 4; on --resume, the job's).")
+@click.option("--budget-usd", type=float, help="Stop starting calls before this cost.")
+@click.option("--model", help="Model name (default: the project's, else gpt-4o-mini).")
+@click.option("--template", help="Prompt template name in prompts/ (default: the preset's).")
+@click.option("--turns", type=int, help="Target number of turns per dialogue.")
+@click.option("--resume", "resume", type=int, metavar="JOB",
+              help="Finish job JOB: run its items that have no stored result yet.")
+@click.option("--retry-failed", is_flag=True, help="With --resume, also retry failed items.")
+@click.option("--timeout", type=float, default=60.0, show_default=True,
+              help="Seconds to wait for one model reply.")
+@click.option("--max-retries", type=int, default=3, show_default=True,
+              help="Retries of a call after a timeout, 429 or 5xx.")
+@handle_errors
+def generate(project: str | None, topics: tuple[str, ...], all_topics: bool,
+             fill_targets: bool, emotion: str | None, n: int | None, concurrency: int | None,
+             budget_usd: float | None, model: str | None, template: str | None,
+             turns: int | None, resume: int | None, retry_failed: bool, timeout: float,
+             max_retries: int) -> None:
+    """Generate draft dialogues with the model at $OPENAI_BASE_URL (key: $OPENAI_API_KEY)."""
+    ctx = _context()
+    try:
+        if resume is None:
+            if not project:
+                raise CurationError("name a --project (or --resume JOB)")
+            job_id = generation.plan_job(ctx, cli_actor(), generation.JobRequest(
+                project=project, topics=topics, all_topics=all_topics,
+                fill_targets=fill_targets, emotion=emotion, n=n, model=model,
+                template=template, turns=turns, budget_usd=budget_usd,
+                concurrency=concurrency or 4))
+        else:
+            job_id = resume
+            if budget_usd is not None:
+                generation.set_job_budget(ctx, cli_actor(), job_id, budget_usd)
+        job = generation.job_status(ctx, job_id)
+        click.echo(f"job {job_id}: {job.pending} drafts to generate for {job.project} with "
+                   f"{job.params['model']}", err=True)
+        config = LLMConfig.from_env(job.params["model"], timeout_s=timeout,
+                                    max_retries=max_retries)
+        bar = _ProgressLine(job.requested)
+
+        async def go() -> JobRecord:
+            async with AsyncDraftClient(config) as client:
+                return await generation.run_job(
+                    ctx, cli_actor(), job_id, client,
+                    concurrency=concurrency,
+                    retry_failed=retry_failed, on_progress=bar)
+
+        try:
+            job = asyncio.run(go())
+        except KeyboardInterrupt:
+            bar.close()
+            job = generation.job_status(ctx, job_id)
+            click.echo(_job_line(job), err=True)
+            click.echo(f"Error: interrupted; resume with `curation generate --resume {job_id}`",
+                       err=True)
+            sys.exit(130)
+        bar.close()
+    finally:
+        ctx.close()
+    click.echo(_job_line(job))
+    if job.pending:
+        click.echo(f"resume with `curation generate --resume {job.id}`", err=True)
+    if job.failed:
+        click.echo(f"see the failures with `curation jobs show {job.id} --failed`", err=True)
+
+
+@main.group()
+def jobs() -> None:
+    """Inspect generation jobs."""
+
+
+@jobs.command("list")
+@click.option("--project", help="Only this project's jobs.")
+@handle_errors
+def jobs_list(project: str | None) -> None:
+    """List generation jobs with their counts, tokens and cost."""
+    ctx = _context()
+    try:
+        found = generation.list_jobs(ctx, project)
+    finally:
+        ctx.close()
+    if not found:
+        click.echo("no generation jobs")
+    for job in found:
+        click.echo(f"{job.project}: {_job_line(job)}")
+
+
+@jobs.command("show")
+@click.argument("job_id", type=int)
+@click.option("--failed", "show_failed", is_flag=True,
+              help="List the failed items with their error and raw reply.")
+@handle_errors
+def jobs_show(job_id: int, show_failed: bool) -> None:
+    """Show job JOB_ID: counts per topic, and its failures."""
+    ctx = _context()
+    try:
+        job = generation.job_status(ctx, job_id)
+        failures = generation.failed_items(ctx, job_id) if show_failed else []
+    finally:
+        ctx.close()
+    click.echo(_job_line(job))
+    params = job.params
+    click.echo(f"model {params.get('model')}, template {params.get('template')}, "
+               f"budget {params.get('budget_usd')}, created by {job.created_by}")
+    for topic, counts in sorted(job.by_topic.items()):
+        click.echo(f"  {topic or '-'}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    for item in failures:
+        click.echo(f"item {item.seq} ({item.topic}): {item.error}")
+        if item.raw_text:
+            click.echo(f"  raw reply: {item.raw_text[:500]}")
+
+
+@main.group()
+def seeds() -> None:
+    """Seed dialogues: the in-context examples of iterative expansion."""
+
+
+@seeds.command("promote")
+@click.option("--project", required=True, help="The project.")
+@click.option("--id", "ids", type=int, multiple=True, help="A dialogue id (repeatable).")
+@click.option("--approved", is_flag=True, help="Every approved dialogue of the project.")
+@handle_errors
+def seeds_promote(project: str, ids: tuple[int, ...], approved: bool) -> None:
+    """Make dialogues seeds for later generation rounds."""
+    ctx = _context()
+    try:
+        changed = generation.promote_seeds(ctx, cli_actor(), project, ids=ids,
+                                           approved=approved)
+        total = len(generation.list_seeds(ctx, project))
+    finally:
+        ctx.close()
+    click.echo(f"promoted {len(changed)} dialogues to seeds in {project} ({total} seeds in all)")
+
+
+@seeds.command("list")
+@click.option("--project", required=True, help="The project.")
+@handle_errors
+def seeds_list(project: str) -> None:
+    """List a project's seeds with their round and topic."""
+    ctx = _context()
+    try:
+        found = generation.list_seeds(ctx, project)
+    finally:
+        ctx.close()
+    if not found:
+        click.echo(f"{project} has no seeds (promote some with `curation seeds promote`)")
+    for d in found:
+        click.echo(f"{d.id}\tround {d.seed_round}\t{d.topic or '-'}\t{len(d.turns)} turns")
 
 
 @main.command()

@@ -11,7 +11,13 @@
     ├── UnknownLabelError        a topic/emotion/strategy the project's vocabulary lacks
     ├── ConflictError            a save against a stale version; carries the losing text
     ├── StorageError             the database refused or is unreachable
-    └── ExportError              an export that could not be written (target exists, invalid output)
+    ├── ExportError              an export that could not be written (target exists, invalid output)
+    ├── BudgetError              a budget that cannot be enforced (model without a price)
+    └── GenerationError          a draft could not be generated; ``retryable`` says if later may help
+        ├── RateLimitedError     the model server said 429 (too many requests, or quota used up)
+        ├── GenerationTimeoutError  no answer within the timeout
+        ├── ModelServerError     the server failed (5xx), was unreachable, or refused the request
+        └── ModelOutputError     the reply is unusable: not JSON, off-schema, cut off, refused
 
 The edges (CLI, UI) turn these into one plain line for people; nothing else prints.
 """
@@ -104,3 +110,57 @@ class StorageError(CurationError):
 
 class ExportError(CurationError):
     pass
+
+
+class BudgetError(CurationError):
+    """A budget was asked for but cannot be enforced (the model has no price)."""
+
+
+class GenerationError(CurationError):
+    """A draft could not be generated.
+
+    ``retryable`` tells a batch job whether the same request may succeed later (a 503 may, a
+    wrong API key will not); ``retry_after`` is the wait in seconds the server asked for, if any.
+    Messages never contain the API key.
+    """
+
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        retry_after: float | None = None,
+        retryable: bool | None = None,
+    ):
+        super().__init__(message)
+        self.status_code = status_code
+        self.request_id = request_id
+        self.retry_after = retry_after
+        if retryable is not None:
+            self.retryable = retryable
+
+
+class RateLimitedError(GenerationError):
+    retryable = True
+
+
+class GenerationTimeoutError(GenerationError):
+    retryable = True
+
+
+class ModelServerError(GenerationError):
+    retryable = True
+
+
+class ModelOutputError(GenerationError):
+    """The model answered, but the answer cannot become a draft.
+
+    ``field`` is where in the reply the problem is (``turns[3].strategies[0]``), when known.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None, **kwargs: Any):
+        super().__init__(message, **kwargs)
+        self.field = field

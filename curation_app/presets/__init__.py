@@ -70,6 +70,9 @@ class Vocabulary:
     strategies: tuple[Strategy, ...]
     emotion_aliases: dict[str, str] = field(default_factory=dict)
     title: str = ""
+    # How drafts are made: template name, whether each draft gets an emotion label, how many
+    # seed dialogues go into a prompt, the target number of turns.
+    generation: dict[str, Any] = field(default_factory=dict)
 
     # ---- lookups -------------------------------------------------------------------------
     @property
@@ -156,6 +159,7 @@ class Vocabulary:
             "topics": list(self.topics),
             "emotions": list(self.emotions),
             "emotion_aliases": dict(self.emotion_aliases),
+            "generation": dict(self.generation),
             "strategies": [
                 {"name": s.name, "code": s.code, "definition": s.definition,
                  "aliases": list(s.aliases), "display": dict(s.display)}
@@ -182,6 +186,7 @@ class Vocabulary:
             topics=tuple(data.get("topics", ())),
             emotions=tuple(data.get("emotions", ())),
             emotion_aliases=dict(data.get("emotion_aliases", {})),
+            generation=dict(data.get("generation", {})),
             strategies=tuple(
                 Strategy(
                     name=s["name"], code=s.get("code", ""), definition=s.get("definition", ""),

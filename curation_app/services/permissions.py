@@ -23,6 +23,8 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "dialogue.read": frozenset(UserRole),
     "dialogue.edit": frozenset(UserRole),
     "user.manage": frozenset({UserRole.LEAD}),
+    "generation.run": frozenset({UserRole.LEAD}),
+    "generation.single": frozenset(UserRole),
 }
 
 

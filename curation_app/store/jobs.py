@@ -138,7 +138,7 @@ class JobRepository:
             stop_reason=job.stop_reason, created_by=job.created_by, created_at=job.created_at,
             requested=sum(counts.values()), succeeded=counts[SUCCEEDED], failed=counts[FAILED],
             pending=counts[PENDING], prompt_tokens=tokens_in, completion_tokens=tokens_out,
-            cost_usd=round(cost, 6), by_topic=by_topic,
+            cost_usd=round(cost, 8), by_topic=by_topic,
         )
 
     def list(self, project: ProjectRecord | None = None) -> list[JobRecord]:
@@ -163,6 +163,14 @@ class JobRepository:
         self.session.execute(
             update(GenerationJobRow).where(GenerationJobRow.id == job_id)
             .values(status=status, stop_reason=reason, updated_at=utcnow()))
+
+    def update_params(self, job_id: int, changes: dict[str, Any]) -> None:
+        job = self.session.get(GenerationJobRow, job_id)
+        if job is None:
+            raise NotFoundError(f"no generation job with id {job_id}")
+        job.params = {**job.params, **changes}
+        job.updated_at = utcnow()
+        self.session.flush()
 
     def reset_failed(self, job_id: int) -> int:
         result = self.session.execute(

@@ -254,6 +254,13 @@ class Repository:
         self.session.flush()
         return expected_version + 1, number
 
+    def set_status(self, dialogue_id: int, status: Status) -> None:
+        result = self.session.execute(
+            update(DialogueRow).where(DialogueRow.id == dialogue_id)
+            .values(status=str(status), version=DialogueRow.version + 1, updated_at=utcnow()))
+        if result.rowcount != 1:
+            raise NotFoundError(f"no dialogue with id {dialogue_id}")
+
     def revisions(self, dialogue_id: int) -> list[Revision]:
         rows = self.session.scalars(
             select(RevisionRow).where(RevisionRow.dialogue_id == dialogue_id)
