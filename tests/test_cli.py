@@ -88,12 +88,12 @@ def test_peconv_import_refuses_unknown_topics_then_adds_them(run, tmp_path: Path
     assert run("projects", "list").stdout.split("\n")[1].split()[3] == "0"
 
     added = run("import", source, "--format", "peconv", "--project", "qiaoban", "--add-labels",
-                "--status", "approved")
+                "--status", "approved", "--verbose")
     assert added.exit_code == 0, added.output
     summary = added.stdout.strip()
     assert summary.startswith("imported 100 dialogues (1577 turns) into qiaoban, ")
     assert "labels added" in summary
-    assert "record 99 (100), field topic" in added.stderr  # the NaN topic is named
+    assert "record 96 (dialog_id 100), field topic" in added.stderr  # the NaN topic is named
 
     out = tmp_path / "peconv.json"
     run("export", "--project", "qiaoban", "--format", "peconv", "-o", out, "--status", "approved")
@@ -121,12 +121,12 @@ def test_skip_invalid_imports_the_valid_records_and_lists_the_rest(run, tmp_path
     skipped = run("import", bad, "--format", "extes", "--project", "ex", "--skip-invalid")
     assert skipped.exit_code == 0
     assert skipped.stdout.strip().startswith(
-        "imported 2 dialogues (34 turns) into ex, 1 records skipped")
+        "imported 2 dialogues (32 turns) into ex, 1 record skipped")
     assert "skipped: record 1" in skipped.stderr
 
 
 @pytest.mark.parametrize("content, message", [
-    (b"\xff\xfe not utf-8 \x81", "is not UTF-8"),
+    (b'[{"scene": "caf\xe9"}]', "not UTF-8"),
     (b'[{"scene": "x", "content": [', "truncated"),
     (b"hello", "not valid JSON"),
 ])

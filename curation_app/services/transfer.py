@@ -18,6 +18,10 @@ from curation_app.services.permissions import Actor, require
 from curation_app.store import UnitOfWork
 
 
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 @dataclass
 class ImportSummary:
     project: str
@@ -31,12 +35,12 @@ class ImportSummary:
     def line(self) -> str:
         parts = [f"imported {self.imported} dialogues ({self.turns} turns) into {self.project}"]
         if self.refused:
-            parts.append(f"{len({p.index for p in self.refused})} records skipped")
+            parts.append(f"{plural(len({p.index for p in self.refused}), 'record')} skipped")
         if self.warnings:
-            parts.append(f"{len(self.warnings)} warnings")
+            parts.append(plural(len(self.warnings), "warning"))
         added = sum(len(v) for v in self.added_labels.values())
         if added:
-            parts.append(f"{added} labels added")
+            parts.append(f"{plural(added, 'label')} added")
         return ", ".join(parts)
 
 
