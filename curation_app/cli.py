@@ -463,8 +463,10 @@ def jobs_show(job_id: int, show_failed: bool) -> None:
         ctx.close()
     click.echo(_job_line(job))
     params = job.params
+    budget = params.get("budget_usd")
     click.echo(f"model {params.get('model')}, template {params.get('template')}, "
-               f"budget {params.get('budget_usd')}, created by {job.created_by}")
+               f"{f'budget ${budget:.4f}' if budget is not None else 'no budget'}, "
+               f"created by {job.created_by}")
     for topic, counts in sorted(job.by_topic.items()):
         click.echo(f"  {topic or '-'}: " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
     for item in failures:

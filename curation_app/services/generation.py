@@ -243,8 +243,9 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
     limit = concurrency or int(params.get("concurrency") or 4)
     prices = PriceTable.load()
     budget = _Budget(params.get("budget_usd"), job.cost_usd)
-    counts = {"succeeded": job.succeeded, "failed": job.failed,
-              "prompt_tokens": job.prompt_tokens, "completion_tokens": job.completion_tokens}
+    counts: dict[str, Any] = {
+        "succeeded": job.succeeded, "failed": job.failed, "cost_usd": job.cost_usd,
+        "prompt_tokens": job.prompt_tokens, "completion_tokens": job.completion_tokens}
     stop_reason: list[str] = []
     semaphore = asyncio.Semaphore(limit)
     start_lock = asyncio.Lock()
@@ -252,7 +253,7 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
     def report() -> None:
         if on_progress:
             on_progress(Progress(job_id, job.requested, counts["succeeded"], counts["failed"],
-                                 round(budget.spent, 6), counts["prompt_tokens"],
+                                 round(counts["cost_usd"], 8), counts["prompt_tokens"],
                                  counts["completion_tokens"]))
 
     def store(item: ItemRecord, result: DraftResult, rendered: RenderedPrompt,
@@ -287,6 +288,7 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
             budget.settle(reserved, result.cost_usd)
             await asyncio.to_thread(store, item, result, rendered, used)
             counts["succeeded" if result.ok else "failed"] += 1
+            counts["cost_usd"] += result.cost_usd or 0.0
             counts["prompt_tokens"] += int(result.usage.get("prompt_tokens", 0))
             counts["completion_tokens"] += int(result.usage.get("completion_tokens", 0))
             report()
