@@ -13,11 +13,11 @@
     ├── StorageError             the database refused or is unreachable
     ├── ExportError              an export that could not be written (target exists, invalid output)
     ├── BudgetError              a budget that cannot be enforced (model without a price)
-    └── GenerationError          a draft could not be generated; ``retryable`` says if later may help
-        ├── RateLimitedError     the model server said 429 (too many requests, or quota used up)
-        ├── GenerationTimeoutError  no answer within the timeout
-        ├── ModelServerError     the server failed (5xx), was unreachable, or refused the request
-        └── ModelOutputError     the reply is unusable: not JSON, off-schema, cut off, refused
+    └── GenerationError          a draft could not be made; ``retryable`` says if later may help
+        ├── RateLimitedError         the model server said 429 (too many requests, quota used up)
+        ├── GenerationTimeoutError   no answer within the timeout
+        ├── ModelServerError         the server failed (5xx), was unreachable, or refused the call
+        └── ModelOutputError         the reply is unusable: not JSON, off-schema, cut off, refused
 
 The edges (CLI, UI) turn these into one plain line for people; nothing else prints.
 """

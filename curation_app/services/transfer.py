@@ -89,7 +89,7 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
                     RecordProblem(parsed.index, u.field,
                                   f"{u.kind} {u.label!r} is not in project {project}'s "
                                   f"vocabulary (pass --add-labels to add it)",
-                                  parsed.dialogue.external_id)
+                                  parsed.record_id)
                     for u in parsed.unknown_labels
                 )
                 continue

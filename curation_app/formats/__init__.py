@@ -1,0 +1,224 @@
+"""Readers and writers of the external formats, all through the canonical :class:`Dialogue`.
+
+::
+
+    read_file / read_bytes   file -> ReadResult(records, refused, warnings, total)
+    write_file / dumps       dialogues -> file / text, every record validated first
+    schema_for               the JSON Schema of one record, with a project's labels filled in
+
+One module per format holds its reader and writer together (``peconv``, ``extes``, ``esconv``,
+``jsonl``); their docstrings say what each normalises (with a warning) and what it refuses.
+A file that cannot be read at all raises :class:`InvalidInputError` with one line; a record that
+cannot be taken is listed in ``refused`` with its index and field, and the rest are still read,
+so the import service can decide between all-or-nothing and ``--skip-invalid``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from curation_app.domain import Dialogue
+from curation_app.errors import ExportError, InvalidInputError, RecordProblem
+from curation_app.formats import esconv, extes, jsonl, peconv
+from curation_app.formats.base import (
+    Lookups,
+    ParsedRecord,
+    ReadResult,
+    RecordContext,
+    UnknownLabel,
+    decode,
+    dialogue_label,
+    json_lines,
+    json_type,
+    parse_json,
+    write_atomic,
+)
+from curation_app.formats.validation import (
+    RecordValidator,
+    fill,
+    format_path,
+    structural_schema,
+    structural_validator,
+)
+from curation_app.presets import Vocabulary
+
+__all__ = [
+    "FORMAT_NAMES",
+    "ParsedRecord",
+    "ReadResult",
+    "UnknownLabel",
+    "dumps",
+    "read_bytes",
+    "read_file",
+    "schema_for",
+    "write_file",
+]
+
+FORMAT_NAMES: tuple[str, ...] = ("peconv", "extes", "esconv", "jsonl")
+_ADAPTERS: dict[str, ModuleType] = {"peconv": peconv, "extes": extes, "esconv": esconv,
+                                    "jsonl": jsonl}
+
+
+def _adapter(fmt: str) -> ModuleType:
+    try:
+        return _ADAPTERS[fmt]
+    except (KeyError, TypeError):
+        raise InvalidInputError(
+            f"unknown format {fmt!r}; choose one of {', '.join(FORMAT_NAMES)}"
+        ) from None
+
+
+def schema_for(fmt: str, vocab: Vocabulary) -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one record of ``fmt`` for a project's vocabulary:
+    strategy names (and speaker names, where the format has them) as enums."""
+    adapter = _adapter(fmt)
+    return fill(structural_schema(fmt), strategies=vocab.strategy_names,
+                multi_strategy=vocab.multi_strategy, roles=adapter.role_names(vocab))
+
+
+# ---- reading ---------------------------------------------------------------------------------
+def read_file(path: str | Path, fmt: str, vocab: Vocabulary) -> ReadResult:
+    """Read a file of format ``fmt``; see :func:`read_bytes`."""
+    _adapter(fmt)
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise InvalidInputError(f"{path} does not exist") from exc
+    except IsADirectoryError as exc:
+        raise InvalidInputError(f"{path} is a folder, not a file") from exc
+    except OSError as exc:
+        raise InvalidInputError(f"{path} cannot be read: {exc.strerror or exc}") from exc
+    return read_bytes(data, fmt, vocab, source=str(path))
+
+
+def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<input>") -> ReadResult:
+    """Parse ``data`` into dialogues, record by record.
+
+    Raises :class:`InvalidInputError` only when the file as a whole cannot be read (not UTF-8,
+    not JSON, truncated, empty, wrong top level). Problems of single records are returned.
+    """
+    adapter = _adapter(fmt)
+    text = decode(data, source)
+    items: list[tuple[int, Any]] = []
+    refused: list[RecordProblem] = []
+    if adapter.CONTAINER == "lines":
+        if text.lstrip().startswith("["):
+            raise InvalidInputError(
+                f"{source} starts with '[': it looks like a JSON array, not JSON Lines "
+                f"(one object per line); choose format peconv, extes or esconv for arrays"
+            )
+        lines = json_lines(text)
+        total = len(lines)
+        for index, line in lines:
+            value, problem = _parse_line(line)
+            if problem is None:
+                items.append((index, value))
+            else:
+                refused.append(RecordProblem(index, "", problem, f"line {index + 1}"))
+    else:
+        document = parse_json(text, source)
+        if not isinstance(document, list):
+            raise InvalidInputError(
+                f"{source}: top level must be a list of dialogues, got {json_type(document)}"
+            )
+        items = list(enumerate(document))
+        total = len(items)
+
+    validator = structural_validator(fmt)
+    lookups = Lookups(vocab)
+    records: list[ParsedRecord] = []
+    warnings: list[RecordProblem] = []
+    for index, raw in items:
+        ctx = RecordContext(index, lookups)
+        try:
+            dialogue = adapter.read_record(raw, ctx, validator)
+        except RecursionError:
+            ctx.refuse("", "nested too deeply to read")
+            dialogue = None
+        if dialogue is None or ctx.refused:
+            refused.extend(ctx.problems)
+        else:
+            warnings.extend(ctx.warnings)
+            records.append(ParsedRecord(index, dialogue, ctx.unknown, ctx.record_id))
+    refused.sort(key=lambda p: p.index)
+    return ReadResult(records=records, refused=refused, warnings=warnings, total=total)
+
+
+def _parse_line(line: str) -> tuple[Any, str | None]:
+    """One JSON Lines line -> (value, None), or (None, why it is not JSON)."""
+    try:
+        return json.loads(line), None
+    except json.JSONDecodeError as exc:
+        if exc.msg.startswith("Unterminated string") or exc.pos >= len(line.rstrip()):
+            return None, f"not valid JSON: the line ends early (column {exc.colno}: {exc.msg})"
+        return None, f"not valid JSON: column {exc.colno}: {exc.msg}"
+    except RecursionError:
+        return None, "not valid JSON: nested too deeply to read"
+    except ValueError as exc:
+        return None, f"not valid JSON: {exc}"
+
+
+# ---- writing ---------------------------------------------------------------------------------
+def _render(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary) -> tuple[str, int]:
+    adapter = _adapter(fmt)
+    validator = RecordValidator(schema_for(fmt, vocab))  # compiled once for the whole file
+    records: list[dict[str, Any]] = []
+    for position, dialogue in enumerate(dialogues):
+        record = adapter.write_record(dialogue, vocab, position)
+        problems = validator.problems(record)
+        if problems:
+            parts, message = problems[0]
+            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+            raise ExportError(
+                f"cannot export {dialogue_label(dialogue, position)} as {fmt}: "
+                f"field {format_path(parts) or '(record)'}: {message}{more}"
+            )
+        records.append(record)
+    try:
+        if adapter.CONTAINER == "lines":
+            lines = [json.dumps(r, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+                     for r in records]
+            text = "".join(line + "\n" for line in lines)
+        else:
+            text = json.dumps(records, ensure_ascii=False, allow_nan=False, indent=2) + "\n"
+    except ValueError as exc:  # NaN or Infinity somewhere in metadata
+        position = next(i for i, r in enumerate(records) if not _json_safe(r))
+        raise ExportError(
+            f"cannot export record {position} as {fmt}: it holds NaN or Infinity, which JSON "
+            "cannot represent"
+        ) from exc
+    return text, len(records)
+
+
+def _json_safe(record: dict[str, Any]) -> bool:
+    try:
+        json.dumps(record, allow_nan=False)
+    except ValueError:
+        return False
+    return True
+
+
+def dumps(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary) -> str:
+    """The text :func:`write_file` writes. Raises :class:`ExportError` naming the first record
+    and field that does not fit the format or the vocabulary."""
+    return _render(dialogues, fmt, vocab)[0]
+
+
+def write_file(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary, path: str | Path, *,
+               overwrite: bool = False) -> int:
+    """Write ``dialogues`` to ``path`` atomically; returns how many were written.
+
+    An existing file is replaced only with ``overwrite=True``. Everything is validated before
+    anything touches the disk, so a refused export leaves no file behind.
+    """
+    path = Path(path)
+    if path.exists() and not overwrite and not path.is_dir():
+        raise ExportError(f"{path} exists; pass --overwrite to replace it")
+    text, count = _render(dialogues, fmt, vocab)
+    write_atomic(path, text, overwrite=overwrite)
+    return count
