@@ -80,6 +80,7 @@ class Dialogue:
     # the imported seeds (round 0).
     is_seed: bool = False
     seed_round: int | None = None
+    overlap_of: int | None = None  # the dialogue this is an annotator's overlap copy of
     created_at: datetime | None = None
     updated_at: datetime | None = None
 
@@ -131,6 +132,7 @@ class Revision:
     author: str
     created_at: datetime
     note: str | None = None
+    seconds_spent: int | None = None
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

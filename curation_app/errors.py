@@ -6,6 +6,7 @@
     ├── NotFoundError            a project, dialogue or user that does not exist
     ├── AlreadyExistsError       a name that is taken
     ├── PermissionDeniedError    the acting user's role does not allow the action
+    ├── AuthenticationError      wrong user name or password, or an expired sign-in
     ├── InvalidInputError        input that cannot be read at all (not JSON, not UTF-8, truncated)
     │   └── ImportRefusedError   records that failed validation; carries every RecordProblem
     ├── UnknownLabelError        a topic/emotion/strategy the project's vocabulary lacks
@@ -41,6 +42,10 @@ class AlreadyExistsError(CurationError):
 
 
 class PermissionDeniedError(CurationError):
+    pass
+
+
+class AuthenticationError(CurationError):
     pass
 
 
@@ -93,15 +98,16 @@ class ConflictError(CurationError):
     nothing of it was written.
     """
 
-    def __init__(self, dialogue_id: int, expected: int, current: int, attempted: Any = None):
+    def __init__(self, dialogue_id: int, expected: int, current: int, attempted: Any = None,
+                 reason: str | None = None):
         self.dialogue_id = dialogue_id
         self.expected_version = expected
         self.current_version = current
         self.attempted = attempted
-        super().__init__(
+        super().__init__(reason or (
             f"dialogue {dialogue_id} was changed by someone else (you edited version {expected}, "
             f"it is now at version {current}); your text was not saved and is kept for you"
-        )
+        ))
 
 
 class StorageError(CurationError):

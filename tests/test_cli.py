@@ -153,3 +153,27 @@ def test_python_dash_m_runs_the_same_cli():
                             capture_output=True, text=True, check=False)
     assert result.returncode == 0
     assert "Curate emotional-support dialogue datasets" in result.stdout
+
+
+def test_users_assign_and_progress_commands(run):
+    run("init", "--demo")
+    runner = CliRunner()
+    added = runner.invoke(main, ["users", "add", "ann", "--role", "annotator",
+                                 "--password-stdin"], input="a long password\n")
+    assert added.stdout.strip() == "added user ann (annotator) with a password"
+    assert run("users", "add", "rita", "--role", "reviewer", "--no-password").stdout.strip() == (
+        "added user rita (reviewer) with no password (identity provider only)")
+    short = runner.invoke(main, ["users", "add", "bob", "--role", "lead", "--password-stdin"],
+                          input="short\n")
+    assert short.exit_code == 1 and "at least 8 characters" in short.stderr
+    assert run("users", "list").stdout.splitlines() == [
+        "ann\tannotator\tpassword", "rita\treviewer\tOIDC only"]
+
+    assigned = run("assign", "--project", "demo-extes", "--to", "ann", "--to", "rita",
+                   "--count", "2", "--overlap", "2")
+    assert assigned.stdout.strip() == "assigned 4 dialogues in demo-extes: ann 2, rita 2"
+    report = run("progress", "--project", "demo-extes")
+    assert report.stdout.strip() == (
+        "demo-extes: 3 dialogues (draft 3); 0 edited by people, "
+        "0.0 revisions per edited dialogue")
+    assert "annotator ann: draft 2; 0 revisions, 0 min" in report.stderr

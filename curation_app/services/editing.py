@@ -5,11 +5,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from curation_app.domain import Dialogue, Revision, Turn
-from curation_app.services.permissions import Actor, require
+from curation_app.domain import Dialogue, Revision, Status, Turn
+from curation_app.errors import PermissionDeniedError
+from curation_app.services.permissions import Actor, UserRole, require
 from curation_app.store import UnitOfWork
 
 _UNCHANGED = object()
+# Statuses in which the dialogue's text may still change, per role.
+EDITABLE = {
+    UserRole.ANNOTATOR: (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED),
+    UserRole.REVIEWER: (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED, Status.SUBMITTED),
+    UserRole.LEAD: (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED, Status.SUBMITTED),
+}
 
 
 @dataclass(frozen=True)
@@ -25,26 +32,44 @@ def get_dialogue(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> Dialogue:
         return uow.repo.get_dialogue(dialogue_id)
 
 
+def check_may_edit(actor: Actor, dialogue: Dialogue) -> None:
+    """Annotators edit only their own dialogues; nobody edits approved or discarded ones."""
+    if dialogue.status not in EDITABLE[actor.role]:
+        raise PermissionDeniedError(
+            f"dialogue {dialogue.id} is {dialogue.status}; {actor.role}s cannot change it now")
+    if actor.role == UserRole.ANNOTATOR and dialogue.assignee != actor.name:
+        owner = f"assigned to {dialogue.assignee}" if dialogue.assignee else "not assigned"
+        raise PermissionDeniedError(
+            f"dialogue {dialogue.id} is {owner}; take it from the queue before editing")
+
+
 def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_version: int,
                   turns: Sequence[Turn], *, topic: object = _UNCHANGED,
                   emotion: object = _UNCHANGED, description: object = _UNCHANGED,
-                  note: str | None = None) -> SaveResult:
+                  note: str | None = None, seconds_spent: int | None = None) -> SaveResult:
     """Save an edit made on ``expected_version``.
 
     Raises ConflictError (carrying the attempted content) if someone saved in between; the
-    caller keeps its text and can reapply it on the newer version.
+    caller keeps its text and can reapply it on the newer version. The first save of a draft
+    or returned dialogue moves it to ``in_progress``.
     """
     require(actor, "dialogue.edit")
     with uow:
         current = uow.repo.get_dialogue(dialogue_id)
+        check_may_edit(actor, current)
+        starts_work = current.status in (Status.DRAFT, Status.RETURNED)
         version, number = uow.repo.save_content(
             dialogue_id, expected_version, list(turns),
             topic=current.topic if topic is _UNCHANGED else topic,  # type: ignore[arg-type]
             emotion=current.emotion if emotion is _UNCHANGED else emotion,  # type: ignore[arg-type]
             description=(current.description if description is _UNCHANGED
                          else description),  # type: ignore[arg-type]
-            author=actor.name, note=note,
+            author=actor.name, note=note, seconds_spent=seconds_spent,
+            status=Status.IN_PROGRESS if starts_work else None,
         )
+        if starts_work:
+            uow.workflow.add_event(dialogue_id, actor.name, "start", str(current.status),
+                                   str(Status.IN_PROGRESS))
         uow.commit()
     return SaveResult(dialogue_id, version, number)
 

@@ -364,7 +364,8 @@ def preview_prompt(ctx: AppContext, project: str, topic: str, emotion: str | Non
 
 def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: RenderedPrompt,
                  client: DraftClient, *, messages: list[dict[str, str]] | None = None,
-                 model: str | None = None) -> SingleDraft:
+                 model: str | None = None, stream: bool = False,
+                 on_text: Callable[[str], None] | None = None) -> SingleDraft:
     """Generate one draft, optionally from an edited prompt; recorded as a one-item job."""
     require(actor, "generation.single")
     if messages is not None:
@@ -382,7 +383,10 @@ def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: Rendered
         (item,) = uow.jobs.items(job_id)
         seeds = [uow.repo.get_dialogue(int(i)) for i in rendered.seed_ids]
         uow.commit()
-    result = client.generate(rendered, record.vocabulary, model=model)
+    if stream:
+        result = client.stream_draft(rendered, record.vocabulary, model=model, on_text=on_text)
+    else:
+        result = client.generate(rendered, record.vocabulary, model=model)
     outcome = _outcome(result, rendered, seeds)
     dialogue_id = None
     with ctx.uow() as uow:
@@ -396,6 +400,16 @@ def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: Rendered
         uow.jobs.set_status(job_id, "finished")
         uow.commit()
     return SingleDraft(job_id, dialogue_id, result, rendered.messages)
+
+
+def generate_one_streamed(ctx: AppContext, actor: Actor, project: str,
+                          rendered: RenderedPrompt, client: DraftClient, *,
+                          messages: list[dict[str, str]] | None = None,
+                          model: str | None = None,
+                          on_text: Callable[[str], None] | None = None) -> SingleDraft:
+    """Like :func:`generate_one`, but the reply is streamed to ``on_text`` as it arrives."""
+    return generate_one(ctx, actor, project, rendered, client, messages=messages, model=model,
+                        on_text=on_text, stream=True)
 
 
 # ---- seeds and targets ----------------------------------------------------------------------

@@ -24,6 +24,11 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "dialogue.edit": frozenset(UserRole),
     "user.manage": frozenset({UserRole.LEAD}),
     "generation.run": frozenset({UserRole.LEAD}),
+    "workflow.take": frozenset(UserRole),
+    "workflow.submit": frozenset(UserRole),
+    "workflow.assign": frozenset({UserRole.LEAD}),
+    "workflow.review": frozenset({UserRole.REVIEWER, UserRole.LEAD}),
+    "progress.read": frozenset(UserRole),
     "generation.single": frozenset(UserRole),
 }
 

@@ -74,6 +74,7 @@ def _dialogue_from_row(row: DialogueRow, project_name: str | None = None) -> Dia
         assignee=row.assignee,
         is_seed=row.is_seed,
         seed_round=row.seed_round,
+        overlap_of=row.overlap_of,
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
@@ -90,6 +91,7 @@ def _revision_from_row(row: RevisionRow) -> Revision:
         author=row.author,
         created_at=row.created_at,
         note=row.note,
+        seconds_spent=row.seconds_spent,
     )
 
 
@@ -173,6 +175,14 @@ class Repository:
             raise NotFoundError(f"no user named {name!r}")
         return UserRecord(row.id, row.name, row.role, row.password_hash)
 
+    def list_users(self) -> list[UserRecord]:
+        return [UserRecord(r.id, r.name, r.role, r.password_hash)
+                for r in self.session.scalars(select(UserRow).order_by(UserRow.name))]
+
+    def set_password_hash(self, name: str, password_hash: str) -> None:
+        self.session.execute(
+            update(UserRow).where(UserRow.name == name).values(password_hash=password_hash))
+
     # ---- dialogues -----------------------------------------------------------------------
     def add_dialogues(self, project: ProjectRecord, dialogues: Sequence[Dialogue],
                       author: str, note: str | None = None) -> list[int]:
@@ -212,16 +222,22 @@ class Repository:
         return _dialogue_from_row(row, project_name)
 
     def list_dialogues(self, project: ProjectRecord,
-                       statuses: Sequence[Status] | None = None) -> list[Dialogue]:
+                       statuses: Sequence[Status] | None = None, *,
+                       assignee: str | None = None, topic: str | None = None) -> list[Dialogue]:
         query = select(DialogueRow).where(DialogueRow.project_id == project.id)
         if statuses:
             query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
+        if assignee is not None:
+            query = query.where(DialogueRow.assignee == assignee)
+        if topic is not None:
+            query = query.where(DialogueRow.topic == topic)
         rows = self.session.scalars(query.order_by(DialogueRow.id))
         return [_dialogue_from_row(r, project.name) for r in rows]
 
     def save_content(self, dialogue_id: int, expected_version: int, turns: Sequence[Turn], *,
                      topic: str | None, emotion: str | None, description: str | None,
-                     author: str, note: str | None = None) -> tuple[int, int]:
+                     author: str, note: str | None = None, status: Status | None = None,
+                     seconds_spent: int | None = None) -> tuple[int, int]:
         """Apply an edit if ``expected_version`` is still current; record it as a revision.
 
         Returns (new version, revision number). The compare-and-set UPDATE is the lock: on
@@ -233,7 +249,8 @@ class Repository:
             update(DialogueRow)
             .where(DialogueRow.id == dialogue_id, DialogueRow.version == expected_version)
             .values(turns=turns_json, turn_count=len(turns_json), topic=topic, emotion=emotion,
-                    description=description, version=DialogueRow.version + 1, updated_at=now)
+                    description=description, version=DialogueRow.version + 1, updated_at=now,
+                    **({"status": str(status)} if status is not None else {}))
             .execution_options(synchronize_session=False)
         )
         if result.rowcount != 1:
@@ -250,6 +267,7 @@ class Repository:
         self.session.add(RevisionRow(
             dialogue_id=dialogue_id, number=number, turns=turns_json, topic=topic,
             emotion=emotion, description=description, author=author, note=note, created_at=now,
+            seconds_spent=seconds_spent,
         ))
         self.session.flush()
         return expected_version + 1, number
@@ -306,7 +324,7 @@ class Repository:
                      exclude: Sequence[Status] = (Status.DISCARDED,)) -> dict[str | None, int]:
         rows = self.session.execute(
             select(DialogueRow.topic, func.count())
-            .where(DialogueRow.project_id == project.id,
+            .where(DialogueRow.project_id == project.id, DialogueRow.overlap_of.is_(None),
                    DialogueRow.status.not_in([str(s) for s in exclude]))
             .group_by(DialogueRow.topic)
         ).all()

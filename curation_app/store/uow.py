@@ -11,6 +11,7 @@ from curation_app.errors import StorageError
 from curation_app.store.db import redact
 from curation_app.store.jobs import JobRepository
 from curation_app.store.repository import Repository
+from curation_app.store.workflow import WorkflowRepository
 
 
 class UnitOfWork:
@@ -18,6 +19,7 @@ class UnitOfWork:
 
     repo: Repository
     jobs: JobRepository
+    workflow: WorkflowRepository
 
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
@@ -27,6 +29,7 @@ class UnitOfWork:
         self._session = self._factory()
         self.repo = Repository(self._session)
         self.jobs = JobRepository(self._session, self.repo)
+        self.workflow = WorkflowRepository(self._session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

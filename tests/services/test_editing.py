@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from curation_app.domain import Dialogue, Role, Source, Turn
+from curation_app.domain import Dialogue, Role, Source, Status, Turn
 from curation_app.errors import ConflictError, NotFoundError, PermissionDeniedError
 from curation_app.services import editing
 from curation_app.services.permissions import Actor, UserRole
@@ -22,13 +22,14 @@ def _seed_dialogue(ctx) -> int:
             turns=[Turn(Role.SEEKER, "I can't sleep."),
                    Turn(Role.SUPPORTER, "That sounds exhausting.", ["Empathetic Statements"])],
             topic="Sleep Problems", source=Source.GENERATED,
+            assignee="alice",
         )], author="model")
         uow.commit()
     return dialogue_id
 
 
 ALICE = Actor("alice", UserRole.ANNOTATOR)
-BOB = Actor("bob", UserRole.ANNOTATOR)
+BOB = Actor("bob", UserRole.REVIEWER)
 
 
 def test_save_creates_numbered_revisions_with_author_and_keeps_the_draft(ctx):
@@ -120,3 +121,22 @@ def test_saving_a_missing_dialogue_is_not_found(ctx):
 def test_a_role_outside_the_action_is_refused_by_the_service(ctx):
     with pytest.raises(PermissionDeniedError, match="may not project create"):
         create_project(ctx.uow(), ALICE, "not-allowed", "extes")
+
+
+def test_annotators_edit_only_their_own_dialogues_and_not_after_submission(ctx):
+    dialogue_id = _seed_dialogue(ctx)
+    carol = Actor("carol", UserRole.ANNOTATOR)
+    with pytest.raises(PermissionDeniedError, match="assigned to alice"):
+        editing.save_revision(ctx.uow(), carol, dialogue_id, 0, [])
+    first = editing.save_revision(ctx.uow(), ALICE, dialogue_id, 0,
+                                  [Turn(Role.SEEKER, "edited")], seconds_spent=42)
+    assert editing.get_dialogue(ctx.uow(), ALICE, dialogue_id).status == "in_progress"
+    assert editing.history(ctx.uow(), ALICE, dialogue_id)[-1].seconds_spent == 42
+    with ctx.uow() as uow:
+        uow.repo.set_status(dialogue_id, Status.SUBMITTED)
+        uow.commit()
+    with pytest.raises(PermissionDeniedError, match="is submitted"):
+        editing.save_revision(ctx.uow(), ALICE, dialogue_id, first.version + 1, [])
+    # a reviewer may still correct a submitted dialogue
+    editing.save_revision(ctx.uow(), BOB, dialogue_id, first.version + 1,
+                          [Turn(Role.SEEKER, "fixed by reviewer")])

@@ -215,3 +215,29 @@ def test_unknown_topics_and_emotions_are_refused_before_any_call(ctx):
         generation.plan_job(ctx, LEAD, JobRequest(project="zh", topics=["搬家"], n=1,
                                                   emotion="bored"))
 
+
+
+def test_a_streamed_draft_arrives_in_pieces_and_is_stored_with_its_usage(ctx, stub):
+    create_project(ctx.uow(), LEAD, "zh", "peconv")
+    rendered = generation.preview_prompt(ctx, "zh", "搬家", "sad")
+    seen: list[str] = []
+    with DraftClient(config(stub)) as client:
+        single = generation.generate_one_streamed(ctx, ANNOTATOR, "zh", rendered, client,
+                                                  on_text=seen.append)
+    assert single.dialogue_id is not None and len(seen) > 3
+    assert all(b.startswith(a) for a, b in zip(seen, seen[1:], strict=False))
+    assert stub.chat_requests[-1].body["stream"] is True
+    stored = editing.get_dialogue(ctx.uow(), ANNOTATOR, single.dialogue_id)
+    assert stored.provenance["usage"]["completion_tokens"] > 0
+    assert stored.provenance["cost_usd"] > 0
+
+
+def test_a_streamed_reply_that_breaks_the_schema_is_recorded_as_failed(ctx, stub):
+    create_project(ctx.uow(), LEAD, "zh", "peconv")
+    rendered = generation.preview_prompt(ctx, "zh", "搬家", "sad")
+    stub.script(schema_violation())
+    with DraftClient(config(stub)) as client:
+        single = generation.generate_one_streamed(ctx, ANNOTATOR, "zh", rendered, client)
+    assert single.dialogue_id is None
+    (failure,) = generation.failed_items(ctx, single.job_id)
+    assert failure.raw_text and "ModelOutputError" in failure.error

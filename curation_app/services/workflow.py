@@ -1,0 +1,216 @@
+"""Use cases of the review workflow: queues, assignment, submit, approve / return / discard.
+
+Statuses move draft → in_progress (first save) → submitted → approved | returned | discarded;
+a returned dialogue goes back to its annotator. Every move is a compare-and-set on the status
+and is logged as a workflow event, so the history says who did what and why.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from curation_app.domain import Dialogue, Status
+from curation_app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from curation_app.services.context import AppContext
+from curation_app.services.permissions import Actor, UserRole, require
+from curation_app.store.workflow import WorkflowEvent
+
+OPEN_WORK = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED)
+
+
+def take_next(ctx: AppContext, actor: Actor, project: str) -> Dialogue | None:
+    """Assign the oldest unassigned draft (or returned dialogue) to the actor."""
+    require(actor, "workflow.take")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        dialogue_id = uow.workflow.claim_next(record, actor.name)
+        uow.commit()
+        return uow.repo.get_dialogue(dialogue_id) if dialogue_id is not None else None
+
+
+def assign(ctx: AppContext, actor: Actor, project: str, *, annotators: Sequence[str],
+           dialogue_ids: Sequence[int] | None = None, count: int | None = None,
+           overlap: int = 1) -> list[tuple[int, str]]:
+    """Hand dialogues to annotators round-robin; returns (dialogue id, annotator) pairs.
+
+    Without ``dialogue_ids``, takes up to ``count`` unassigned drafts. With ``overlap`` k > 1,
+    each dialogue goes to k different annotators: the first gets the dialogue, the others get
+    copies of its machine draft (linked by ``overlap_of``) so their work stays independent
+    for agreement measurement.
+    """
+    require(actor, "workflow.assign")
+    names = list(dict.fromkeys(a.strip() for a in annotators if a.strip()))
+    if not names:
+        raise InvalidInputError("name at least one annotator")
+    if not 1 <= overlap <= len(names):
+        raise InvalidInputError(f"overlap must be between 1 and the number of annotators "
+                                f"({len(names)})")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        for name in names:
+            uow.repo.get_user(name)
+        ids = list(dialogue_ids) if dialogue_ids else uow.workflow.unassigned(record, count)
+        rotation = itertools.cycle(names)
+        done: list[tuple[int, str]] = []
+        for dialogue_id in ids:
+            dialogue = uow.repo.get_dialogue(dialogue_id)
+            if dialogue.project != project:
+                raise NotFoundError(f"dialogue {dialogue_id} is not in project {project}")
+            chosen = [next(rotation) for _ in range(overlap)]
+            uow.workflow.set_assignee(dialogue_id, chosen[0])
+            uow.workflow.add_event(dialogue_id, actor.name, "assign", None, None,
+                                   f"to {chosen[0]}")
+            done.append((dialogue_id, chosen[0]))
+            for extra in chosen[1:]:
+                copy_id = uow.workflow.copy_for_overlap(dialogue_id, extra)
+                uow.workflow.add_event(copy_id, actor.name, "assign", None, None,
+                                       f"to {extra} (overlap of {dialogue_id})")
+                done.append((copy_id, extra))
+        uow.commit()
+    return done
+
+
+def my_queue(ctx: AppContext, actor: Actor, project: str | None = None) -> list[Dialogue]:
+    """The actor's open work (draft, in progress, returned), oldest first."""
+    require(actor, "dialogue.read")
+    with ctx.uow() as uow:
+        projects = [project] if project else uow.repo.project_names()
+        out: list[Dialogue] = []
+        for name in projects:
+            out += uow.repo.list_dialogues(uow.repo.get_project(name), OPEN_WORK,
+                                           assignee=actor.name)
+    return out
+
+
+def list_dialogues(ctx: AppContext, actor: Actor, project: str,
+                   statuses: Sequence[Status] | None = None, assignee: str | None = None,
+                   topic: str | None = None) -> list[Dialogue]:
+    require(actor, "dialogue.read")
+    if actor.role == UserRole.ANNOTATOR and assignee != actor.name:
+        raise PermissionDeniedError("annotators see their own dialogues only")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        return uow.repo.list_dialogues(record, statuses, assignee=assignee, topic=topic)
+
+
+def submit(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None = None) -> None:
+    require(actor, "workflow.submit")
+    with ctx.uow() as uow:
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        if actor.role == UserRole.ANNOTATOR and dialogue.assignee != actor.name:
+            raise PermissionDeniedError(f"dialogue {dialogue_id} is not assigned to you")
+        uow.workflow.transition(dialogue_id, OPEN_WORK, Status.SUBMITTED, actor.name, "submit",
+                                comment)
+        uow.commit()
+
+
+def approve(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None = None) -> None:
+    require(actor, "workflow.review")
+    with ctx.uow() as uow:
+        uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.APPROVED, actor.name,
+                                "approve", comment)
+        uow.commit()
+
+
+def return_(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str) -> None:
+    """Send a submitted dialogue back to its annotator; the comment says what to fix."""
+    require(actor, "workflow.review")
+    if not (comment or "").strip():
+        raise InvalidInputError("returning a dialogue needs a comment saying what to fix")
+    with ctx.uow() as uow:
+        uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.RETURNED, actor.name,
+                                "return", comment.strip())
+        uow.commit()
+
+
+def discard(ctx: AppContext, actor: Actor, dialogue_id: int, reason: str) -> None:
+    """Take a badly broken dialogue out of the dataset (kept, with the reason, never deleted)."""
+    require(actor, "workflow.review")
+    if not (reason or "").strip():
+        raise InvalidInputError("discarding a dialogue needs a reason")
+    with ctx.uow() as uow:
+        uow.workflow.transition(dialogue_id, (*OPEN_WORK, Status.SUBMITTED), Status.DISCARDED,
+                                actor.name, "discard", reason.strip())
+        uow.commit()
+
+
+def review_queue(ctx: AppContext, actor: Actor, project: str) -> list[Dialogue]:
+    require(actor, "workflow.review")
+    with ctx.uow() as uow:
+        return uow.repo.list_dialogues(uow.repo.get_project(project), [Status.SUBMITTED])
+
+
+def events(ctx: AppContext, actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
+    require(actor, "dialogue.read")
+    with ctx.uow() as uow:
+        uow.repo.get_dialogue(dialogue_id)
+        return uow.workflow.events(dialogue_id)
+
+
+# ---- progress ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class AnnotatorProgress:
+    name: str
+    by_status: dict[str, int]
+    revisions: int
+    seconds: int
+
+
+@dataclass(frozen=True)
+class TopicProgress:
+    topic: str
+    target: int | None
+    dialogues: int  # not discarded
+    approved: int
+
+
+@dataclass(frozen=True)
+class ProjectProgress:
+    project: str
+    by_status: dict[str, int]
+    by_topic: list[TopicProgress]
+    by_annotator: list[AnnotatorProgress]
+    edited_dialogues: int
+    human_revisions: int
+    edits_per_dialogue: float
+    total: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def progress(ctx: AppContext, actor: Actor, project: str) -> ProjectProgress:
+    require(actor, "progress.read")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        overall = uow.workflow.status_counts(record)
+        per_topic = uow.workflow.status_counts(record, by="topic")
+        per_assignee = uow.workflow.status_counts(record, by="assignee")
+        revisions = uow.workflow.revision_totals(record)
+        edited, human = uow.workflow.edited_share(record)
+    by_status = {status: n for _, status, n in overall}
+    targets: dict[str, int] = record.settings.get("targets", {})
+    topics: dict[str, dict[str, int]] = {}
+    for topic, status, n in per_topic:
+        topics.setdefault(topic or "", {})[status] = n
+    by_topic = [
+        TopicProgress(
+            topic=t, target=targets.get(t),
+            dialogues=sum(n for s, n in topics.get(t, {}).items() if s != Status.DISCARDED),
+            approved=topics.get(t, {}).get(str(Status.APPROVED), 0))
+        for t in sorted(set(topics) | set(targets))
+    ]
+    assignees: dict[str, dict[str, int]] = {}
+    for name, status, n in per_assignee:
+        if name:
+            assignees.setdefault(name, {})[status] = n
+    work = {name: (n, s) for name, n, s in revisions}
+    by_annotator = [
+        AnnotatorProgress(name, assignees.get(name, {}), *work.get(name, (0, 0)))
+        for name in sorted(set(assignees) | {n for n in work if n not in ("model",)})
+    ]
+    total = sum(by_status.values())
+    return ProjectProgress(
+        project=project, by_status=by_status, by_topic=by_topic, by_annotator=by_annotator,
+        edited_dialogues=edited, human_revisions=human,
+        edits_per_dialogue=round(human / edited, 2) if edited else 0.0, total=total)
