@@ -442,12 +442,17 @@ def jobs_list(project: str | None) -> None:
     ctx = _context()
     try:
         found = generation.list_jobs(ctx, project)
+        projects = sorted({job.project for job in found})
+        spend = {name: generation.project_spend(ctx, name) for name in projects}
     finally:
         ctx.close()
     if not found:
         click.echo("no generation jobs")
     for job in found:
         click.echo(f"{job.project}: {_job_line(job)}")
+    for name, (tokens_in, tokens_out, usd) in spend.items():
+        click.echo(f"{name} in all: {tokens_in} prompt + {tokens_out} completion tokens, "
+                   f"${usd:.4f}")
 
 
 @jobs.command("show")

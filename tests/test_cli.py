@@ -177,3 +177,37 @@ def test_users_assign_and_progress_commands(run):
         "demo-extes: 3 dialogues (draft 3); 0 edited by people, "
         "0.0 revisions per edited dialogue")
     assert "annotator ann: draft 2; 0 revisions, 0 min" in report.stderr
+
+
+def test_generate_jobs_and_seeds_commands_against_the_stub(run, monkeypatch):
+    from tests.openai_stub_server import OpenAIStub, truncated
+
+    run("init", "--demo")
+    with OpenAIStub() as stub:
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-cli")
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.url)
+        stub.script(truncated())
+        made = run("generate", "--project", "demo-extes", "--topic", "Job Loss", "-n", "3",
+                   "--concurrency", "1", "--max-retries", "0")
+    assert made.exit_code == 0, made.output
+    line = made.stdout.strip()
+    assert line.startswith("job 1 finished: 2 drafts stored, 1 failed, 0 remaining of 3 (")
+    assert "see the failures with `curation jobs show 1 --failed`" in made.stderr
+    shown = run("jobs", "show", "1", "--failed")
+    assert "item 0 (Job Loss): ModelOutputError: the reply was cut off" in shown.stdout
+    assert "raw reply: " in shown.stdout
+    listed = run("jobs", "list").stdout.splitlines()
+    assert listed[0].startswith("demo-extes: job 1 finished")
+    assert listed[1].startswith("demo-extes in all: ")
+    # demo-peconv was loaded first (ids 1-3); demo-extes holds 4-6
+    promoted = run("seeds", "promote", "--project", "demo-extes", "--id", "4", "--id", "5")
+    assert promoted.stdout.strip() == (
+        "promoted 2 dialogues to seeds in demo-extes (2 seeds in all)")
+    assert run("seeds", "list", "--project", "demo-extes").stdout.splitlines()[0].startswith(
+        "4\tround 0\tAcademic Stress")
+    wrong = run("seeds", "promote", "--project", "demo-extes", "--id", "1")
+    assert wrong.stderr.strip() == "Error: project demo-extes has no dialogues with ids 1"
+    bad = run("generate", "--project", "demo-extes", "--topic", "Mars Travel", "-n", "1")
+    assert bad.exit_code == 1
+    assert bad.stderr.strip() == ("Error: topic 'Mars Travel' is not in the project's "
+                                  "vocabulary (`curation projects show` lists them)")

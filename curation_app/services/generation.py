@@ -332,6 +332,12 @@ def list_jobs(ctx: AppContext, project: str | None = None) -> list[JobRecord]:
         return uow.jobs.list(record)
 
 
+def project_spend(ctx: AppContext, project: str) -> tuple[int, int, float]:
+    """(prompt tokens, completion tokens, USD) over every generation job of the project."""
+    with ctx.uow() as uow:
+        return uow.jobs.project_spend(uow.repo.get_project(project))
+
+
 def failed_items(ctx: AppContext, job_id: int) -> list[ItemRecord]:
     with ctx.uow() as uow:
         uow.jobs.get(job_id)
