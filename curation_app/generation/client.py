@@ -612,17 +612,17 @@ def _deltas(chunk: Any) -> Iterator[str]:
             yield content
 
 
-class DraftClient:
-    """Drafts from an OpenAI-compatible server, synchronously (UI, CLI, scripts).
+class _ClientBase:
+    """What both clients hold: the config, the shared decision core and one SDK client."""
 
-    Remembers a ``response_format`` fallback for its lifetime. Close it (or use ``with``).
-    """
+    _sdk_class: Any = None
 
     def __init__(self, config: LLMConfig, *, prices: PriceTable | None = None,
                  http_client: Any = None, rng: random.Random | None = None):
         self.config = config
         self._core = _DraftCore(config, prices if prices is not None else PriceTable.load(), rng)
-        self._openai = openai.OpenAI(
+        # The SDK's own retries are off: ours are in the core, counted and testable.
+        self._openai = self._sdk_class(
             api_key=config.api_key, base_url=config.base_url, timeout=config.timeout_s,
             max_retries=0, http_client=http_client,
         )
@@ -631,6 +631,19 @@ class DraftClient:
     def structured_mode(self) -> str:
         """The response_format mode the next request will use."""
         return self._core.mode
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(model={self.config.model!r}, "
+                f"base_url={self.config.base_url!r}, structured_mode={self.structured_mode!r})")
+
+
+class DraftClient(_ClientBase):
+    """Drafts from an OpenAI-compatible server, synchronously (UI, CLI, scripts).
+
+    Remembers a ``response_format`` fallback for its lifetime. Close it (or use ``with``).
+    """
+
+    _sdk_class = openai.OpenAI
 
     def generate(self, rendered: RenderedPrompt, vocab: Vocabulary, *,
                  model: str | None = None) -> DraftResult:
@@ -717,30 +730,16 @@ class DraftClient:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def __repr__(self) -> str:
-        return (f"DraftClient(model={self.config.model!r}, base_url={self.config.base_url!r}, "
-                f"structured_mode={self.structured_mode!r})")
 
 
-class AsyncDraftClient:
+class AsyncDraftClient(_ClientBase):
     """Drafts from an OpenAI-compatible server with asyncio (batch jobs run many at once).
 
     Same behaviour as :class:`DraftClient`; share one instance between concurrent tasks so
     that a ``response_format`` fallback learnt by one applies to all.
     """
 
-    def __init__(self, config: LLMConfig, *, prices: PriceTable | None = None,
-                 http_client: Any = None, rng: random.Random | None = None):
-        self.config = config
-        self._core = _DraftCore(config, prices if prices is not None else PriceTable.load(), rng)
-        self._openai = openai.AsyncOpenAI(
-            api_key=config.api_key, base_url=config.base_url, timeout=config.timeout_s,
-            max_retries=0, http_client=http_client,
-        )
-
-    @property
-    def structured_mode(self) -> str:
-        return self._core.mode
+    _sdk_class = openai.AsyncOpenAI
 
     async def generate(self, rendered: RenderedPrompt, vocab: Vocabulary, *,
                        model: str | None = None) -> DraftResult:
@@ -771,6 +770,3 @@ class AsyncDraftClient:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.close()
 
-    def __repr__(self) -> str:
-        return (f"AsyncDraftClient(model={self.config.model!r}, "
-                f"base_url={self.config.base_url!r}, structured_mode={self.structured_mode!r})")
