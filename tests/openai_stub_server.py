@@ -14,6 +14,10 @@ Usage::
 With an empty script every request gets ``ok``: a valid draft built from the JSON Schema found in
 the request (``response_format`` or, failing that, a schema quoted in the messages), so it fits
 whatever preset the client asked for. Chinese prompts get Chinese text.
+
+``POST /v1/moderations`` answers like OpenAI's moderation endpoint, flagging a text when it holds
+one of a few trigger phrases per category (:data:`MODERATION_TRIGGERS`); it does not use the
+chat script, and ``moderation_error`` makes it fail with that HTTP status instead.
 """
 
 from __future__ import annotations
@@ -217,6 +221,33 @@ def _format_type(body: Any) -> str | None:
     return rf.get("type") if isinstance(rf, dict) else None
 
 
+# ---- moderation ------------------------------------------------------------------------------
+
+MODERATION_CATEGORIES = (
+    "harassment", "harassment/threatening", "hate", "hate/threatening", "illicit",
+    "illicit/violent", "self-harm", "self-harm/instructions", "self-harm/intent", "sexual",
+    "sexual/minors", "violence", "violence/graphic",
+)
+# A text is flagged in a category when it contains one of these (case-insensitively).
+MODERATION_TRIGGERS: dict[str, tuple[str, ...]] = {
+    "self-harm": ("kill myself", "end my life", "自杀", "不想活"),
+    "violence": ("kill him", "hurt them", "打死他"),
+    "harassment": ("you idiot", "蠢货"),
+}
+
+
+def moderation_result(text: str) -> dict[str, Any]:
+    lowered = text.lower()
+    flags = {c: any(t in lowered for t in MODERATION_TRIGGERS.get(c, ()))
+             for c in MODERATION_CATEGORIES}
+    return {
+        "flagged": any(flags.values()),
+        "categories": flags,
+        "category_scores": {c: 0.97 if on else 0.001 for c, on in flags.items()},
+        "category_applied_input_types": {c: ["text"] for c in MODERATION_CATEGORIES},
+    }
+
+
 # ---- the server ------------------------------------------------------------------------------
 
 
@@ -260,6 +291,7 @@ class OpenAIStub:
         self.api_key = api_key
         self.reject_formats = set(reject_formats)
         self.model = model  # echoed model name; None echoes the request's
+        self.moderation_error: int | None = None  # an HTTP status every moderation gets
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -324,6 +356,10 @@ class OpenAIStub:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
     @property
+    def moderation_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path.rstrip("/").endswith("/moderations")]
+
+    @property
     def pending(self) -> int:
         """Scripted behaviours not yet used."""
         with self._lock:
@@ -340,11 +376,14 @@ class OpenAIStub:
             body = None
         auth = h.headers.get("Authorization") or ""
         is_chat = h.command == "POST" and h.path.rstrip("/").endswith("/chat/completions")
+        is_moderation = h.command == "POST" and h.path.rstrip("/").endswith("/moderations")
         with self._lock:
             self._counter += 1
             n = self._counter
             fmt = _format_type(body)
-            if not is_chat:
+            if is_moderation:
+                behaviour = Behaviour("moderation")
+            elif not is_chat:
                 behaviour = None
             elif fmt is not None and fmt in self.reject_formats:
                 # A server property, not a scripted answer: the script waits for a request
@@ -380,6 +419,8 @@ class OpenAIStub:
         if self.api_key is not None and auth != f"Bearer {self.api_key}":
             behaviour = auth_error()
         kind = behaviour.kind
+        if kind == "moderation":
+            return self._moderate(h, rid, n, body)
         fmt = _format_type(body)
         if kind == "reject_format" or (kind == "reject_json_schema" and fmt == "json_schema"):
             return self._error(
@@ -431,6 +472,22 @@ class OpenAIStub:
             return (f"Sure! Here is the conversation you asked for:\n\n```json\n{text}\n```\n\n"
                     "Let me know if you would like any changes."), "stop"
         return text, "stop"
+
+    def _moderate(self, h: _Handler, rid: str, n: int, body: dict[str, Any]) -> None:
+        if self.moderation_error is not None:
+            return self._error(h, rid, self.moderation_error, "The moderation service failed.",
+                               "server_error")
+        texts = body.get("input")
+        if isinstance(texts, str):
+            texts = [texts]
+        if not isinstance(texts, list) or not all(isinstance(t, str) for t in texts):
+            return self._error(h, rid, 400, "'input' must be a string or a list of strings",
+                               "invalid_request_error", param="input")
+        return self._send_json(h, rid, 200, {
+            "id": f"modr-stub{n:06d}",
+            "model": str(body.get("model") or "omni-moderation-latest"),
+            "results": [moderation_result(t) for t in texts],
+        })
 
     # -- wire formats --
     def _model(self, body: dict[str, Any]) -> str:

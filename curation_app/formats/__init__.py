@@ -4,6 +4,7 @@
 
     read_file / read_bytes   file -> ReadResult(records, refused, warnings, total)
     write_file / dumps       dialogues -> file / text, every record validated first
+    export_record            one dialogue as a writer would write it (not validated)
     schema_for               the JSON Schema of one record, with a project's labels filled in
 
 One module per format holds its reader and writer together (``peconv``, ``extes``, ``esconv``,
@@ -52,6 +53,7 @@ __all__ = [
     "ReadResult",
     "UnknownLabel",
     "dumps",
+    "export_record",
     "read_bytes",
     "read_file",
     "schema_for",
@@ -78,6 +80,14 @@ def schema_for(fmt: str, vocab: Vocabulary) -> dict[str, Any]:
     adapter = _adapter(fmt)
     return fill(structural_schema(fmt), strategies=vocab.strategy_names,
                 multi_strategy=vocab.multi_strategy, roles=adapter.role_names(vocab))
+
+
+def export_record(dialogue: Dialogue, fmt: str, vocab: Vocabulary,
+                  position: int = 0) -> dict[str, Any]:
+    """``dialogue`` as the writer of ``fmt`` would write it, before validation (the checks
+    validate it themselves). Raises :class:`ExportError` for what the format cannot hold at
+    all, such as a strategy on an ExTES user turn."""
+    return _adapter(fmt).write_record(dialogue, vocab, position)
 
 
 # ---- reading ---------------------------------------------------------------------------------

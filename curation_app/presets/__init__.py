@@ -73,6 +73,9 @@ class Vocabulary:
     # How drafts are made: template name, whether each draft gets an emotion label, how many
     # seed dialogues go into a prompt, the target number of turns.
     generation: dict[str, Any] = field(default_factory=dict)
+    # Defaults of the quality checks: turn and dialogue length bounds (min_turns, max_turns,
+    # max_turn_chars). A project's settings may override them.
+    checks: dict[str, Any] = field(default_factory=dict)
 
     # ---- lookups -------------------------------------------------------------------------
     @property
@@ -160,6 +163,7 @@ class Vocabulary:
             "emotions": list(self.emotions),
             "emotion_aliases": dict(self.emotion_aliases),
             "generation": dict(self.generation),
+            "checks": dict(self.checks),
             "strategies": [
                 {"name": s.name, "code": s.code, "definition": s.definition,
                  "aliases": list(s.aliases), "display": dict(s.display)}
@@ -187,6 +191,7 @@ class Vocabulary:
             emotions=tuple(data.get("emotions", ())),
             emotion_aliases=dict(data.get("emotion_aliases", {})),
             generation=dict(data.get("generation", {})),
+            checks=dict(data.get("checks", {})),
             strategies=tuple(
                 Strategy(
                     name=s["name"], code=s.get("code", ""), definition=s.get("definition", ""),

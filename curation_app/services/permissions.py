@@ -30,6 +30,8 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "workflow.review": frozenset({UserRole.REVIEWER, UserRole.LEAD}),
     "progress.read": frozenset(UserRole),
     "generation.single": frozenset(UserRole),
+    "checks.run": frozenset({UserRole.LEAD}),
+    "checks.configure": frozenset({UserRole.LEAD}),
 }
 
 

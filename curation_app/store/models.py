@@ -169,3 +169,44 @@ class WorkflowEventRow(Base):
     to_status: Mapped[str | None] = mapped_column(String(20), nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CheckRunRow(Base):
+    """One run of the checks over a project; kept for history after newer runs replace its
+    findings. ``summary`` holds the counts (per kind, per rule, errors, warnings)."""
+
+    __tablename__ = "check_runs"
+    __table_args__ = (Index("ix_check_runs_project", "project_id", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    started_by: Mapped[str] = mapped_column(String(200))
+    kinds: Mapped[list[str]] = mapped_column(JSONType)
+    summary: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class CheckFindingRow(Base):
+    """One finding of a check run about one dialogue (and turn). Only the newest run of each
+    kind of check keeps its findings; ``cluster`` and ``score`` group near-duplicates."""
+
+    __tablename__ = "check_findings"
+    __table_args__ = (
+        Index("ix_check_findings_project_kind", "project_id", "kind"),
+        Index("ix_check_findings_dialogue", "dialogue_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("check_runs.id", ondelete="CASCADE"))
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(20))
+    rule: Mapped[str] = mapped_column(String(60))
+    severity: Mapped[str] = mapped_column(String(10))
+    turn: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    path: Mapped[str] = mapped_column(String(300), default="")
+    message: Mapped[str] = mapped_column(Text)
+    category: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    cluster: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)

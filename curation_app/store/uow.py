@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from curation_app.errors import StorageError
+from curation_app.store.checks_repository import CheckRepository
 from curation_app.store.db import redact
 from curation_app.store.jobs import JobRepository
 from curation_app.store.repository import Repository
@@ -19,6 +20,7 @@ class UnitOfWork:
 
     repo: Repository
     jobs: JobRepository
+    checks: CheckRepository
     workflow: WorkflowRepository
 
     def __init__(self, factory: sessionmaker[Session]):
@@ -29,6 +31,7 @@ class UnitOfWork:
         self._session = self._factory()
         self.repo = Repository(self._session)
         self.jobs = JobRepository(self._session, self.repo)
+        self.checks = CheckRepository(self._session)
         self.workflow = WorkflowRepository(self._session)
         return self
 

@@ -1,0 +1,137 @@
+"""Checks: the quality gate between rewriting and release.
+
+::
+
+    findings    Finding (the one shape every check returns), RULES, CheckConfig
+    schema      format: each dialogue against its export format's JSON Schema
+    lint        lint rules: roles, strategies, empty turns, lengths, language, artefacts, labels
+    safety      the local safety screen (phrase lists in safety_terms.json)
+    moderation  the optional OpenAI-compatible moderation endpoint
+    dedup       exact and near-duplicate dialogues and recycled supporter turns
+    text        normalisation and tokens shared by the above
+
+Everything here is pure: dialogues and a vocabulary in, findings out, no database and no
+printing. :class:`DialogueChecker` runs format, lint and safety on one dialogue at a time (the
+editor calls it on every save); :func:`dedup_findings` runs over a whole corpus.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from curation_app.checks.dedup import Cluster, DedupParams, DedupResult, find_duplicates
+from curation_app.checks.findings import (
+    KINDS,
+    RULES,
+    SEVERITIES,
+    CheckConfig,
+    Finding,
+    Kind,
+    Rule,
+    Severity,
+    validate_settings,
+)
+from curation_app.checks.lint import Linter
+from curation_app.checks.safety import default_screen
+from curation_app.checks.schema import check_format, validator_for
+from curation_app.domain import Dialogue, Role
+from curation_app.presets import Vocabulary
+
+__all__ = [
+    "KINDS", "RULES", "SEVERITIES", "CheckConfig", "Cluster", "DedupParams", "DedupResult",
+    "DialogueChecker", "Finding", "Kind", "Reference", "Rule", "Severity", "dedup_findings",
+    "find_duplicates", "validate_settings",
+]
+
+
+class DialogueChecker:
+    """Format, lint and the local safety screen for one project's dialogues, compiled once."""
+
+    def __init__(self, vocab: Vocabulary, config: CheckConfig,
+                 kinds: Iterable[str] = ("format", "lint", "safety")):
+        self.vocab = vocab
+        self.config = config
+        self.kinds = frozenset(kinds)
+        self.fmt = vocab.export_format
+        self.validator = validator_for(self.fmt, vocab) if "format" in self.kinds else None
+        self.linter = Linter(vocab, config) if "lint" in self.kinds else None
+        self.screen = default_screen() if "safety" in self.kinds else None
+
+    def check(self, dialogue: Dialogue) -> list[Finding]:
+        out: list[Finding] = []
+        if self.validator is not None:
+            out += check_format(dialogue, self.vocab, self.config, self.validator, self.fmt)
+        if self.linter is not None:
+            out += self.linter.check(dialogue)
+        if self.screen is not None:
+            out += self.screen.check(dialogue, self.vocab, self.config)
+        return out
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A dialogue that is not the project's own but that its dialogues must not duplicate: a
+    record of an earlier export or release. ``label`` names it in messages."""
+
+    label: str
+    dialogue: Dialogue
+
+
+def _name(d: Dialogue | Reference) -> str:
+    if isinstance(d, Reference):
+        return d.label
+    return f"{'seed ' if d.is_seed else ''}dialogue {d.id}"
+
+
+def dedup_findings(dialogues: Sequence[Dialogue], config: CheckConfig, language: str, *,
+                   references: Sequence[Reference] = (), turns: bool = True,
+                   params: DedupParams | None = None) -> tuple[list[Finding], DedupResult]:
+    """Near-duplicate findings for ``dialogues`` (among themselves, seeds included, and
+    against ``references``), one per dialogue (or supporter turn) in a cluster.
+
+    Clusters are numbered from 1 in the order found; a finding's ``cluster`` and ``score``
+    say which cluster and how close the dialogue is to its nearest member.
+    """
+    items: list[Dialogue | Reference] = [*dialogues, *references]
+    texts = [[t.text for t in (i.dialogue if isinstance(i, Reference) else i).turns]
+             for i in items]
+    roles = [[t.role == Role.SUPPORTER for t in (i.dialogue if isinstance(i, Reference)
+                                                   else i).turns] for i in items]
+    result = find_duplicates(texts, roles, threshold=config.dedup_threshold, language=language,
+                             turns=turns, params=params)
+    out: list[Finding] = []
+    for number, cluster in enumerate(result.clusters, start=1):
+        members = cluster.members
+        if not any(isinstance(items[m.item], Dialogue) for m in members):
+            continue  # references that duplicate each other are not the project's business
+        has_release = any(isinstance(items[m.item], Reference) for m in members)
+        for m in members:
+            item = items[m.item]
+            if isinstance(item, Reference):
+                continue
+            others = [o for o in members if (o.item, o.turn) != (m.item, m.turn)]
+            seed = any(isinstance(items[o.item], Dialogue) and items[o.item].is_seed
+                       for o in others)
+            category = "release" if has_release else "seed" if seed else "project"
+            named = [_name(items[o.item]) + (f" turn {o.turn}" if o.turn is not None else "")
+                     for o in others[:4]]
+            if len(others) > 4:
+                named.append(f"{len(others) - 4} more")
+            listed = ", ".join(named)
+            if cluster.level == "turn":
+                rule = "dedup.turn"
+                dialogues_with = len({o.item for o in others if o.item != m.item})
+                message = (f"supporter turn recycled in {dialogues_with} other "
+                           f"dialogue{'s' if dialogues_with != 1 else ''}: {listed} "
+                           f"(similarity {m.score:.2f}, cluster {number})")
+                path = f"turns[{m.turn}].text"
+            else:
+                rule = "dedup.exact" if cluster.exact else "dedup.near"
+                kind = ("exact duplicate" if cluster.exact
+                        else f"near-duplicate (similarity {m.score:.2f})")
+                message = f"{kind} of {listed} (cluster {number})"
+                path = ""
+            out.append(Finding(rule, config.severity(rule), item.id, m.turn, path, message,
+                               category=category, cluster=number, score=m.score))
+    return config.keep(out), result

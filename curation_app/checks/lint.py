@@ -1,0 +1,224 @@
+"""Lint rules: the faults of generated and rewritten dialogues that a schema cannot see.
+
+Each rule has an id in :data:`curation_app.checks.findings.RULES`. :class:`Linter` is built
+once per project (it compiles the project's role names into the artefact pattern and keeps its
+labels as sets) and then checks dialogues one by one; it is pure and fast enough to run on
+every save and on 100k dialogues. The vocabulary is the only source of labels.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from curation_app.checks.findings import CheckConfig, Finding
+from curation_app.domain import Dialogue, Role
+from curation_app.presets import Vocabulary
+
+# Names a model or a prompt writes in front of a line. The project's own role names, display
+# names and aliases are added to these.
+GENERIC_ROLE_NAMES = (
+    "AI", "User", "Assistant", "System", "Human", "Bot", "Seeker", "Supporter", "Child",
+    "Parent", "Kid", "Mom", "Dad", "Therapist", "Counselor", "Client",
+    "孩子", "家长", "用户", "助手", "智能助手", "妈妈", "爸爸", "父母", "求助者", "支持者",
+    "咨询师",
+)
+_ARTEFACTS = re.compile(
+    r"(?P<fence>```)"
+    r"|(?P<disclaimer>\bas an? (?:ai|artificial intelligence)(?: language model| model| "
+    r"assistant| chatbot)?\b|\bas a (?:large )?language model\b"
+    r"|\bi(?:'m| am) (?:just |only )?an? (?:ai|language model|artificial intelligence)\b"
+    r"|作为(?:一个|一名)?(?:AI|人工智能|语言模型|AI助手|智能助手|大模型)"
+    r"|我(?:只)?是(?:一个)?(?:AI|人工智能|语言模型)(?:助手)?)"
+    r"|(?P<template>\{\{|\}\}|<\|[a-z_]+\|>|\[/?INST\]|\{(?:topic|emotion|scene|strategy)\})",
+    re.IGNORECASE,
+)
+
+
+def _may_hold_artefact(lowered: str) -> bool:
+    """Substring tests that every artefact the regex below finds passes; one chain of ``in``
+    is several times cheaper than the regex on the ordinary turn."""
+    return ("```" in lowered or " ai" in lowered or lowered.startswith("ai")
+            or "language model" in lowered or "artificial intelligence" in lowered
+            or "作为" in lowered or "我是" in lowered or "我只是" in lowered or "{" in lowered
+            or "}" in lowered or "<|" in lowered or "inst]" in lowered)
+
+
+_LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _quote(text: str, limit: int = 40) -> str:
+    text = text.strip().replace("\n", " ")
+    return f"'{text if len(text) <= limit else text[:limit - 1] + '…'}'"
+
+
+class Linter:
+    """The lint rules of one project, compiled once."""
+
+    def __init__(self, vocab: Vocabulary, config: CheckConfig):
+        self.vocab = vocab
+        self.config = config
+        self.strategies = frozenset(vocab.strategy_names)
+        self.topics = frozenset(vocab.topics)
+        self.emotions = frozenset(vocab.emotions)
+        names = set(GENERIC_ROLE_NAMES)
+        for info in vocab.roles.values():
+            names.update((info.name, *info.display.values(), *info.aliases))
+        alternatives = "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True) if n)
+        # "AI:", "**User**:", "孩子：" at the start of a turn (or of any line in it)
+        self.role_prefix = re.compile(
+            rf"\s*(?:\*\*)?(?:{alternatives})(?:\*\*)?[ \t]*[:：]", re.IGNORECASE)
+        self.language = vocab.language.split("-")[0].lower()
+        self.role_label = {role: vocab.role_display(role, "en") for role in Role}
+        bounds = config.bounds
+        self.min_turns = bounds["min_turns"]
+        self.max_turns = bounds["max_turns"]
+        self.max_chars = bounds["max_turn_chars"]
+        self.on = {rule for rule, s in config.rules.items() if s.enabled}
+
+    def check(self, dialogue: Dialogue) -> list[Finding]:
+        on, config, did = self.on, self.config, dialogue.id
+        out: list[Finding] = []
+        add = out.append
+        turns = dialogue.turns
+
+        if "lint.dialogue_length" in on and not self.min_turns <= len(turns) <= self.max_turns:
+            add(config.finding("lint.dialogue_length", did, None, "turns",
+                               f"has {len(turns)} turns; the project expects "
+                               f"{self.min_turns} to {self.max_turns}"))
+        if turns and "lint.seeker_opens" in on and turns[0].role != Role.SEEKER:
+            add(config.finding("lint.seeker_opens", did, 0, "turns[0].role",
+                               f"the {self.role_label[turns[0].role]} speaks first; the "
+                               f"{self.role_label[Role.SEEKER]} should open"))
+        if "lint.roles_alternate" in on:
+            out.extend(self._runs(dialogue))
+        self._labels(dialogue, out)
+
+        check_lang = "lint.language" in on and self.language in ("zh", "en")
+        check_empty = "lint.empty_turn" in on
+        check_length = "lint.turn_length" in on
+        check_artefact = "lint.prompt_artefact" in on
+        known, supporter, max_chars = self.strategies, Role.SUPPORTER, self.max_chars
+        for i, turn in enumerate(turns):
+            text = turn.text
+            stripped = text.strip()
+            if not stripped:
+                if check_empty:
+                    add(config.finding("lint.empty_turn", did, i, f"turns[{i}].text",
+                                       "is empty" if not text else "is only whitespace"))
+            else:
+                if check_length and len(stripped) > max_chars:
+                    add(config.finding("lint.turn_length", did, i, f"turns[{i}].text",
+                                       f"is {len(stripped)} characters long; the project "
+                                       f"allows {max_chars}"))
+                if check_lang:
+                    wrong = self._wrong_language(text)
+                    if wrong:
+                        add(config.finding("lint.language", did, i, f"turns[{i}].text",
+                                           f"looks {wrong}, but the project is "
+                                           f"{'Chinese' if self.language == 'zh' else 'English'}"
+                                           f": {_quote(text)}"))
+                if check_artefact:
+                    artefact = self._artefact(text)
+                    if artefact:
+                        add(config.finding("lint.prompt_artefact", did, i, f"turns[{i}].text",
+                                           artefact))
+            # the usual case, a supporter turn with known strategies, costs one set test
+            strategies = turn.strategies
+            if turn.role == supporter:
+                suspect = not strategies or not known.issuperset(strategies)
+            else:
+                suspect = bool(strategies)
+            if suspect:
+                self._strategies(dialogue, i, out)
+        return out
+
+    # ---- the rules ---------------------------------------------------------------------------
+    def _runs(self, dialogue: Dialogue) -> Iterable[Finding]:
+        turns = dialogue.turns
+        start = 0
+        for i in range(1, len(turns) + 1):
+            if i < len(turns) and turns[i].role == turns[start].role:
+                continue
+            if i - start > 1:
+                who = self.role_label[turns[start].role]
+                yield self.config.finding(
+                    "lint.roles_alternate", dialogue.id, start + 1, f"turns[{start + 1}].role",
+                    f"turns {start}-{i - 1} are all the {who}'s ({i - start} in a row)")
+            start = i
+
+    def _labels(self, dialogue: Dialogue, out: list[Finding]) -> None:
+        on, config, vocab = self.on, self.config, self.vocab
+        topic = dialogue.topic
+        if topic is None or not topic.strip():
+            if "lint.topic_missing" in on:
+                out.append(config.finding("lint.topic_missing", dialogue.id, None, "topic",
+                                          f"has no {vocab.topic_label}"))
+        elif topic not in self.topics and "lint.topic_unknown" in on:
+            out.append(config.finding("lint.topic_unknown", dialogue.id, None, "topic",
+                                      self._unknown("topic", topic, vocab.topic_label)))
+        emotion = dialogue.emotion
+        if emotion and emotion not in self.emotions and "lint.emotion_unknown" in on:
+            out.append(config.finding("lint.emotion_unknown", dialogue.id, None, "emotion",
+                                      self._unknown("emotion", emotion, "emotion")))
+
+    def _unknown(self, kind: str, value: str, label: str) -> str:
+        match = self.vocab.match(kind, value)  # type: ignore[arg-type]
+        hint = f" (did you mean {match.label!r}?)" if match.label else ""
+        return f"{label} {value!r} is not in the project's vocabulary{hint}"
+
+    def _strategies(self, dialogue: Dialogue, i: int, out: list[Finding]) -> None:
+        on, config = self.on, self.config
+        turn = dialogue.turns[i]
+        if turn.role == Role.SUPPORTER:
+            if not turn.strategies:
+                if "lint.strategy_missing" in on:
+                    out.append(config.finding(
+                        "lint.strategy_missing", dialogue.id, i, f"turns[{i}].strategies",
+                        f"this {self.role_label[Role.SUPPORTER]} turn has no strategy"))
+                return
+        elif turn.strategies and "lint.strategy_on_seeker" in on:
+            out.append(config.finding(
+                "lint.strategy_on_seeker", dialogue.id, i, f"turns[{i}].strategies",
+                f"a {self.role_label[Role.SEEKER]} turn carries strategies "
+                f"{', '.join(map(repr, turn.strategies))}"))
+        if "lint.strategy_unknown" in on:
+            for j, name in enumerate(turn.strategies):
+                if name not in self.strategies:
+                    out.append(config.finding(
+                        "lint.strategy_unknown", dialogue.id, i, f"turns[{i}].strategies[{j}]",
+                        self._unknown("strategy", name, "strategy")))
+
+    def _wrong_language(self, text: str) -> str | None:
+        """'English' in a Chinese project, 'Chinese' in an English one, else None. A cheap
+        script count: a few Latin words in Chinese text (names, "OK") are fine, and so is a
+        Chinese word quoted in English."""
+        if self.language == "zh":
+            words = len(_LATIN_WORD.findall(text))
+            if words >= 3 and len(_CJK.findall(text)) < 2 * words:
+                return "English"
+        elif not text.isascii():
+            cjk = len(_CJK.findall(text))
+            if cjk >= 4 and cjk > len(_LATIN_WORD.findall(text)):
+                return "Chinese"
+        return None
+
+    def _artefact(self, text: str) -> str | None:
+        prefix = self.role_prefix.match(text)
+        if prefix is None and "\n" in text:
+            prefix = next(filter(None, map(self.role_prefix.match, text.split("\n")[1:])), None)
+        if prefix:
+            return (f"starts with a speaker label {_quote(prefix.group(0))}: a leftover of the "
+                    "prompt format")
+        if not _may_hold_artefact(text.lower()):
+            return None
+        found = _ARTEFACTS.search(text)
+        if found is None:
+            return None
+        if found.lastgroup == "fence":
+            return "holds a markdown code fence (```): a leftover of the model's output format"
+        if found.lastgroup == "disclaimer":
+            return (f"holds the model talking about itself {_quote(found.group(0))}: not "
+                    "something the supporter would say")
+        return f"holds a template placeholder {_quote(found.group(0))}"

@@ -1,0 +1,282 @@
+"""Use cases of the quality checks: run them over a project, read what they found, check one
+dialogue as it is saved, look for duplicates in a file, and set a project's check rules.
+
+A run reads the project's dialogues (discarded ones excepted: a lead discarding the copies is
+how a duplicate cluster gets resolved), checks them outside any transaction, then stores the
+findings in one: they replace the project's previous findings of the kinds that ran. Findings
+are data: a run that finds faults succeeds; only a run that cannot check (a database or a
+moderation endpoint that fails, a reference file that cannot be read) raises.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from curation_app import formats
+from curation_app.checks import (
+    KINDS,
+    CheckConfig,
+    DialogueChecker,
+    Finding,
+    Reference,
+    dedup_findings,
+    find_duplicates,
+    validate_settings,
+)
+from curation_app.checks.dedup import Cluster
+from curation_app.checks.findings import DEFAULT_THRESHOLD
+from curation_app.checks.moderation import ModerationConfig, Moderator
+from curation_app.domain import Dialogue, Role, Status
+from curation_app.errors import InvalidInputError
+from curation_app.presets import PRESET_NAMES, Vocabulary, load_preset
+from curation_app.services.context import AppContext
+from curation_app.services.permissions import Actor, require
+from curation_app.store.checks_repository import CheckRunRecord
+
+CHECKED_STATUSES = tuple(s for s in Status if s != Status.DISCARDED)
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+@dataclass
+class CheckSummary:
+    project: str
+    run_id: int
+    dialogues: int
+    kinds: tuple[str, ...]
+    errors: int
+    warnings: int
+    by_kind: dict[str, int]
+    by_rule: dict[str, dict[str, Any]]
+    clusters: int
+    seconds: float
+    findings: list[Finding] = field(default_factory=list, repr=False)
+
+    def line(self) -> str:
+        kinds = ", ".join(f"{k} {self.by_kind.get(k, 0)}" for k in self.kinds)
+        return (f"checked {self.dialogues} dialogues in {self.project}: "
+                f"{plural(self.errors, 'error')}, {plural(self.warnings, 'warning')} ({kinds})")
+
+    def to_json(self) -> dict[str, Any]:
+        """What the run row keeps: the counts, not the findings."""
+        return {"dialogues": self.dialogues, "kinds": list(self.kinds), "errors": self.errors,
+                "warnings": self.warnings, "by_kind": self.by_kind, "by_rule": self.by_rule,
+                "clusters": self.clusters, "seconds": round(self.seconds, 3)}
+
+
+def parse_only(only: str | Iterable[str] | None) -> tuple[str, ...]:
+    """``"format,lint"`` or ``["dedup"]`` -> the kinds of check to run, in canonical order."""
+    if only is None:
+        return KINDS
+    names = [p.strip() for p in (only.split(",") if isinstance(only, str) else only)]
+    names = [n for n in names if n]
+    unknown = [n for n in names if n not in KINDS]
+    if unknown or not names:
+        raise InvalidInputError(f"unknown check {', '.join(map(repr, unknown)) or '(none)'}; "
+                                f"choose from {', '.join(KINDS)}")
+    return tuple(k for k in KINDS if k in names)
+
+
+def _summarise(project: str, run_id: int, dialogues: int, kinds: tuple[str, ...],
+               findings: list[Finding], seconds: float) -> CheckSummary:
+    by_rule: dict[str, dict[str, Any]] = {}
+    for f in findings:
+        entry = by_rule.setdefault(f.rule, {"severity": f.severity, "count": 0})
+        entry["count"] += 1
+    kind_counts = Counter(f.kind for f in findings)
+    return CheckSummary(
+        project=project, run_id=run_id, dialogues=dialogues, kinds=kinds,
+        errors=sum(1 for f in findings if f.severity == "error"),
+        warnings=sum(1 for f in findings if f.severity == "warning"),
+        by_kind={k: kind_counts.get(k, 0) for k in kinds},
+        by_rule=dict(sorted(by_rule.items())),
+        clusters=len({f.cluster for f in findings if f.cluster is not None}),
+        seconds=seconds, findings=findings)
+
+
+def _references(paths: Sequence[tuple[str | Path, str]],
+                vocab: Vocabulary) -> list[Reference]:
+    refs: list[Reference] = []
+    for path, fmt in paths:
+        result = formats.read_file(path, fmt, vocab)
+        name = Path(path).name
+        for parsed in result.records:
+            ident = f" ({parsed.record_id})" if parsed.record_id else ""
+            refs.append(Reference(f"record {parsed.index}{ident} of {name}", parsed.dialogue))
+    return refs
+
+
+def run_checks(ctx: AppContext, actor: Actor, project: str,
+               only: str | Iterable[str] | None = None, *,
+               against: Sequence[tuple[str | Path, str]] = (),
+               moderator: Moderator | None = None) -> CheckSummary:
+    """Run the checks (all, or the kinds in ``only``) over ``project`` and store the findings.
+
+    ``against`` lists earlier export or release files, as (path, format), that the project's
+    dialogues must not duplicate. The moderation endpoint configured in the environment (see
+    :mod:`curation_app.checks.moderation`) joins the safety screen unless ``moderator`` is given.
+    """
+    require(actor, "checks.run")
+    kinds = parse_only(only)
+    started = time.perf_counter()
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        dialogues = uow.repo.list_dialogues(record, CHECKED_STATUSES)
+    vocab = record.vocabulary
+    config = CheckConfig.resolve(vocab.checks, record.settings)
+
+    findings: list[Finding] = []
+    per_dialogue = [k for k in kinds if k != "dedup"]
+    if per_dialogue:
+        checker = DialogueChecker(vocab, config, per_dialogue)
+        for dialogue in dialogues:
+            findings.extend(checker.check(dialogue))
+    if "safety" in kinds:
+        own = None
+        if moderator is None:
+            settings = ModerationConfig.from_env()
+            own = moderator = Moderator(settings) if settings else None
+        if moderator is not None:
+            try:
+                findings.extend(moderator.check(dialogues, vocab, config))
+            finally:
+                if own is not None:
+                    own.close()
+    if "dedup" in kinds:
+        refs = _references(against, vocab) if against else []
+        found, _ = dedup_findings(dialogues, config, vocab.language, references=refs)
+        findings.extend(found)
+    findings.sort(key=lambda f: (f.dialogue_id or 0, -1 if f.turn is None else f.turn, f.rule))
+
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        run_id = uow.checks.start_run(record, actor.name, kinds)
+        uow.checks.replace_findings(record, run_id, kinds, findings)
+        summary = _summarise(project, run_id, len(dialogues), kinds, findings,
+                             time.perf_counter() - started)
+        uow.checks.finish_run(run_id, summary.to_json())
+        uow.commit()
+    return summary
+
+
+def latest_findings(ctx: AppContext, project: str, dialogue_id: int | None = None,
+                    rule: str | None = None, severity: str | None = None,
+                    kind: str | None = None) -> list[Finding]:
+    """The stored findings of the project's newest run of each kind, filtered."""
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        return uow.checks.findings(record, dialogue_id=dialogue_id, rule=rule,
+                                   severity=severity, kind=kind)
+
+
+def check_runs(ctx: AppContext, project: str, limit: int = 20) -> list[CheckRunRecord]:
+    """The project's check runs, newest first, with their summaries."""
+    with ctx.uow() as uow:
+        return uow.checks.runs(uow.repo.get_project(project), limit)
+
+
+def check_dialogue(ctx: AppContext, dialogue_id: int,
+                   dialogue: Dialogue | None = None) -> list[Finding]:
+    """Format, lint and the local safety screen for one dialogue, as stored or, when
+    ``dialogue`` is given, as the editor holds it before saving. Stores nothing; fast enough
+    to call on every save (no model call, no corpus-wide duplicate search)."""
+    with ctx.uow() as uow:
+        stored = uow.repo.get_dialogue(dialogue_id)
+        record = uow.repo.get_project(stored.project or "")
+    target = dialogue if dialogue is not None else stored
+    if target.id is None:
+        target = replace(target, id=dialogue_id)
+    config = CheckConfig.resolve(record.vocabulary.checks, record.settings)
+    return DialogueChecker(record.vocabulary, config).check(target)
+
+
+def configure_checks(ctx: AppContext, actor: Actor, project: str, *,
+                     rules: Mapping[str, Mapping[str, Any]] | None = None,
+                     dedup_threshold: float | None = None,
+                     bounds: Mapping[str, int] | None = None) -> dict[str, Any]:
+    """Change a project's check settings: switch rules on or off, change their severity
+    (``{"lint.roles_alternate": {"enabled": False}}``), set the duplicate threshold or the
+    length bounds. Returns the project's check settings as stored."""
+    require(actor, "checks.configure")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        settings = dict(record.settings)
+        checks = dict(settings.get("checks") or {})
+        if rules:
+            merged = {k: dict(v) for k, v in (checks.get("rules") or {}).items()}
+            for rule_id, change in rules.items():
+                merged.setdefault(rule_id, {}).update(change)
+            checks["rules"] = merged
+        if dedup_threshold is not None:
+            checks["dedup_threshold"] = dedup_threshold
+        if bounds:
+            checks.update(bounds)
+        validate_settings(checks)
+        settings["checks"] = checks
+        uow.repo.set_settings(record.id, settings)
+        uow.commit()
+    return checks
+
+
+# ---- duplicates in a file ----------------------------------------------------------------------
+@dataclass
+class FileDuplicates:
+    path: Path
+    fmt: str
+    records: int
+    refused: int
+    clusters: list[Cluster]
+    labels: list[str]  # how each read record is named: "record 3 (dialog_id 4)"
+    threshold: float
+    seconds: float
+
+    def line(self) -> str:
+        dialogue = [c for c in self.clusters if c.level == "dialogue"]
+        turn = [c for c in self.clusters if c.level == "turn"]
+        exact = sum(1 for c in dialogue if c.exact)
+        in_clusters = len({i for c in dialogue for i in c.items})
+        turns = sum(len(c.members) for c in turn)
+        skipped = f" ({plural(self.refused, 'record')} unreadable, skipped)" if self.refused \
+            else ""
+        return (f"checked {self.records} dialogues in {self.path.name}{skipped}: "
+                f"{exact} exact and {len(dialogue) - exact} near-duplicate clusters "
+                f"({plural(in_clusters, 'dialogue')}), "
+                f"{plural(len(turn), 'cluster')} of recycled supporter turns "
+                f"({plural(turns, 'turn')})")
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [{"cluster": n, "level": c.level, "exact": c.exact, "score": c.score,
+                 "members": [{"record": self.labels[m.item], "turn": m.turn, "score": m.score}
+                             for m in c.members]}
+                for n, c in enumerate(self.clusters, start=1)]
+
+
+def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> FileDuplicates:
+    """Exact and near-duplicate dialogues and recycled supporter turns in a file, outside any
+    project. The file is read with the format's preset vocabulary; unknown labels do not
+    matter here, unreadable records are skipped and counted."""
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    if not 0 < threshold <= 1:
+        raise InvalidInputError(f"--threshold must be in (0, 1], not {threshold}")
+    vocab = load_preset(fmt if fmt in PRESET_NAMES else "esconv")
+    started = time.perf_counter()
+    result = formats.read_file(path, fmt, vocab)
+    dialogues = [p.dialogue for p in result.records]
+    languages = Counter(d.language or vocab.language for d in dialogues)
+    language = languages.most_common(1)[0][0] if languages else vocab.language
+    found = find_duplicates([[t.text for t in d.turns] for d in dialogues],
+                            [[t.role == Role.SUPPORTER for t in d.turns] for d in dialogues],
+                            threshold=threshold, language=language)
+    labels = [f"record {p.index}" + (f" ({p.record_id})" if p.record_id else "")
+              for p in result.records]
+    return FileDuplicates(path=Path(path), fmt=fmt, records=len(dialogues),
+                          refused=len({p.index for p in result.refused}),
+                          clusters=found.clusters, labels=labels, threshold=threshold,
+                          seconds=time.perf_counter() - started)

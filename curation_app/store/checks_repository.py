@@ -1,0 +1,99 @@
+"""SQL for check runs and findings: start a run, replace a project's findings, read them back.
+
+Only the newest run of each kind of check (format, lint, dedup, safety) keeps findings: storing
+a run's findings first deletes the project's findings of the kinds that run covered, in the
+same transaction, so a reader sees the old set or the new one, never a mix. Run rows stay, with
+their summaries, as the project's history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.orm import Session
+
+from curation_app.checks.findings import Finding
+from curation_app.store.models import CheckFindingRow, CheckRunRow, utcnow
+from curation_app.store.repository import ProjectRecord
+
+
+@dataclass(frozen=True)
+class CheckRunRecord:
+    id: int
+    project_id: int
+    started_by: str
+    kinds: list[str]
+    summary: dict[str, Any]
+    created_at: datetime
+    finished_at: datetime | None
+
+
+def _run_record(row: CheckRunRow) -> CheckRunRecord:
+    return CheckRunRecord(id=row.id, project_id=row.project_id, started_by=row.started_by,
+                          kinds=list(row.kinds or []), summary=dict(row.summary or {}),
+                          created_at=row.created_at, finished_at=row.finished_at)
+
+
+class CheckRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def start_run(self, project: ProjectRecord, started_by: str, kinds: Sequence[str]) -> int:
+        row = CheckRunRow(project_id=project.id, started_by=started_by, kinds=list(kinds),
+                          summary={}, created_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def replace_findings(self, project: ProjectRecord, run_id: int, kinds: Sequence[str],
+                         findings: Sequence[Finding]) -> int:
+        """Drop the project's stored findings of ``kinds``; store ``findings`` under
+        ``run_id``. Returns how many were stored."""
+        self.session.execute(
+            delete(CheckFindingRow).where(CheckFindingRow.project_id == project.id,
+                                          CheckFindingRow.kind.in_(list(kinds)))
+            .execution_options(synchronize_session=False))
+        rows = [
+            {"run_id": run_id, "project_id": project.id, "dialogue_id": f.dialogue_id,
+             "kind": f.kind, "rule": f.rule, "severity": f.severity, "turn": f.turn,
+             "path": f.path[:300], "message": f.message, "category": f.category,
+             "cluster": f.cluster, "score": f.score}
+            for f in findings if f.dialogue_id is not None
+        ]
+        if rows:
+            self.session.execute(insert(CheckFindingRow), rows)
+        return len(rows)
+
+    def finish_run(self, run_id: int, summary: dict[str, Any]) -> None:
+        self.session.execute(update(CheckRunRow).where(CheckRunRow.id == run_id)
+                             .values(summary=summary, finished_at=utcnow()))
+
+    def findings(self, project: ProjectRecord, *, dialogue_id: int | None = None,
+                 rule: str | None = None, severity: str | None = None,
+                 kind: str | None = None) -> list[Finding]:
+        query = select(CheckFindingRow).where(CheckFindingRow.project_id == project.id)
+        if dialogue_id is not None:
+            query = query.where(CheckFindingRow.dialogue_id == dialogue_id)
+        if rule is not None:
+            query = query.where(CheckFindingRow.rule == rule)
+        if severity is not None:
+            query = query.where(CheckFindingRow.severity == severity)
+        if kind is not None:
+            query = query.where(CheckFindingRow.kind == kind)
+        query = query.order_by(CheckFindingRow.dialogue_id, CheckFindingRow.turn.nulls_first(),
+                               CheckFindingRow.id)
+        return [Finding(rule=r.rule, severity=r.severity,  # type: ignore[arg-type]
+                        dialogue_id=r.dialogue_id, turn=r.turn, path=r.path,
+                        message=r.message, category=r.category, cluster=r.cluster,
+                        score=r.score)
+                for r in self.session.scalars(query)]
+
+    def runs(self, project: ProjectRecord, limit: int = 20) -> list[CheckRunRecord]:
+        rows = self.session.scalars(
+            select(CheckRunRow).where(CheckRunRow.project_id == project.id)
+            .order_by(CheckRunRow.id.desc()).limit(limit))
+        return [_run_record(r) for r in rows]

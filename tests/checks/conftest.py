@@ -1,0 +1,92 @@
+"""Made-up dialogues for the check tests, in both languages, built to pass every check; each
+test breaks exactly what it tests."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from curation_app.checks import CheckConfig
+from curation_app.domain import Dialogue, Role, Turn
+from curation_app.presets import Vocabulary, load_preset
+
+S, P = Role.SEEKER, Role.SUPPORTER
+
+EN_TURNS = [
+    (S, "My manager keeps piling work on me and I can't say no anymore.", []),
+    (P, "It sounds like you're carrying far more than your share right now.",
+     ["Reflective Statements"]),
+    (S, "Exactly, and I'm exhausted every single evening when I get home.", []),
+    (P, "Feeling drained after weeks like that is completely understandable.",
+     ["Emotional Validation"]),
+    (S, "Maybe I should talk to him, but I don't know how to start.", []),
+    (P, "You could begin by listing your tasks and asking him which ones matter most.",
+     ["Suggest Options"]),
+]
+ZH_TURNS = [
+    (S, "妈妈，我今天考试没考好，心里特别难过。", []),
+    (P, "考试没考好确实会让人难过，妈妈能理解你的心情。", ["validation"]),
+    (S, "我明明复习了很久，可还是错了好多题。", []),
+    (P, "付出了那么多努力却没有得到想要的结果，换成谁都会觉得委屈。", ["empathy"]),
+    (S, "我怕同学们觉得我很笨。", []),
+    (P, "我们一起看看错题，找到没弄懂的地方，下次就更有把握了。", ["support", "empathy"]),
+]
+
+
+def make(turns: list[tuple[Role, str, list[str]]], **fields: object) -> Dialogue:
+    return Dialogue(turns=[Turn(role, text, list(strategies)) for role, text, strategies in turns],
+                    **fields)  # type: ignore[arg-type]
+
+
+def english(**fields: object) -> Dialogue:
+    """A clean ExTES-style dialogue (6 turns, topic Work Stress)."""
+    base: dict[str, object] = {"id": 1, "topic": "Work Stress", "language": "en",
+                               "description": "The user is overloaded at work."}
+    return make(EN_TURNS, **{**base, **fields})
+
+
+def esconv_english(**fields: object) -> Dialogue:
+    """The English dialogue labelled with ESConv's strategies."""
+    labels = {"Reflective Statements": "Restatement or Paraphrasing",
+              "Emotional Validation": "Reflection of feelings",
+              "Suggest Options": "Providing Suggestions"}
+    dialogue = english(**fields)
+    for turn in dialogue.turns:
+        turn.strategies = [labels[s] for s in turn.strategies]
+    return replace(dialogue, topic=fields.get("topic", "job crisis"))
+
+
+def chinese(**fields: object) -> Dialogue:
+    """A clean PECONV-style dialogue (6 turns, topic 考试没考好, emotion sad)."""
+    base: dict[str, object] = {"id": 2, "topic": "考试没考好", "emotion": "sad", "language": "zh"}
+    return make(ZH_TURNS, **{**base, **fields})
+
+
+def with_turn(dialogue: Dialogue, index: int, text: str | None = None,
+              strategies: list[str] | None = None, role: Role | None = None) -> Dialogue:
+    """A copy of ``dialogue`` with one turn changed."""
+    turns = list(dialogue.turns)
+    old = turns[index]
+    turns[index] = Turn(role or old.role, old.text if text is None else text,
+                        list(old.strategies if strategies is None else strategies))
+    return replace(dialogue, turns=turns)
+
+
+@pytest.fixture(scope="session")
+def extes() -> Vocabulary:
+    return load_preset("extes")
+
+
+@pytest.fixture(scope="session")
+def peconv() -> Vocabulary:
+    return load_preset("peconv")
+
+
+@pytest.fixture(scope="session")
+def esconv() -> Vocabulary:
+    return load_preset("esconv")
+
+
+def config_for(vocab: Vocabulary, checks: dict | None = None) -> CheckConfig:
+    return CheckConfig.resolve(vocab.checks, {"checks": checks} if checks else {})
