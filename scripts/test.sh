@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One command from a fresh checkout to the whole test suite: install with the dev extras,
 # make sure PostgreSQL is up, run pytest. Extra arguments go to pytest.
-# Under CI (CI=true) the PostgreSQL tests are required: they fail rather than skip.
+# Under CI (CI=true) the PostgreSQL and browser tests are required: they fail rather than skip,
+# and Debian's Chromium (with a CJK font for the screenshots) is installed if it is missing.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -16,6 +17,13 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
 fi
 if [ "${CI:-}" = "true" ]; then
   export CURATION_REQUIRE_POSTGRES=1
+  export CURATION_REQUIRE_BROWSER=1
+  if [ ! -x /usr/bin/chromium ]; then
+    echo "installing Chromium…"
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; } \
+      || echo "could not install Chromium: the browser tests will fail" >&2
+  fi
 fi
 export HF_HUB_OFFLINE=1
 exec "$ROOT/.venv/bin/python" -m pytest "$@"

@@ -372,7 +372,11 @@ def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: Rendered
                  client: DraftClient, *, messages: list[dict[str, str]] | None = None,
                  model: str | None = None, stream: bool = False,
                  on_text: Callable[[str], None] | None = None) -> SingleDraft:
-    """Generate one draft, optionally from an edited prompt; recorded as a one-item job."""
+    """Generate one draft, optionally from an edited prompt; recorded as a one-item job.
+
+    The draft is assigned to whoever generated it: on the Generate page the annotator goes on
+    to rewrite it, which the editor allows only for one's own dialogues.
+    """
     require(actor, "generation.single")
     if messages is not None:
         if not messages or not all(m.get("content", "").strip() for m in messages):
@@ -399,7 +403,8 @@ def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: Rendered
         if result.ok:
             dialogue_id = uow.jobs.record_success(
                 record, item.id,
-                _draft_dialogue(result, item, record.vocabulary, rendered, seeds, job_id),
+                replace(_draft_dialogue(result, item, record.vocabulary, rendered, seeds, job_id),
+                        assignee=actor.name),
                 outcome)
         else:
             uow.jobs.record_failure(item.id, outcome)

@@ -1,59 +1,27 @@
-"""Entry page of the web app: the projects in the database and their dialogue counts.
+"""Entry point of the web app (``curation serve`` runs ``streamlit run`` on this file).
 
-The annotation pages arrive with the app issue; until then this page proves the app runs on the
-configured database. Run with ``curation serve``.
+Each run: set up the page, find who is signed in (session, cookie or OIDC), offer the pages
+that user's role may use, and run the chosen one. The pages live in ``views/`` (not ``pages/``,
+which Streamlit would take for an old-style page folder and run without this script); each starts
+with :func:`curation_app.ui.layout.start` (its state keys, the sidebar) and then draws itself.
 """
 
 from __future__ import annotations
 
-import pandas as pd
 import streamlit as st
 
-from curation_app.errors import CurationError
-from curation_app.services import projects as project_services
-from curation_app.services.context import AppContext
-from curation_app.store.db import database_url, is_up_to_date, redact
+from curation_app.store.db import database_url, redact
+from curation_app.ui import auth, layout, readers, state
+from curation_app.ui.i18n import t
 
+st.set_page_config(page_title="Dialogue curation", page_icon=":material/forum:",
+                   layout="wide")
+state.init()
 
-@st.cache_resource
-def app_context() -> AppContext:
-    return AppContext.from_url()
+if not readers.database_ready():
+    st.error(t("app.not_initialised", url=redact(database_url())))
+    st.stop()
 
-
-@st.cache_data(ttl=5)
-def project_table() -> pd.DataFrame:
-    rows = project_services.list_projects(app_context().uow())
-    table = pd.DataFrame(
-        [
-            {"project": r.name, "preset": r.preset, "language": r.language,
-             "dialogues": r.dialogues, "turns": r.turns,
-             **{f"status: {k}": v for k, v in r.by_status.items()}}
-            for r in rows
-        ],
-        columns=None if rows else ["project", "preset", "language", "dialogues", "turns"],
-    )
-    return table.fillna(0)
-
-
-def main() -> None:
-    st.set_page_config(page_title="Dialogue curation", layout="wide")
-    st.title("Dialogue curation")
-    st.caption(f"Database: {redact(database_url())}")
-    ctx = app_context()
-    if not is_up_to_date(ctx.engine):
-        st.error("The database is not initialised. Run `curation init --demo` and reload.")
-        return
-    try:
-        table = project_table()
-    except CurationError as exc:
-        st.error(str(exc))
-        return
-    st.subheader("Projects")
-    if table.empty:
-        st.info("No projects yet. Create one with `curation projects create NAME --preset …`.")
-        return
-    st.dataframe(table, hide_index=True, width="stretch")
-    st.metric("Dialogues in all projects", int(table["dialogues"].sum()))
-
-
-main()
+actor, refused = auth.current_actor()
+state.put(state.AUTH_REFUSED, refused)
+layout.navigation(actor).run()

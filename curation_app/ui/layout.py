@@ -1,0 +1,117 @@
+"""What every page shares: the page list by role, the sidebar, the start of a page.
+
+A page is offered to a role only when the service action it exists for allows that role
+(:data:`curation_app.services.permissions.ALLOWED`), so the menu mirrors the server's rules
+instead of restating them; the services still refuse the action for anyone else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+
+from curation_app.errors import CurationError
+from curation_app.services.permissions import ALLOWED, Actor
+from curation_app.ui import auth, readers, state
+from curation_app.ui.feedback import show_error, show_flash
+from curation_app.ui.i18n import LANGUAGES, language, t
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    path: str  # relative to app.py
+    title_key: str
+    action: str  # the service action whose roles may see the page
+    icon: str
+    url_path: str
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("views/queue.py", "nav.queue", "workflow.take", ":material/inbox:", "queue"),
+    PageSpec("views/editor.py", "nav.editor", "dialogue.edit", ":material/edit_note:", "editor"),
+    PageSpec("views/generate.py", "nav.generate", "generation.single",
+             ":material/auto_awesome:", "generate"),
+    PageSpec("views/review.py", "nav.review", "workflow.review", ":material/fact_check:",
+             "review"),
+    PageSpec("views/progress.py", "nav.progress", "progress.read", ":material/monitoring:",
+             "progress"),
+    PageSpec("views/users.py", "nav.users", "user.manage", ":material/group:", "users"),
+)
+SIGN_IN = PageSpec("views/sign_in.py", "nav.sign_in", "", ":material/login:", "sign-in")
+# The page a role lands on after signing in.
+HOME = {"annotator": "queue", "reviewer": "review", "lead": "progress"}
+
+
+def pages_for(actor: Actor | None) -> list[PageSpec]:
+    if actor is None:
+        return [SIGN_IN]
+    allowed = [p for p in PAGES if actor.role in ALLOWED[p.action]]
+    home = HOME.get(str(actor.role))
+    return sorted(allowed, key=lambda p: p.url_path != home)
+
+
+def navigation(actor: Actor | None) -> st.navigation:  # type: ignore[valid-type]
+    specs = pages_for(actor)
+    pages = [st.Page(p.path, title=t(p.title_key), icon=p.icon, url_path=p.url_path,
+                     default=(i == 0))
+             for i, p in enumerate(specs)]
+    return st.navigation(pages, position="sidebar" if actor else "hidden")
+
+
+# ---- the sidebar -----------------------------------------------------------------------------
+def _language_switch() -> None:
+    st.segmented_control(
+        t("ui.language"), list(LANGUAGES), format_func=LANGUAGES.get,
+        selection_mode="single", required=True,
+        **state.bind(state.LANGUAGE, language(), options=list(LANGUAGES)))
+
+
+def _project_select() -> str | None:
+    try:
+        names = [p.name for p in readers.project_list()]
+    except CurationError as exc:
+        show_error(exc)
+        return None
+    if not names:
+        st.caption(t("ui.no_projects"))
+        return None
+    st.selectbox(t("ui.project"), names,
+                 **state.bind(state.PROJECT, state.get(state.PROJECT), options=names))
+    return state.get(state.PROJECT)
+
+
+def sidebar(actor: Actor | None) -> None:
+    with st.sidebar:
+        if actor is not None:
+            st.markdown(f"**{actor.name}** · {t('role.' + str(actor.role))}")
+            _project_select()
+        _language_switch()
+        if actor is not None and st.button(t("auth.sign_out"), icon=":material/logout:",
+                                           key="sidebar.sign_out"):
+            auth.sign_out()
+        auth.write_cookies(language())
+
+
+def start(*keys: str) -> Actor | None:
+    """The first lines of every page: its state keys, the sidebar, any message left for it."""
+    state.init(*keys)
+    actor = state.get(state.AUTH_ACTOR)
+    sidebar(actor)
+    show_flash()
+    return actor
+
+
+def require_actor(actor: Actor | None) -> Actor:
+    if actor is None:
+        st.info(t("auth.please_sign_in"))
+        st.stop()
+    return actor
+
+
+def require_project() -> str:
+    name = state.get(state.PROJECT)
+    if not name:
+        st.info(t("ui.choose_project"))
+        st.stop()
+    return name

@@ -1,0 +1,132 @@
+"""Every read the pages make, cached: the app context once per database, queries for a few seconds.
+
+Pages never open a unit of work themselves. The context is a ``cache_resource`` keyed by the
+database URL (so tests that point the app at a fresh database get a fresh engine); queries are
+``cache_data`` with a short ``ttl`` keyed by their arguments, the acting user included, so one
+user's view never answers another's. After a write, a page calls :func:`clear`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from typing import Any
+
+import streamlit as st
+
+from curation_app.domain import Dialogue, Revision, Status
+from curation_app.generation.prompts import RenderedPrompt
+from curation_app.services import editing, generation, projects, users, workflow
+from curation_app.services.context import AppContext
+from curation_app.services.permissions import Actor
+from curation_app.store import ProjectCounts, ProjectRecord
+from curation_app.store.db import database_url, is_up_to_date
+from curation_app.store.jobs import JobRecord
+from curation_app.store.repository import UserRecord
+from curation_app.store.workflow import WorkflowEvent
+
+TTL_S = 5
+
+
+@st.cache_resource(show_spinner=False)
+def _context_for(url: str) -> AppContext:
+    return AppContext.from_url(url)
+
+
+def context() -> AppContext:
+    return _context_for(database_url())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _ready(url: str) -> bool:
+    return is_up_to_date(_context_for(url).engine)
+
+
+def database_ready() -> bool:
+    return _ready(database_url())
+
+
+def clear() -> None:
+    """Forget every cached query (after a write); the context stays."""
+    st.cache_data.clear()
+
+
+# ---- projects --------------------------------------------------------------------------------
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def project_list() -> list[ProjectCounts]:
+    return projects.list_projects(context().uow())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def project(name: str) -> ProjectRecord:
+    return projects.get_project(context().uow(), name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def prompt(name: str, topic: str, emotion: str | None) -> RenderedPrompt:
+    return generation.preview_prompt(context(), name, topic, emotion)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def jobs(name: str) -> list[JobRecord]:
+    return generation.list_jobs(context(), name)
+
+
+# ---- dialogues -------------------------------------------------------------------------------
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def dialogue(actor: Actor, dialogue_id: int) -> Dialogue:
+    return editing.get_dialogue(context().uow(), actor, dialogue_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def history(actor: Actor, dialogue_id: int) -> list[Revision]:
+    return editing.history(context().uow(), actor, dialogue_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def events(actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
+    return workflow.events(context(), actor, dialogue_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def my_queue(actor: Actor, name: str | None) -> list[Dialogue]:
+    return workflow.my_queue(context(), actor, name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def review_queue(actor: Actor, name: str) -> list[Dialogue]:
+    return workflow.review_queue(context(), actor, name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def dialogues(actor: Actor, name: str, statuses: tuple[Status, ...] | None = None,
+              assignee: str | None = None) -> list[Dialogue]:
+    return workflow.list_dialogues(context(), actor, name, statuses=statuses or None,
+                                   assignee=assignee)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def progress(actor: Actor, name: str) -> workflow.ProjectProgress:
+    return workflow.progress(context(), actor, name)
+
+
+# ---- users -----------------------------------------------------------------------------------
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def user_list(actor: Actor) -> list[UserRecord]:
+    return users.list_users(context(), actor)
+
+
+# ---- checks (shown in the editor) -----------------------------------------------------------
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _findings(dialogue_id: int, edited: Dialogue) -> list[Any]:
+    from curation_app.services import checks
+
+    return list(checks.check_dialogue(context(), dialogue_id, edited))
+
+
+def findings(edited: Dialogue) -> list[Any] | None:
+    """Format, lint and safety findings for a dialogue as the editor holds it (unsaved edits
+    included), or None where the checks service is not installed."""
+    if importlib.util.find_spec("curation_app.services.checks") is None:
+        return None
+    assert edited.id is not None
+    return _findings(edited.id, edited)

@@ -1,0 +1,154 @@
+"""The editor's widgets for one working copy: metadata fields and one block per turn.
+
+Every widget is bound (:func:`curation_app.ui.state.bind`) to the working copy kept in session
+state, which is the only copy of the unsaved edit: widgets are refilled from it on each run and
+write back through callbacks that look the copy up by dialogue id at call time. A text area per
+turn (not a data editor) keeps long Chinese or English turns easy to edit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any
+
+import streamlit as st
+
+from curation_app.domain import Role
+from curation_app.presets import Vocabulary
+from curation_app.ui import state
+from curation_app.ui.i18n import t
+from curation_app.ui.labels import (
+    label_name,
+    role_name,
+    shown,
+    strategy_help,
+    strategy_label,
+    topic_label,
+)
+from curation_app.ui.working_copy import WorkingCopy, WorkTurn
+
+ROLES = [str(Role.SEEKER), str(Role.SUPPORTER)]
+# A hook for the checks: given a turn's index, the findings to show under it.
+Findings = Callable[[int], Sequence[Any]]
+
+
+def working_copy(dialogue_id: int) -> WorkingCopy:
+    return state.get(state.EDITOR_WORK)[dialogue_id]
+
+
+def _apply(dialogue_id: int, method: str, *args: Any) -> Callable[[Any], None]:
+    def store(value: Any) -> None:
+        getattr(working_copy(dialogue_id), method)(*args, value)
+    return store
+
+
+def _set_field(dialogue_id: int, name: str, value: Any) -> None:
+    wc = working_copy(dialogue_id)
+    setattr(wc, name, value if value != "" or name == "note" else None)
+    wc.touch()
+
+
+def _op(dialogue_id: int, method: str, *args: Any) -> None:
+    getattr(working_copy(dialogue_id), method)(*args)
+
+
+def metadata(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool) -> None:
+    did = wc.dialogue_id
+    c1, c2 = st.columns(2)
+    topics = list(dict.fromkeys([*vocab.topics, *([wc.topic] if wc.topic else [])]))
+    c1.selectbox(topic_label(vocab), topics, disabled=disabled,
+                 **state.bind(f"editor.{did}.topic", wc.topic, options=topics,
+                              store=partial(_set_field, did, "topic")))
+    emotions = [None, *dict.fromkeys([*vocab.emotions, *([wc.emotion] if wc.emotion else [])])]
+    c2.selectbox(t("label.emotion"), emotions, disabled=disabled,
+                 format_func=shown(emotions, partial(label_name, vocab, "emotion")),
+                 **state.bind(f"editor.{did}.emotion", wc.emotion, options=emotions,
+                              store=partial(_set_field, did, "emotion")))
+    st.text_area(t("label.description"), height=68, disabled=disabled,
+                 **state.bind(f"editor.{did}.description", wc.description or "", typed=True,
+                              store=partial(_set_field, did, "description")))
+
+
+def _height(text: str) -> int:
+    rows = sum(len(line) // 70 + 1 for line in text.split("\n"))
+    return max(68, min(400, 28 + 24 * rows))
+
+
+def _strategies(wc: WorkingCopy, vocab: Vocabulary, turn: WorkTurn, disabled: bool) -> None:
+    did, uid = wc.dialogue_id, turn.uid
+    names = list(vocab.strategy_names)
+    extra = [s for s in turn.strategies if s not in names]  # labels the project lost
+    key = f"editor.{did}.{uid}.strategies"
+    if vocab.multi_strategy:
+        st.multiselect(t("editor.strategies"), names + extra, disabled=disabled,
+                       format_func=shown(names + extra, partial(strategy_label, vocab)),
+                       help=strategy_help(vocab),
+                       placeholder=t("editor.choose_strategies"),
+                       **state.bind(key, list(turn.strategies),
+                                    store=_apply(did, "set_strategies", uid)))
+    else:
+        options = [None, *names, *extra]
+        current = turn.strategies[0] if turn.strategies else None
+        st.selectbox(t("editor.strategy"), options, disabled=disabled,
+                     format_func=shown(options, lambda s: "—" if s is None
+                                       else strategy_label(vocab, s)),
+                     help=strategy_help(vocab),
+                     **state.bind(key, current, options=options,
+                                  store=lambda v, d=did, u=uid: working_copy(d).set_strategies(
+                                      u, [v] if v else [])))
+
+
+def _actions(wc: WorkingCopy, turn: WorkTurn, first: bool, last: bool) -> None:
+    did, uid = wc.dialogue_id, turn.uid
+    buttons = [
+        ("up", "arrow_upward", "editor.move_up", "move", (uid, -1), first),
+        ("down", "arrow_downward", "editor.move_down", "move", (uid, 1), last),
+        ("split", "content_cut", "editor.split", "split", (uid,), False),
+        ("merge", "merge", "editor.merge", "merge_next", (uid,), last),
+        ("add", "add", "editor.add_after", "add_after", (uid,), False),
+        ("delete", "delete", "editor.delete", "delete", (uid,), False),
+    ]
+    with st.container(horizontal=True, gap="small"):
+        for name, icon, help_key, method, args, off in buttons:
+            st.button(f":material/{icon}:", key=f"editor.{did}.{uid}.{name}", help=t(help_key),
+                      disabled=off, on_click=_op, args=(did, method, *args), type="tertiary")
+
+
+def turns(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool,
+          findings: Findings | None = None) -> None:
+    did = wc.dialogue_id
+    count = len(wc.turns)
+    role_names = shown(ROLES, partial(role_name, vocab))
+    for i, turn in enumerate(wc.turns):
+        with st.container(border=True, key=f"editor-turn-{did}-{turn.uid}"):
+            left, middle, right = st.columns([1.3, 5.4, 3])
+            left.selectbox(
+                t("editor.speaker"), ROLES, disabled=disabled,
+                format_func=role_names, label_visibility="collapsed",
+                **state.bind(f"editor.{did}.{turn.uid}.role", turn.role, options=ROLES,
+                             store=_apply(did, "set_role", turn.uid)))
+            left.caption(f"#{i + 1}")
+            middle.text_area(
+                t("editor.turn_text", n=i + 1, speaker=role_name(vocab, turn.role)),
+                height=_height(turn.text), disabled=disabled, label_visibility="collapsed",
+                **state.bind(f"editor.{did}.{turn.uid}.text", turn.text, typed=True,
+                             store=_apply(did, "set_text", turn.uid)))
+            with right:
+                if turn.role == Role.SUPPORTER:
+                    _strategies(wc, vocab, turn, disabled)
+                if not disabled:
+                    _actions(wc, turn, first=i == 0, last=i == count - 1)
+            if findings is not None:
+                show_findings(findings(i))
+    if not disabled:
+        st.button(t("editor.add_turn"), icon=":material/add:", key=f"editor.{did}.append",
+                  on_click=_op, args=(did, "add_after", None))
+
+
+def show_findings(found: Sequence[Any]) -> None:
+    """The checks' findings (``curation_app.checks.findings.Finding``) for one turn, or for the
+    whole dialogue: rule id and message, an error in red, a warning in yellow."""
+    for finding in found:
+        show = st.error if finding.severity == "error" else st.warning
+        show(f"`{finding.rule}` {finding.message}", icon=":material/rule:")

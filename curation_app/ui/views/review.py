@@ -1,0 +1,85 @@
+"""Review page: submitted dialogues with their diff to the machine draft; approve, return with a
+comment, or discard with a reason."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import streamlit as st
+
+from curation_app.errors import CurationError
+from curation_app.services import workflow
+from curation_app.ui import components, layout, readers, state
+from curation_app.ui.feedback import load, show_error
+from curation_app.ui.i18n import t
+from curation_app.ui.labels import shown
+
+actor = layout.require_actor(layout.start(state.REVIEW_DIALOGUE))
+project = layout.require_project()
+vocab = load(readers.project, project).vocabulary
+st.title(t("review.title"))
+
+queue = load(readers.review_queue, actor, project)
+if not queue:
+    st.info(t("review.empty"))
+    st.stop()
+by_id = {d.id: d for d in queue}
+st.selectbox(t("review.dialogue", n=len(queue)), list(by_id),
+             format_func=shown(by_id, lambda i: components.dialogue_option(by_id[i])),
+             **state.bind(state.REVIEW_DIALOGUE, state.get(state.REVIEW_DIALOGUE),
+                          options=list(by_id)))
+dialogue = by_id[state.get(state.REVIEW_DIALOGUE)]
+dialogue_id = dialogue.id
+assert dialogue_id is not None
+
+st.caption(components.dialogue_caption(dialogue))
+meta = [f"**{t('label.topic')}**: {dialogue.topic or '—'}",
+        f"**{t('label.emotion')}**: {dialogue.emotion or '—'}"]
+if dialogue.description:
+    meta.append(f"**{t('label.description')}**: {dialogue.description}")
+st.markdown(" · ".join(meta))
+events = load(readers.events, actor, dialogue_id)
+note = components.latest_comment(events, "submit")
+if note is not None:
+    st.info(t("review.submit_note", who=note.actor, comment=note.comment))
+
+revisions = load(readers.history, actor, dialogue_id)
+diff_tab, text_tab, history_tab = st.tabs([t("review.tab_diff"), t("review.tab_text"),
+                                           t("editor.tab_history")])
+with diff_tab:
+    if revisions:
+        st.caption(t("review.diff_help", author=revisions[0].author))
+        components.show_diff(vocab, revisions[0].turns, dialogue.turns)
+with text_tab:
+    components.show_turns(vocab, dialogue.turns)
+with history_tab:
+    components.show_history(revisions, events)
+
+# ---- the decision ----------------------------------------------------------------------------
+comment = st.text_area(t("review.comment"), key=f"review.comment.{dialogue_id}",
+                       help=t("review.comment_help"))
+
+
+def decide(action: Callable[..., None], done_key: str) -> None:
+    try:
+        action(readers.context(), actor, dialogue_id, comment.strip() or None)
+    except CurationError as exc:
+        show_error(exc)
+    else:
+        readers.clear()
+        state.put(state.REVIEW_DIALOGUE, None)
+        state.flash(t(done_key, id=dialogue_id))
+        st.rerun()
+
+
+c1, c2, c3, c4 = st.columns(4)
+if c1.button(t("review.approve"), type="primary", icon=":material/check_circle:",
+             key="review.approve"):
+    decide(workflow.approve, "review.approved")
+if c2.button(t("review.return"), icon=":material/undo:", key="review.return"):
+    decide(lambda c, a, i, text: workflow.return_(c, a, i, text or ""), "review.returned")
+if c3.button(t("review.discard"), icon=":material/delete:", key="review.discard"):
+    decide(lambda c, a, i, text: workflow.discard(c, a, i, text or ""), "review.discarded")
+if c4.button(t("review.edit"), icon=":material/edit_note:", key="review.edit"):
+    state.put(state.EDITOR_DIALOGUE, dialogue_id)
+    st.switch_page("views/editor.py")

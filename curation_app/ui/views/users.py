@@ -1,0 +1,57 @@
+"""Users page (leads): the accounts and their roles; add a user, set a password."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from curation_app.errors import CurationError
+from curation_app.services import users
+from curation_app.services.permissions import UserRole
+from curation_app.ui import layout, readers, state
+from curation_app.ui.feedback import load, show_error
+from curation_app.ui.i18n import t
+from curation_app.ui.labels import shown
+
+actor = layout.require_actor(layout.start())
+st.title(t("users.title"))
+
+accounts = load(readers.user_list, actor)
+st.dataframe(pd.DataFrame([
+    {t("users.name"): u.name, t("users.role"): t(f"role.{u.role}"),
+     t("users.sign_in"): t("users.password") if u.password_hash else t("users.oidc_only")}
+    for u in accounts]), hide_index=True, width="stretch")
+
+roles = [str(r) for r in UserRole]
+left, right = st.columns(2)
+with left, st.form("users.add_form", clear_on_submit=True):
+    st.subheader(t("users.add"))
+    name = st.text_input(t("users.name"), key="users.new_name")
+    role = st.selectbox(t("users.role"), roles, format_func=shown(roles, lambda r: t(f"role.{r}")),
+                        key="users.new_role")
+    password = st.text_input(t("users.new_password"), type="password", key="users.new_password",
+                             help=t("users.password_help"))
+    add = st.form_submit_button(t("users.add_go"), icon=":material/person_add:")
+if add:
+    try:
+        made = users.add_user(readers.context(), actor, name, role, password or None)
+    except CurationError as exc:
+        show_error(exc)
+    else:
+        readers.clear()
+        state.flash(t("users.added", name=made.name, role=t(f"role.{made.role}")))
+        st.rerun()
+
+with right, st.form("users.password_form", clear_on_submit=True):
+    st.subheader(t("users.set_password"))
+    who = st.selectbox(t("users.name"), [u.name for u in accounts], key="users.pw_name")
+    new = st.text_input(t("users.new_password"), type="password", key="users.pw_value")
+    change = st.form_submit_button(t("users.set_go"), icon=":material/key:")
+if change:
+    try:
+        users.set_password(readers.context(), actor, who, new)
+    except CurationError as exc:
+        show_error(exc)
+    else:
+        state.flash(t("users.password_set", name=who))
+        st.rerun()
