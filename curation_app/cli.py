@@ -627,7 +627,9 @@ def serve(port: int, address: str, headless: bool) -> None:
     app = Path(__file__).with_name("ui") / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
            "--server.address", address, "--server.headless", str(headless).lower(),
-           "--browser.gatherUsageStats", "false"]
+           "--browser.gatherUsageStats", "false",
+           # Streamlit's developer toolbar ("Deploy", rerun settings) is noise for annotators.
+           "--client.toolbarMode", "minimal"]
     click.echo(f"serving on http://{address}:{port} (database {redact(database_url())})")
     sys.exit(subprocess.call(cmd))
 

@@ -33,7 +33,8 @@ def test_init_reports_the_schema_and_loads_the_demo_once(run):
     first = run("init", "--demo")
     assert first.exit_code == 0, first.output
     assert first.stdout.strip() == (
-        f"database is up to date (schema {HEAD}); loaded demo projects demo-peconv, demo-extes")
+        f"database is up to date (schema {HEAD}); loaded demo projects demo-peconv, demo-extes; "
+        "added demo users demo-annotator, demo-reviewer, demo-lead (password demo-password)")
     again = run("init", "--demo")
     assert again.stdout.strip() == f"database is up to date (schema {HEAD})"
     listed = run("projects", "list")
@@ -167,7 +168,9 @@ def test_users_assign_and_progress_commands(run):
                           input="short\n")
     assert short.exit_code == 1 and "at least 8 characters" in short.stderr
     assert run("users", "list").stdout.splitlines() == [
-        "ann\tannotator\tpassword", "rita\treviewer\tOIDC only"]
+        "ann\tannotator\tpassword", "demo-annotator\tannotator\tpassword",
+        "demo-lead\tlead\tpassword", "demo-reviewer\treviewer\tpassword",
+        "rita\treviewer\tOIDC only"]
 
     assigned = run("assign", "--project", "demo-extes", "--to", "ann", "--to", "rita",
                    "--count", "2", "--overlap", "2")

@@ -11,6 +11,7 @@ from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, UserRole
 from curation_app.services.projects import create_project
 from curation_app.services.transfer import import_file
+from curation_app.services.users import add_user
 from curation_app.store import migrate
 
 # (project name, preset, demo file bundled in curation_app/demo)
@@ -19,6 +20,13 @@ DEMO_PROJECTS: tuple[tuple[str, str, str], ...] = (
     ("demo-extes", "extes", "extes_demo.json"),
 )
 SYSTEM_ACTOR = Actor("setup", UserRole.LEAD)
+# One account per role so that the demo can be tried at once; the README names them.
+DEMO_PASSWORD = "demo-password"
+DEMO_USERS: tuple[tuple[str, UserRole], ...] = (
+    ("demo-annotator", UserRole.ANNOTATOR),
+    ("demo-reviewer", UserRole.REVIEWER),
+    ("demo-lead", UserRole.LEAD),
+)
 
 
 @dataclass
@@ -26,6 +34,7 @@ class InitSummary:
     revision_before: str | None
     revision_after: str
     demo_loaded: list[str] = field(default_factory=list)
+    demo_users: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         if self.revision_before is None:
@@ -37,6 +46,9 @@ class InitSummary:
             text = f"database is up to date (schema {self.revision_after})"
         if self.demo_loaded:
             text += f"; loaded demo projects {', '.join(self.demo_loaded)}"
+        if self.demo_users:
+            text += (f"; added demo users {', '.join(self.demo_users)} "
+                     f"(password {DEMO_PASSWORD})")
         return text
 
 
@@ -45,7 +57,23 @@ def initialise(ctx: AppContext, *, demo: bool = False) -> InitSummary:
     summary = InitSummary(before, after)
     if demo:
         summary.demo_loaded = load_demo(ctx)
+        summary.demo_users = add_demo_users(ctx)
     return summary
+
+
+def add_demo_users(ctx: AppContext) -> list[str]:
+    """Create each demo account that does not exist yet; returns the names created."""
+    created = []
+    for name, role in DEMO_USERS:
+        with ctx.uow() as uow:
+            try:
+                uow.repo.get_user(name)
+                continue
+            except NotFoundError:
+                pass
+        add_user(ctx, SYSTEM_ACTOR, name, role, DEMO_PASSWORD)
+        created.append(name)
+    return created
 
 
 def load_demo(ctx: AppContext) -> list[str]:

@@ -241,3 +241,15 @@ def test_a_streamed_reply_that_breaks_the_schema_is_recorded_as_failed(ctx, stub
     assert single.dialogue_id is None
     (failure,) = generation.failed_items(ctx, single.job_id)
     assert failure.raw_text and "ModelOutputError" in failure.error
+
+
+def test_a_single_draft_belongs_to_whoever_generated_it(ctx, stub):
+    # The Generate page leads straight into the editor, which only lets annotators edit
+    # dialogues assigned to them.
+    create_project(ctx.uow(), LEAD, "zh", "peconv")
+    rendered = generation.preview_prompt(ctx, "zh", "搬家", "sad")
+    with DraftClient(config(stub)) as client:
+        single = generation.generate_one(ctx, ANNOTATOR, "zh", rendered, client)
+    stored = editing.get_dialogue(ctx.uow(), ANNOTATOR, single.dialogue_id)
+    assert stored.assignee == ANNOTATOR.name
+    editing.save_revision(ctx.uow(), ANNOTATOR, stored.id, stored.version, stored.turns[:2])
