@@ -37,12 +37,9 @@ from curation_app.presets import PRESET_NAMES, Vocabulary, load_preset
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.store.checks_repository import CheckRunRecord
+from curation_app.wording import plural
 
 CHECKED_STATUSES = tuple(s for s in Status if s != Status.DISCARDED)
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
 @dataclass

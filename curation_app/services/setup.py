@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -12,7 +13,7 @@ from curation_app.services.permissions import Actor, UserRole
 from curation_app.services.projects import create_project
 from curation_app.services.transfer import import_file
 from curation_app.services.users import add_user
-from curation_app.store import migrate
+from curation_app.store import UnitOfWork, migrate
 
 # (project name, preset, demo file bundled in curation_app/demo)
 DEMO_PROJECTS: tuple[tuple[str, str, str], ...] = (
@@ -61,16 +62,21 @@ def initialise(ctx: AppContext, *, demo: bool = False) -> InitSummary:
     return summary
 
 
+def _exists(ctx: AppContext, lookup: Callable[[UnitOfWork], object]) -> bool:
+    with ctx.uow() as uow:
+        try:
+            lookup(uow)
+        except NotFoundError:
+            return False
+    return True
+
+
 def add_demo_users(ctx: AppContext) -> list[str]:
     """Create each demo account that does not exist yet; returns the names created."""
     created = []
     for name, role in DEMO_USERS:
-        with ctx.uow() as uow:
-            try:
-                uow.repo.get_user(name)
-                continue
-            except NotFoundError:
-                pass
+        if _exists(ctx, lambda uow, name=name: uow.repo.get_user(name)):
+            continue
         add_user(ctx, SYSTEM_ACTOR, name, role, DEMO_PASSWORD)
         created.append(name)
     return created
@@ -81,12 +87,8 @@ def load_demo(ctx: AppContext) -> list[str]:
     created = []
     folder = resources.files("curation_app.demo")
     for name, preset, filename in DEMO_PROJECTS:
-        with ctx.uow() as uow:
-            try:
-                uow.repo.get_project(name)
-                continue
-            except NotFoundError:
-                pass
+        if _exists(ctx, lambda uow, name=name: uow.repo.get_project(name)):
+            continue
         create_project(ctx.uow(), SYSTEM_ACTOR, name, preset)
         with resources.as_file(folder.joinpath(filename)) as path:
             import_file(ctx.uow(), SYSTEM_ACTOR, path, preset, name, status=str(Status.DRAFT))

@@ -16,10 +16,7 @@ from curation_app.errors import ImportRefusedError, InvalidInputError, RecordPro
 from curation_app.presets import LabelKind
 from curation_app.services.permissions import Actor, require
 from curation_app.store import UnitOfWork
-
-
-def plural(n: int, word: str) -> str:
-    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+from curation_app.wording import plural
 
 
 @dataclass
