@@ -23,6 +23,7 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path: Path):
     with engine.connect() as conn:
         assert conn.execute(text("PRAGMA journal_mode")).scalar() == "wal"
         assert conn.execute(text("PRAGMA foreign_keys")).scalar() == 1
+        assert conn.execute(text("PRAGMA synchronous")).scalar() == 1  # NORMAL
     engine.dispose()
 
 
