@@ -635,7 +635,8 @@ def serve(port: int, address: str, headless: bool) -> None:
 
 
 def _where(dialogue_id: int | None, turn: int | None) -> str:
-    return f"dialogue {dialogue_id}" + (f" turn {turn}" if turn is not None else "")
+    # People count turns from 1, as the editor does; findings store the 0-based index.
+    return f"dialogue {dialogue_id}" + (f" turn {turn + 1}" if turn is not None else "")
 
 
 @main.command("check")
@@ -705,7 +706,7 @@ def dedup(file: str, fmt: str, threshold: float | None, as_json: bool, verbose: 
     shown = clusters if verbose else clusters[:DETAIL_LIMIT]
     for c in shown:
         how = "exact" if c["exact"] else f"similarity {c['score']:.2f}"
-        members = ", ".join(m["record"] + (f" turn {m['turn']}" if m["turn"] is not None
+        members = ", ".join(m["record"] + (f" turn {m['turn'] + 1}" if m["turn"] is not None
                                            else "") for m in c["members"])
         click.echo(f"cluster {c['cluster']} ({c['level']}, {how}): {members}", err=True)
     if len(clusters) > len(shown):

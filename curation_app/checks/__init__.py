@@ -114,7 +114,7 @@ def dedup_findings(dialogues: Sequence[Dialogue], config: CheckConfig, language:
             seed = any(isinstance(items[o.item], Dialogue) and items[o.item].is_seed
                        for o in others)
             category = "release" if has_release else "seed" if seed else "project"
-            named = [_name(items[o.item]) + (f" turn {o.turn}" if o.turn is not None else "")
+            named = [_name(items[o.item]) + (f" turn {o.turn + 1}" if o.turn is not None else "")
                      for o in others[:4]]
             if len(others) > 4:
                 named.append(f"{len(others) - 4} more")

@@ -145,7 +145,7 @@ class Linter:
                 who = self.role_label[turns[start].role]
                 yield self.config.finding(
                     "lint.roles_alternate", dialogue.id, start + 1, f"turns[{start + 1}].role",
-                    f"turns {start}-{i - 1} are all the {who}'s ({i - start} in a row)")
+                    f"turns {start + 1}-{i} are all the {who}'s ({i - start} in a row)")
             start = i
 
     def _labels(self, dialogue: Dialogue, out: list[Finding]) -> None:

@@ -1,4 +1,5 @@
-"""Pieces drawn on more than one page: the draft-vs-current diff, a dialogue's history.
+"""Pieces drawn on more than one page: the draft-vs-current diff, a dialogue's history, the
+safety screen's warnings, a dialogue's turns in brief.
 
 Dialogue text is user content: it is HTML-escaped before it goes into any markup.
 """
@@ -6,17 +7,18 @@ Dialogue text is user content: it is HTML-escaped before it goes into any markup
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 import pandas as pd
 import streamlit as st
 
+from curation_app.checks import Finding
 from curation_app.diffing import TurnDiff, diff_turns
 from curation_app.domain import Dialogue, Revision, Turn
 from curation_app.presets import Vocabulary
 from curation_app.store.workflow import WorkflowEvent
-from curation_app.ui.i18n import t
+from curation_app.ui.i18n import t, t_optional
 from curation_app.ui.labels import role_name, strategy_label
 
 _STYLE = {
@@ -72,12 +74,41 @@ def show_diff(vocab: Vocabulary, old: Sequence[Turn], new: Sequence[Turn]) -> No
     st.html(f'<div lang="{html.escape(vocab.language)}">{diff_html(vocab, diffs)}</div>')
 
 
-def show_turns(vocab: Vocabulary, turns: Sequence[Turn]) -> None:
-    """A read-only dialogue."""
-    for i, turn in enumerate(turns, 1):
+def show_turns(vocab: Vocabulary, turns: Sequence[Turn],
+               warnings: Mapping[int, Sequence[str]] | None = None) -> None:
+    """A read-only dialogue; ``warnings`` (by turn index) are shown beside their turn."""
+    for i, turn in enumerate(turns):
         tags = _strategies(vocab, turn)
-        st.markdown(f"**{i}. {role_name(vocab, turn.role)}**" + (f" · _{tags}_" if tags else ""))
+        st.markdown(f"**{i + 1}. {role_name(vocab, turn.role)}**"
+                    + (f" · _{tags}_" if tags else ""))
         st.text(turn.text)
+        for warning in (warnings or {}).get(i, ()):
+            st.warning(warning, icon=":material/health_and_safety:")
+
+
+def safety_warnings(vocab: Vocabulary, turns: Sequence[Turn],
+                    findings: Sequence[Finding]) -> dict[int, list[str]]:
+    """For each turn the safety screen flagged, a warning per category in the interface
+    language, in the manner of PANDA's safety message."""
+    out: dict[int, list[str]] = {}
+    for f in findings:
+        if f.kind != "safety" or f.turn is None or not 0 <= f.turn < len(turns):
+            continue
+        category = f.category or f.rule.split(".", 1)[1]
+        out.setdefault(f.turn, []).append(t(
+            "safety.warning", role=role_name(vocab, turns[f.turn].role),
+            category=t_optional(f"safety.category.{category}") or category))
+    return out
+
+
+def compact_turns_html(vocab: Vocabulary, turns: Sequence[Turn], height_px: int = 320) -> str:
+    """A whole dialogue in little space (speaker and text per line, scrolling), for showing
+    several side by side. The text is escaped."""
+    lines = "".join(
+        f'<div style="margin:2px 0"><b>{html.escape(role_name(vocab, turn.role))}</b>: '
+        f"{html.escape(turn.text)}</div>" for turn in turns)
+    return (f'<div lang="{html.escape(vocab.language)}" style="max-height:{height_px}px;'
+            f'overflow-y:auto;font-size:0.9em">{lines}</div>')
 
 
 def _when(moment: datetime | None) -> str:

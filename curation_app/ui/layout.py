@@ -34,6 +34,7 @@ PAGES: tuple[PageSpec, ...] = (
              ":material/auto_awesome:", "generate"),
     PageSpec("views/review.py", "nav.review", "workflow.review", ":material/fact_check:",
              "review"),
+    PageSpec("views/checks.py", "nav.checks", "checks.run", ":material/rule:", "checks"),
     PageSpec("views/progress.py", "nav.progress", "progress.read", ":material/monitoring:",
              "progress"),
     PageSpec("views/users.py", "nav.users", "user.manage", ":material/group:", "users"),

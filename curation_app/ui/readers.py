@@ -8,17 +8,16 @@ user's view never answers another's. After a write, a page calls :func:`clear`.
 
 from __future__ import annotations
 
-import importlib.util
-from typing import Any
-
 import streamlit as st
 
+from curation_app.checks import CheckConfig, Finding
 from curation_app.domain import Dialogue, Revision, Status
 from curation_app.generation.prompts import RenderedPrompt
-from curation_app.services import editing, generation, projects, users, workflow
+from curation_app.services import checks, editing, generation, projects, users, workflow
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor
 from curation_app.store import ProjectCounts, ProjectRecord
+from curation_app.store.checks_repository import CheckRunRecord
 from curation_app.store.db import database_url, is_up_to_date
 from curation_app.store.jobs import JobRecord
 from curation_app.store.repository import UserRecord
@@ -115,18 +114,31 @@ def user_list(actor: Actor) -> list[UserRecord]:
     return users.list_users(context(), actor)
 
 
-# ---- checks (shown in the editor) -----------------------------------------------------------
+# ---- checks ------------------------------------------------------------------------------------
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def _findings(dialogue_id: int, edited: Dialogue) -> list[Any]:
-    from curation_app.services import checks
+def latest_findings(name: str) -> list[Finding]:
+    return checks.latest_findings(context(), name)
 
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def check_runs(name: str) -> list[CheckRunRecord]:
+    return checks.check_runs(context(), name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def check_config(name: str) -> CheckConfig:
+    """The project's check settings resolved as a run resolves them (preset, then project)."""
+    record = project(name)
+    return CheckConfig.resolve(record.vocabulary.checks, record.settings)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def _findings(dialogue_id: int, edited: Dialogue) -> list[Finding]:
     return list(checks.check_dialogue(context(), dialogue_id, edited))
 
 
-def findings(edited: Dialogue) -> list[Any] | None:
-    """Format, lint and safety findings for a dialogue as the editor holds it (unsaved edits
-    included), or None where the checks service is not installed."""
-    if importlib.util.find_spec("curation_app.services.checks") is None:
-        return None
+def findings(edited: Dialogue) -> list[Finding]:
+    """Format, lint and safety findings for a dialogue as the page holds it (an editor's
+    unsaved edits included)."""
     assert edited.id is not None
     return _findings(edited.id, edited)

@@ -33,6 +33,13 @@ EDITOR_CONFLICT = "editor.conflict"  # {dialogue id: (your version, current vers
 GENERATE_RESULT = "generate.result"  # summary of the last single draft
 GENERATE_STREAMED = "generate.streamed"  # the text streamed for the last single draft
 REVIEW_DIALOGUE = "review.dialogue_id"
+CHECKS_KINDS = "checks.kinds"  # the kinds of check the next run covers
+CHECKS_FILTER_KINDS = "checks.filter_kinds"  # findings table filters: empty means all
+CHECKS_FILTER_RULES = "checks.filter_rules"
+CHECKS_FILTER_SEVERITIES = "checks.filter_severities"
+CHECKS_FILTER_TEXT = "checks.filter_text"
+CHECKS_OPEN = "checks.open_id"  # the dialogue to open in the editor from the findings
+CHECKS_RULES_SHOWN = "checks.rules_shown"  # the settings the rule form was last filled from
 
 DEFAULTS: dict[str, Callable[[], Any]] = {
     AUTH_ACTOR: lambda: None,
@@ -49,6 +56,13 @@ DEFAULTS: dict[str, Callable[[], Any]] = {
     GENERATE_RESULT: lambda: None,
     GENERATE_STREAMED: lambda: "",
     REVIEW_DIALOGUE: lambda: None,
+    CHECKS_KINDS: lambda: ["format", "lint", "dedup", "safety"],
+    CHECKS_FILTER_KINDS: list,
+    CHECKS_FILTER_RULES: list,
+    CHECKS_FILTER_SEVERITIES: list,
+    CHECKS_FILTER_TEXT: lambda: "",
+    CHECKS_OPEN: lambda: None,
+    CHECKS_RULES_SHOWN: lambda: None,
 }
 
 

@@ -58,7 +58,7 @@ def test_check_prints_one_summary_line_and_details_per_rule_on_stderr(run, tmp_p
     err = result.stderr.splitlines()
     assert "dedup.exact (error): 2" in err
     assert "lint.prompt_artefact (error): 1" in err
-    assert "  dialogue 3 turn 1: starts with a speaker label 'AI:': a leftover of the prompt " \
+    assert "  dialogue 3 turn 2: starts with a speaker label 'AI:': a leftover of the prompt " \
            "format" in err
     assert "safety.self_harm (warning): 1" in err
 

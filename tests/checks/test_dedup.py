@@ -173,7 +173,7 @@ def test_recycled_turn_findings_point_at_the_turn():
     turn = [f for f in found if f.rule == "dedup.turn"]
     assert [(f.dialogue_id, f.turn, f.path) for f in turn] == [
         (1, 3, "turns[3].text"), (2, 3, "turns[3].text"), (3, 3, "turns[3].text")]
-    assert turn[0].message == ("supporter turn recycled in 2 other dialogues: dialogue 2 turn 3, "
-                               "dialogue 3 turn 3 (similarity 1.00, cluster 1)")
+    assert turn[0].message == ("supporter turn recycled in 2 other dialogues: dialogue 2 turn 4, "
+                               "dialogue 3 turn 4 (similarity 1.00, cluster 1)")
     quiet = CheckConfig.resolve(None, {"checks": {"rules": {"dedup.turn": {"enabled": False}}}})
     assert dedup_findings(project, quiet, "en")[0] == []

@@ -32,7 +32,7 @@ def test_a_run_of_same_speaker_turns_is_flagged_once_at_its_second_turn(extes, p
     found = [f for f in lint(vocab, broken) if f.rule == "lint.roles_alternate"]
     assert len(found) == 1
     assert (found[0].turn, found[0].path, found[0].severity) == (3, "turns[3].role", "warning")
-    assert "turns 2-4 are all the" in found[0].message and "(3 in a row)" in found[0].message
+    assert "turns 3-5 are all the" in found[0].message and "(3 in a row)" in found[0].message
 
 
 def test_the_supporter_opening_the_dialogue_is_flagged(extes, peconv):

@@ -1,5 +1,5 @@
-"""Review page: submitted dialogues with their diff to the machine draft; approve, return with a
-comment, or discard with a reason."""
+"""Review page: submitted dialogues with their diff to the machine draft and the safety screen's
+warnings; approve, return with a comment, or discard with a reason."""
 
 from __future__ import annotations
 
@@ -43,6 +43,13 @@ note = components.latest_comment(events, "submit")
 if note is not None:
     st.info(t("review.submit_note", who=note.actor, comment=note.comment))
 
+# The local safety screen, as on every save: each flagged turn is named here and warned beside.
+warnings = components.safety_warnings(vocab, dialogue.turns, load(readers.findings, dialogue))
+for turn, shown_warnings in sorted(warnings.items()):
+    for warning in shown_warnings:
+        st.warning(t("safety.turn", n=turn + 1, warning=warning),
+                   icon=":material/health_and_safety:")
+
 revisions = load(readers.history, actor, dialogue_id)
 diff_tab, text_tab, history_tab = st.tabs([t("review.tab_diff"), t("review.tab_text"),
                                            t("editor.tab_history")])
@@ -51,7 +58,7 @@ with diff_tab:
         st.caption(t("review.diff_help", author=revisions[0].author))
         components.show_diff(vocab, revisions[0].turns, dialogue.turns)
 with text_tab:
-    components.show_turns(vocab, dialogue.turns)
+    components.show_turns(vocab, dialogue.turns, warnings)
 with history_tab:
     components.show_history(revisions, events)
 
