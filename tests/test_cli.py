@@ -214,3 +214,38 @@ def test_generate_jobs_and_seeds_commands_against_the_stub(run, monkeypatch):
     assert bad.exit_code == 1
     assert bad.stderr.strip() == ("Error: topic 'Mars Travel' is not in the project's "
                                   "vocabulary (`curation projects show` lists them)")
+
+
+@pytest.mark.slow
+def test_serve_starts_the_web_app_on_the_configured_database(tmp_path: Path):
+    import socket
+    import time
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**__import__("os").environ, "CURATION_DATA_DIR": str(tmp_path)}
+    env.pop("CURATION_DATABASE_URL", None)
+    subprocess.run([sys.executable, "-m", "curation_app", "init"], env=env, check=True,
+                   capture_output=True)
+    server = subprocess.Popen([sys.executable, "-m", "curation_app", "serve", "--port", str(port)],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health",
+                                            timeout=2) as reply:
+                    assert reply.read() == b"ok"
+                    break
+            except OSError:
+                assert server.poll() is None, server.stdout.read()
+                assert time.monotonic() < deadline, "the app did not come up in 60 s"
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        out, _ = server.communicate(timeout=20)
+    assert out.splitlines()[0] == (
+        f"serving on http://127.0.0.1:{port} (database sqlite:///{tmp_path / 'curation.db'})")

@@ -1,0 +1,245 @@
+"""Commands for the database and the data in it: init, info, projects, import, export."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+
+from curation_app.cli.base import (
+    FORMATS,
+    STATUSES,
+    cli_actor,
+    handle_errors,
+    main,
+    open_context,
+    print_problems,
+)
+from curation_app.errors import CurationError
+from curation_app.presets import PRESET_NAMES
+from curation_app.services import generation, transfer
+from curation_app.services import projects as project_services
+from curation_app.services import setup as setup_services
+from curation_app.store.db import data_dir, database_url, redact
+
+
+@main.command()
+@click.option("--demo", is_flag=True, help="Also load the bundled demo projects if absent.")
+@handle_errors
+def init(demo: bool) -> None:
+    """Create or migrate the database; optionally load the demo projects."""
+    ctx = open_context(require_schema=False)
+    try:
+        summary = setup_services.initialise(ctx, demo=demo)
+    finally:
+        ctx.close()
+    click.echo(summary.line())
+
+
+@main.command()
+@handle_errors
+def info() -> None:
+    """Show where the data lives and which database is in use."""
+    click.echo(f"database: {redact(database_url())}")
+    click.echo(f"data directory: {data_dir()}")
+
+
+@main.group()
+def projects() -> None:
+    """Create and list projects."""
+
+
+@projects.command("create")
+@click.argument("name")
+@click.option("--preset", required=True, type=click.Choice(PRESET_NAMES),
+              help="Vocabulary and formats to start from.")
+@click.option("--topics-file", type=click.Path(dir_okay=False),
+              help="A topic list (one or more per line, separated by 、) to add.")
+@click.option("--replace-topics", is_flag=True,
+              help="Use the topic list instead of the preset's topics, not in addition.")
+@handle_errors
+def projects_create(name: str, preset: str, topics_file: str | None,
+                    replace_topics: bool) -> None:
+    """Create project NAME from a preset."""
+    ctx = open_context()
+    try:
+        record = project_services.create_project(
+            ctx.uow(), cli_actor(), name, preset, topics_file=topics_file,
+            replace_topics=replace_topics)
+    finally:
+        ctx.close()
+    v = record.vocabulary
+    click.echo(f"created project {record.name} (preset {record.preset}, {v.language}: "
+               f"{len(v.topics)} topics, {len(v.emotions)} emotions, "
+               f"{len(v.strategies)} strategies)")
+
+
+@projects.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@handle_errors
+def projects_list(as_json: bool) -> None:
+    """List projects with their dialogue counts."""
+    ctx = open_context()
+    try:
+        rows = project_services.list_projects(ctx.uow())
+    finally:
+        ctx.close()
+    if as_json:
+        click.echo(json.dumps([r.__dict__ for r in rows], ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no projects (create one with `curation projects create NAME --preset …`)")
+        return
+    width = max(len("project"), *(len(r.name) for r in rows))
+    click.echo(f"{'project':<{width}}  {'preset':<7} {'lang':<4} {'dialogues':>9} "
+               f"{'turns':>7}  by status")
+    for r in rows:
+        statuses = ", ".join(f"{k} {v}" for k, v in r.by_status.items()) or "-"
+        click.echo(f"{r.name:<{width}}  {r.preset:<7} {r.language:<4} {r.dialogues:>9} "
+                   f"{r.turns:>7}  {statuses}")
+
+
+@projects.command("show")
+@click.argument("name")
+@click.option("--json", "as_json", is_flag=True, help="Print the vocabulary as JSON.")
+@handle_errors
+def projects_show(name: str, as_json: bool) -> None:
+    """Show project NAME's vocabulary: roles, topics, emotions, strategies."""
+    ctx = open_context()
+    try:
+        record = project_services.get_project(ctx.uow(), name)
+    finally:
+        ctx.close()
+    v = record.vocabulary
+    if as_json:
+        click.echo(json.dumps(v.to_dict(), ensure_ascii=False, indent=2))
+        return
+    roles = ", ".join(f"{role.value} = {v.role_display(role)}" for role in v.roles)
+    click.echo(f"{record.name}: preset {record.preset}, language {v.language}, roles {roles}")
+    separator = "、" if v.language == "zh" else ", "
+    click.echo(f"{v.topic_label}s ({len(v.topics)}): {separator.join(v.topics)}")
+    click.echo(f"emotions ({len(v.emotions)}): {', '.join(v.emotions)}")
+    many = "several per turn" if v.multi_strategy else "one per turn"
+    click.echo(f"strategies ({len(v.strategies)}, {many}):")
+    for s in v.strategies:
+        click.echo(f"  {s.code:<4} {s.name}: {s.definition}")
+
+
+@projects.command("add-labels")
+@click.argument("name")
+@click.option("--topic", "topics", multiple=True, help="A topic to add (repeatable).")
+@click.option("--emotion", "emotions", multiple=True, help="An emotion label to add (repeatable).")
+@click.option("--strategy", "strategies", multiple=True, help="A strategy to add (repeatable).")
+@handle_errors
+def projects_add_labels(name: str, topics: tuple[str, ...], emotions: tuple[str, ...],
+                        strategies: tuple[str, ...]) -> None:
+    """Extend project NAME's topics, emotions or strategies."""
+    if not (topics or emotions or strategies):
+        raise CurationError("name at least one --topic, --emotion or --strategy to add")
+    ctx = open_context()
+    added: list[str] = []
+    try:
+        for kind, labels in (("topic", topics), ("emotion", emotions),
+                             ("strategy", strategies)):
+            if labels:
+                new = project_services.add_labels(ctx.uow(), cli_actor(), name, kind,
+                                                  list(labels))
+                added += [f"{kind} {label!r}" for label in new]
+    finally:
+        ctx.close()
+    click.echo(f"added to {name}: {', '.join(added)}" if added
+               else f"nothing added to {name}: all labels were already there")
+
+
+@main.command("import")
+@click.argument("file", type=click.Path(dir_okay=False))
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS),
+              help="The file's format.")
+@click.option("--project", required=True, help="The project to import into.")
+@click.option("--status", default="draft", show_default=True, type=click.Choice(STATUSES),
+              help="Status the imported dialogues start in.")
+@click.option("--skip-invalid", is_flag=True,
+              help="Import the valid records and list the refused ones, instead of refusing all.")
+@click.option("--add-labels", is_flag=True,
+              help="Add topics/emotions/strategies the project lacks instead of refusing them.")
+@click.option("--verbose", "-v", is_flag=True, help="List every warning and refused record.")
+@handle_errors
+def import_(file: str, fmt: str, project: str, status: str, skip_invalid: bool,
+            add_labels: bool, verbose: bool) -> None:
+    """Import dialogues from FILE into a project."""
+    ctx = open_context()
+    try:
+        summary = transfer.import_file(
+            ctx.uow(), cli_actor(), file, fmt, project, status=status,
+            skip_invalid=skip_invalid, add_labels=add_labels)
+    finally:
+        ctx.close()
+    print_problems("skipped", summary.refused, verbose=verbose)
+    print_problems("warning", summary.warnings, verbose=verbose)
+    for kind, labels in summary.added_labels.items():
+        click.echo(f"added {kind} labels: {', '.join(labels)}", err=True)
+    click.echo(summary.line())
+
+
+@main.command("export")
+@click.option("--project", required=True, help="The project to export.")
+@click.option("--format", "fmt", required=True, type=click.Choice(FORMATS),
+              help="The format to write.")
+@click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
+              help="The file to write (never overwritten unless --overwrite).")
+@click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
+              help="Only dialogues in this status (repeatable). Default: all.")
+@click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@handle_errors
+def export(project: str, fmt: str, output: str, statuses: tuple[str, ...],
+           overwrite: bool) -> None:
+    """Export a project's dialogues to a file."""
+    ctx = open_context()
+    try:
+        summary = transfer.export_file(ctx.uow(), cli_actor(), project, fmt, output,
+                                       statuses=statuses, overwrite=overwrite)
+    finally:
+        ctx.close()
+    click.echo(summary.line())
+
+
+def _parse_targets(values: Sequence[str], targets_file: str | None) -> dict[str, int]:
+    pairs = list(values)
+    if targets_file:
+        text = Path(targets_file).read_text(encoding="utf-8-sig")
+        pairs += [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    targets: dict[str, int] = {}
+    for pair in pairs:
+        topic, sep, count = pair.rpartition("=") if "=" in pair else pair.rpartition(",")
+        if not sep or not topic.strip() or not count.strip().isdigit():
+            raise CurationError(f"target {pair!r} is not TOPIC=COUNT")
+        targets[topic.strip()] = int(count)
+    return targets
+
+
+@projects.command("configure")
+@click.argument("name")
+@click.option("--model", help="Model name used for this project's drafts.")
+@click.option("--target", "targets", multiple=True,
+              help="Target number of dialogues for a topic, as TOPIC=N (repeatable).")
+@click.option("--targets-file", type=click.Path(dir_okay=False, exists=True),
+              help="A file of TOPIC=N (or TOPIC,N) lines.")
+@handle_errors
+def projects_configure(name: str, model: str | None, targets: tuple[str, ...],
+                       targets_file: str | None) -> None:
+    """Set project NAME's model and per-topic targets; show progress against targets."""
+    wanted = _parse_targets(targets, targets_file)
+    ctx = open_context()
+    try:
+        settings = generation.configure_project(ctx, cli_actor(), name, model=model,
+                                                targets=wanted)
+        progress = generation.target_progress(ctx, name)
+    finally:
+        ctx.close()
+    click.echo(f"{name}: model {settings.get('model', generation.DEFAULT_MODEL)}, "
+               f"{len(progress)} topics with targets, "
+               f"{sum(max(0, n - have) for _, n, have in progress)} dialogues still needed")
+    for topic, n, have in progress:
+        click.echo(f"  {topic}: {have}/{n}", err=True)
