@@ -36,6 +36,7 @@ from curation_app.formats.base import (
     json_lines,
     json_type,
     parse_json,
+    show,
     write_atomic,
 )
 from curation_app.formats.validation import (
@@ -145,6 +146,13 @@ def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<inpu
     warnings: list[RecordProblem] = []
     for index, raw in items:
         ctx = RecordContext(index, lookups)
+        if fmt == "jsonl":
+            ctx.record_id = f"line {index + 1}"
+        if not isinstance(raw, dict):
+            # Every format's record is an object: refused here once, for all the readers.
+            ctx.refuse("", f"expected a dialogue object, got {show(raw, 30)}")
+            refused.extend(ctx.problems)
+            continue
         try:
             dialogue = adapter.read_record(raw, ctx, validator)
         except RecursionError:

@@ -90,11 +90,9 @@ def _normalise_turn(turn: dict[str, Any], where: str, ctx: RecordContext) -> dic
     return turn
 
 
-def read_record(raw: Any, ctx: RecordContext, validator: RecordValidator) -> Dialogue | None:
-    if not isinstance(raw, dict):
-        ctx.refuse("", f"expected a dialogue object, got {show(raw, 30)}")
-        return None
-    record = dict(raw)
+def read_record(raw: dict[str, Any], ctx: RecordContext,
+                validator: RecordValidator) -> Dialogue | None:
+    record = dict(raw)  # a copy: normalising must not touch the caller's data
     for key in ("emotion_type", "problem_type", "situation"):
         ctx.optional_text(record, key)
     turns = record.get("dialog")

@@ -194,11 +194,9 @@ def _normalise_record(record: dict[str, Any], ctx: RecordContext) -> None:
         ctx.optional_text(record, key)
 
 
-def read_record(raw: Any, ctx: RecordContext, validator: RecordValidator) -> Dialogue | None:
-    if not isinstance(raw, dict):
-        ctx.refuse("", f"expected a dialogue object, got {show(raw, 30)}")
-        return None
-    record = dict(raw)
+def read_record(raw: dict[str, Any], ctx: RecordContext,
+                validator: RecordValidator) -> Dialogue | None:
+    record = dict(raw)  # a copy: normalising must not touch the caller's data
     _normalise_record(record, ctx)
     turns = _Turns(ctx)
     content = record.get("content")

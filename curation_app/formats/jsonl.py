@@ -20,7 +20,7 @@ from typing import Any
 
 from curation_app.domain import Dialogue
 from curation_app.formats.base import RecordContext
-from curation_app.formats.validation import RecordValidator, show
+from curation_app.formats.validation import RecordValidator
 from curation_app.presets import Vocabulary
 
 NAME = "jsonl"
@@ -34,12 +34,9 @@ def role_names(vocab: Vocabulary) -> None:
     return None
 
 
-def read_record(raw: Any, ctx: RecordContext, validator: RecordValidator) -> Dialogue | None:
-    ctx.record_id = f"line {ctx.index + 1}"
-    if not isinstance(raw, dict):
-        ctx.refuse("", f"expected a dialogue object, got {show(raw, 30)}")
-        return None
-    record = dict(raw)
+def read_record(raw: dict[str, Any], ctx: RecordContext,
+                validator: RecordValidator) -> Dialogue | None:
+    record = dict(raw)  # a copy: normalising must not touch the caller's data
     external_id = record.get("external_id")
     if isinstance(external_id, int) and not isinstance(external_id, bool):
         record["external_id"] = str(external_id)

@@ -64,11 +64,9 @@ def _strategy_value(value: Any, lookups: Lookups) -> Any:
     return value
 
 
-def read_record(raw: Any, ctx: RecordContext, validator: RecordValidator) -> Dialogue | None:
-    if not isinstance(raw, dict):
-        ctx.refuse("", f"expected a dialogue object, got {show(raw, 30)}")
-        return None
-    record = dict(raw)
+def read_record(raw: dict[str, Any], ctx: RecordContext,
+                validator: RecordValidator) -> Dialogue | None:
+    record = dict(raw)  # a copy: normalising must not touch the caller's data
     dialog_id = record.get("dialog_id")
     if isinstance(dialog_id, (str, int)) and not isinstance(dialog_id, bool):
         ctx.record_id = f"dialog_id {dialog_id}"
