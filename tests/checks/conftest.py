@@ -90,3 +90,21 @@ def esconv() -> Vocabulary:
 
 def config_for(vocab: Vocabulary, checks: dict | None = None) -> CheckConfig:
     return CheckConfig.resolve(vocab.checks, {"checks": checks} if checks else {})
+
+
+CONTEMPT = "你怎么这么笨，哭什么哭！"
+
+
+def corpus() -> list[Dialogue]:
+    """A small project for the check service and the Checks page: a clean dialogue, one with a
+    parent turn without strategy, one with a contemptuous parent turn, and an exact copy of the
+    first (the planted duplicate). Only seeker turns are shared otherwise."""
+    no_strategy = with_turn(with_turn(with_turn(
+        chinese(), 1, text="考试没考好真的很让人沮丧，妈妈小时候也有过这样的经历。"),
+        3, text="你已经尽力了，结果不理想也没关系，重要的是从中学到东西。"),
+        5, text="我们明天一起去图书馆找几本有意思的书看看吧。", strategies=[])
+    contempt = with_turn(with_turn(with_turn(
+        chinese(topic="运动会"), 1, text="跑步摔倒了一定很疼吧，妈妈看看伤得重不重。"),
+        3, text=CONTEMPT),
+        5, text="下次比赛之前我们先好好热身，慢慢来就好。")
+    return [chinese(), no_strategy, contempt, chinese()]

@@ -12,7 +12,7 @@ from curation_app.domain import Dialogue, Status
 from curation_app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from curation_app.services import checks, editing
 from curation_app.services.projects import create_project
-from tests.checks.conftest import S, chinese, with_turn
+from tests.checks.conftest import S, chinese, corpus, with_turn
 from tests.conftest import ANNOTATOR, LEAD
 from tests.openai_stub_server import OpenAIStub
 
@@ -24,21 +24,6 @@ def _project(ctx, dialogues: list[Dialogue], name: str = "pc") -> list[int]:
                                      [replace(d, id=None) for d in dialogues], author="lead")
         uow.commit()
     return ids
-
-
-def corpus() -> list[Dialogue]:
-    """A clean dialogue, one with an unlabelled parent turn, one with a contemptuous parent
-    turn, and an exact copy of the first. Only seeker turns are shared otherwise."""
-    clean = chinese()
-    no_strategy = with_turn(with_turn(with_turn(
-        chinese(), 1, text="考试没考好真的很让人沮丧，妈妈小时候也有过这样的经历。"),
-        3, text="你已经尽力了，结果不理想也没关系，重要的是从中学到东西。"),
-        5, text="我们明天一起去图书馆找几本有意思的书看看吧。", strategies=[])
-    contempt = with_turn(with_turn(with_turn(
-        chinese(topic="运动会"), 1, text="跑步摔倒了一定很疼吧，妈妈看看伤得重不重。"),
-        3, text="你怎么这么笨，哭什么哭！"),
-        5, text="下次比赛之前我们先好好热身，慢慢来就好。")
-    return [clean, no_strategy, contempt, chinese()]
 
 
 def test_a_run_stores_findings_per_dialogue_and_sums_them_up(ctx):

@@ -8,31 +8,16 @@ from dataclasses import replace
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from curation_app.domain import Dialogue, Role, Status, Turn
+from curation_app.domain import Role, Status, Turn
 from curation_app.errors import PermissionDeniedError
 from curation_app.services import checks, editing, workflow
 from curation_app.services.context import AppContext
 from curation_app.services.projects import create_project
 from curation_app.ui import state
-from tests.checks.conftest import chinese, with_turn
+from tests.checks.conftest import CONTEMPT, corpus
 from tests.ui.conftest import actor, open_page, texts
 
 PROJECT = "pc"
-CONTEMPT = "你怎么这么笨，哭什么哭！"
-
-
-def corpus() -> list[Dialogue]:
-    """A clean dialogue, one with a supporter turn without strategy, one with a contemptuous
-    supporter turn, and an exact copy of the first (the planted duplicate)."""
-    no_strategy = with_turn(with_turn(with_turn(
-        chinese(), 1, text="考试没考好真的很让人沮丧，妈妈小时候也有过这样的经历。"),
-        3, text="你已经尽力了，结果不理想也没关系，重要的是从中学到东西。"),
-        5, text="我们明天一起去图书馆找几本有意思的书看看吧。", strategies=[])
-    contempt = with_turn(with_turn(with_turn(
-        chinese(topic="运动会"), 1, text="跑步摔倒了一定很疼吧，妈妈看看伤得重不重。"),
-        3, text=CONTEMPT),
-        5, text="下次比赛之前我们先好好热身，慢慢来就好。")
-    return [chinese(), no_strategy, contempt, chinese()]
 
 
 def imported(ctx: AppContext) -> list[int]:
