@@ -56,6 +56,8 @@ class FitOptions:
     warmup_ratio: float = 0.03
     merge: bool = False
     progress: bool = True
+    # "random" (training) or "sequential" (the benchmark feeds both loops the same batches)
+    sampling: str = "random"
 
 
 def library_versions() -> dict[str, str]:
@@ -167,7 +169,8 @@ def fit(options: FitOptions) -> dict[str, Any]:
         lr_scheduler_type="cosine", report_to="none", disable_tqdm=not options.progress,
         # examples are already tokenised and cut to --max-length, keeping the reply
         max_length=None, packing=False, dataset_num_proc=None,
-        dataloader_num_workers=0, dataloader_pin_memory=models.has_cuda())
+        dataloader_num_workers=0, train_sampling_strategy=options.sampling,
+        dataloader_pin_memory=models.has_cuda())
     trainer = SFTTrainer(model=base, args=config, train_dataset=dataset,
                          processing_class=tokenizer,
                          peft_config=models.lora_config(options.lora_r, options.lora_alpha,

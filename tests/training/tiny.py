@@ -108,7 +108,7 @@ def _corpus(extra: list[str]) -> list[str]:
 
 
 def tiny_model(folder: Path, kind: str = "qwen2", extra_text: list[str] | None = None,
-               seed: int = 0) -> Path:
+               seed: int = 0, hidden: int = 32, layers: int = 2) -> Path:
     """Save a tokenizer and a tiny random model of ``kind`` (qwen2 | llama) into ``folder``."""
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
@@ -140,8 +140,8 @@ def tiny_model(folder: Path, kind: str = "qwen2", extra_text: list[str] | None =
         fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<s>", eos_token="</s>",
                                        pad_token="<pad>")
     torch.manual_seed(seed)
-    common = dict(vocab_size=len(fast), hidden_size=32, intermediate_size=64,
-                  num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
+    common = dict(vocab_size=len(fast), hidden_size=hidden, intermediate_size=2 * hidden,
+                  num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
                   max_position_embeddings=512, tie_word_embeddings=False,
                   pad_token_id=fast.pad_token_id, eos_token_id=fast.eos_token_id)
     if kind == "qwen2":
