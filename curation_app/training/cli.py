@@ -103,8 +103,9 @@ def fit(release: Path, base_model: str, output: Path, no_progress: bool,
 
     summary = run(FitOptions(release=str(release), base_model=base_model, output=str(output),
                              progress=not no_progress, **options))
-    click.echo(f"trained {summary['global_step']} steps, loss {summary['first_loss']} -> "
-               f"{summary['last_loss']}; adapter in {output}")
+    losses = (f"loss {summary['first_loss']:.4f} -> {summary['last_loss']:.4f}"
+              if summary["first_loss"] is not None else f"mean loss {summary['train_loss']:.4f}")
+    click.echo(f"trained {summary['global_step']} steps, {losses}; adapter in {output}")
 
 
 @main.command(context_settings=_HELP)

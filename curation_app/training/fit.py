@@ -17,6 +17,7 @@ rest (optimiser, schedule, checkpoints, several GPUs, DeepSpeed). Output in ``DI
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -146,16 +147,18 @@ def fit(options: FitOptions) -> dict[str, Any]:
         raise TrainingSetupError("the train split yields no example with a supporter token")
     dataset = Dataset.from_dict({"input_ids": [e.input_ids for e in examples],
                                  "labels": [e.labels for e in examples]})
+    main_process = int(os.environ.get("RANK", "0")) == 0  # several under accelerate launch
     output.mkdir(parents=True, exist_ok=True)
     record = {"options": asdict(options), "bf16": bf16, "plain_template": plain,
               "train_examples": len(examples),
               "train_supporter_tokens": sum(sum(1 for x in e.labels if x != -100)
                                             for e in examples),
               "versions": library_versions()}
-    (output / "training_args.json").write_text(json.dumps(record, indent=2, ensure_ascii=False),
-                                               "utf-8")
-    (output / "release.json").write_text(json.dumps(release.summary(), indent=2,
-                                                    ensure_ascii=False), "utf-8")
+    if main_process:
+        (output / "training_args.json").write_text(
+            json.dumps(record, indent=2, ensure_ascii=False), "utf-8")
+        (output / "release.json").write_text(
+            json.dumps(release.summary(), indent=2, ensure_ascii=False), "utf-8")
 
     base = models.load_base(options.base_model, load_in_4bit=options.load_in_4bit, bf16=bf16)
     config = SFTConfig(
@@ -180,13 +183,15 @@ def fit(options: FitOptions) -> dict[str, Any]:
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started
-    trainer.save_model(str(output))  # the adapter only (a PeftModel saves its adapter)
-    tokenizer.save_pretrained(str(output))
+    trainer.save_model(str(output))  # the adapter only; the trainer saves on rank 0 alone
     losses = [h["loss"] for h in trainer.state.log_history if "loss" in h]
     summary = {"global_step": trainer.state.global_step, "train_loss": result.training_loss,
                "first_loss": losses[0] if losses else None,
                "last_loss": losses[-1] if losses else None, "seconds": seconds,
                "resumed_from": resume_from, "examples": len(examples)}
+    if not trainer.is_world_process_zero():
+        return summary
+    tokenizer.save_pretrained(str(output))
     (output / "train_result.json").write_text(json.dumps(summary, indent=2), "utf-8")
     write_card(output, options, release, summary)
     if options.merge:

@@ -174,3 +174,46 @@ def test_per_dialogue_on_a_model_without_chat_template(make_release, llama_base,
     run("evaluate", "--release", release, "--base-model", llama_base, "--adapter", out,
         "--max-new-tokens", "4", "--limit", "1")
     assert json.loads((out / "metrics.json").read_text("utf-8"))["dialogues"] == 1
+
+
+def test_accelerate_launch_runs_fit_in_two_processes(make_release, qwen_base, tmp_path):
+    """Data parallel as on several GPUs, here two CPU processes (gloo): the same module path
+    the README gives for ``accelerate launch``."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO_ROOT
+
+    release = make_release("en")
+    out = tmp_path / "ddp"
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), "CURATION_TRAIN_THREADS": "1",
+           "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-m", "accelerate.commands.launch", "--cpu", "--num_processes", "2",
+         "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
+         "-m", "curation_app.training", "fit", "--release", str(release), "--base-model",
+         str(qwen_base), "--output", str(out), "--max-steps", "3", "--logging-steps", "1",
+         "--batch-size", "2", "--no-progress"],
+        env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "trained 3 steps" in proc.stdout
+    assert [e["step"] for e in _log(out) if "loss" in e] == [1, 2, 3]  # logged once, by rank 0
+    assert (out / "adapter_model.safetensors").is_file()
+
+
+def test_the_zero2_config_names_its_deepspeed_file():
+    import yaml
+
+    from tests.conftest import REPO_ROOT
+
+    folder = REPO_ROOT / "curation_app" / "training" / "configs"
+    config = yaml.safe_load((folder / "accelerate_zero2.yaml").read_text("utf-8"))
+    assert config["distributed_type"] == "DEEPSPEED"
+    ds_file = REPO_ROOT / config["deepspeed_config"]["deepspeed_config_file"]
+    ds = json.loads(ds_file.read_text("utf-8"))
+    assert ds["zero_optimization"]["stage"] == 2
+    # batch sizes and precision come from curation-train's own options
+    assert ds["train_micro_batch_size_per_gpu"] == ds["gradient_accumulation_steps"] == "auto"
+    readme = (REPO_ROOT / "README.md").read_text("utf-8")
+    assert "curation_app/training/configs/accelerate_zero2.yaml" in readme
