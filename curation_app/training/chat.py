@@ -19,6 +19,7 @@ from typing import Any, TextIO
 
 from curation_app.checks import safety
 from curation_app.checks.moderation import ModerationConfig, Moderator
+from curation_app.training.errors import TrainingSetupError
 
 NOTICE = {
     "en": ("[This reply was held back by the safety check.] I'd rather not answer that way. "
@@ -45,7 +46,10 @@ class SafetyGate:
 
     @classmethod
     def from_env(cls) -> SafetyGate:
-        config = ModerationConfig.from_env()
+        try:
+            config = ModerationConfig.from_env()
+        except Exception as exc:  # the app's InvalidInputError: a misconfigured endpoint
+            raise TrainingSetupError(f"moderation endpoint: {exc}") from exc
         return cls(Moderator(config) if config else None)
 
     def check(self, text: str) -> Verdict:

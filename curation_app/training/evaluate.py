@@ -46,6 +46,13 @@ class EvalOptions:
     load_in_4bit: bool = False
 
 
+def _trained_on(adapter: str | None) -> dict[str, Any]:
+    path = Path(adapter) / "release.json" if adapter else None
+    if path is None or not path.is_file():
+        return {}
+    return json.loads(path.read_text("utf-8"))
+
+
 def _trained_with(adapter: str | None) -> dict[str, Any]:
     if adapter is None:
         return {}
@@ -160,6 +167,11 @@ def evaluate(options: EvalOptions) -> dict[str, Any]:
         "base_model": options.base_model, "adapter": options.adapter,
         "release": {"project": release.project, "version": release.version,
                     "manifest_sha256": release.manifest_sha256, "split": options.split},
+        # which release the adapter learned from; another project's test split is a transfer
+        # test (ExTES table 8), the same release's is the usual one
+        "adapter_release": ({k: _trained_on(options.adapter).get(k)
+                             for k in ("project", "version", "manifest_sha256")}
+                            if _trained_on(options.adapter) else None),
         "language": release.language, "dialogues": len(records), "responses": len(replies),
         "ppl": M.perplexity(nll, tokens), "ppl_tokens": tokens,
         **M.text_metrics(replies, references, release.language, embed=embeddings,

@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -122,6 +123,14 @@ def write_card(output: Path, options: FitOptions, release: Release,
 
 def fit(options: FitOptions) -> dict[str, Any]:
     """Train, save everything into ``options.output``; return a summary."""
+    with warnings.catch_warnings():
+        # transformers 5 renamed gradient checkpointing; TRL still uses the old names
+        warnings.filterwarnings("ignore", message=r".*gradient_checkpointing` is deprecated",
+                                category=FutureWarning)
+        return _fit(options)
+
+
+def _fit(options: FitOptions) -> dict[str, Any]:
     from datasets import Dataset
     from transformers import set_seed
     from trl import SFTConfig, SFTTrainer
@@ -147,19 +156,6 @@ def fit(options: FitOptions) -> dict[str, Any]:
         raise TrainingSetupError("the train split yields no example with a supporter token")
     dataset = Dataset.from_dict({"input_ids": [e.input_ids for e in examples],
                                  "labels": [e.labels for e in examples]})
-    main_process = int(os.environ.get("RANK", "0")) == 0  # several under accelerate launch
-    output.mkdir(parents=True, exist_ok=True)
-    record = {"options": asdict(options), "bf16": bf16, "plain_template": plain,
-              "train_examples": len(examples),
-              "train_supporter_tokens": sum(sum(1 for x in e.labels if x != -100)
-                                            for e in examples),
-              "versions": library_versions()}
-    if main_process:
-        (output / "training_args.json").write_text(
-            json.dumps(record, indent=2, ensure_ascii=False), "utf-8")
-        (output / "release.json").write_text(
-            json.dumps(release.summary(), indent=2, ensure_ascii=False), "utf-8")
-
     base = models.load_base(options.base_model, load_in_4bit=options.load_in_4bit, bf16=bf16)
     config = SFTConfig(
         output_dir=str(_checkpoint_dir(output)), num_train_epochs=options.epochs,
@@ -174,12 +170,29 @@ def fit(options: FitOptions) -> dict[str, Any]:
         max_length=None, packing=False, dataset_num_proc=None,
         dataloader_num_workers=0, train_sampling_strategy=options.sampling,
         dataloader_pin_memory=models.has_cuda())
-    trainer = SFTTrainer(model=base, args=config, train_dataset=dataset,
-                         processing_class=tokenizer,
-                         peft_config=models.lora_config(options.lora_r, options.lora_alpha,
-                                                        options.lora_dropout,
-                                                        options.target_modules),
-                         callbacks=[_log_callback(output / "log.jsonl")])
+    try:
+        trainer = SFTTrainer(model=base, args=config, train_dataset=dataset,
+                             processing_class=tokenizer,
+                             peft_config=models.lora_config(options.lora_r, options.lora_alpha,
+                                                            options.lora_dropout,
+                                                            options.target_modules),
+                             callbacks=[_log_callback(output / "log.jsonl")])
+    except ValueError as exc:  # e.g. --target-modules naming no module of this model
+        raise TrainingSetupError(f"cannot set up training: {exc}") from exc
+    # Nothing is written before the release, the model and the options have all been accepted.
+    main_process = int(os.environ.get("RANK", "0")) == 0  # several under accelerate launch
+    output.mkdir(parents=True, exist_ok=True)
+    record = {"options": asdict(options), "bf16": bf16, "plain_template": plain,
+              "train_examples": len(examples),
+              "train_supporter_tokens": sum(sum(1 for x in e.labels if x != -100)
+                                            for e in examples),
+              "versions": library_versions()}
+    if main_process:
+        (output / "training_args.json").write_text(
+            json.dumps(record, indent=2, ensure_ascii=False), "utf-8")
+        (output / "release.json").write_text(
+            json.dumps(release.summary(), indent=2, ensure_ascii=False), "utf-8")
+
     started = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume_from)
     seconds = time.perf_counter() - started

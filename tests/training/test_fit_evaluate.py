@@ -217,3 +217,17 @@ def test_the_zero2_config_names_its_deepspeed_file():
     assert ds["train_micro_batch_size_per_gpu"] == ds["gradient_accumulation_steps"] == "auto"
     readme = (REPO_ROOT / "README.md").read_text("utf-8")
     assert "curation_app/training/configs/accelerate_zero2.yaml" in readme
+
+
+@pytest.mark.parametrize("option, value, message", [
+    ("--base-model", "/nonexistent/model", "cannot load a tokenizer from /nonexistent/model"),
+    ("--target-modules", "no_such_proj", "cannot set up training"),
+])
+def test_unusable_options_are_one_line_and_write_nothing(make_release, qwen_base, tmp_path,
+                                                         option, value, message):
+    args = {"--release": str(make_release("en")), "--base-model": str(qwen_base),
+            "--output": str(tmp_path / "out"), "--max-steps": "1", option: value}
+    result = CliRunner().invoke(main, ["fit", *[x for kv in args.items() for x in kv]])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
