@@ -231,3 +231,35 @@ def test_unusable_options_are_one_line_and_write_nothing(make_release, qwen_base
     assert result.exit_code == 2, result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("flag, message", [("--bf16", "--bf16 needs a GPU"),
+                                           ("--load-in-4bit", "needs a CUDA GPU")])
+def test_gpu_options_without_a_gpu_are_refused_plainly(make_release, qwen_base, tmp_path, flag,
+                                                       message):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a GPU is present: these options are accepted there")
+    result = CliRunner().invoke(main, ["fit", "--release", str(make_release("en")),
+                                       "--base-model", str(qwen_base), "--output",
+                                       str(tmp_path / "out"), flag])
+    assert result.exit_code == 2 and message in result.output
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_training_room_imports_only_the_schemas_and_the_safety_screen():
+    import ast
+
+    from tests.conftest import REPO_ROOT
+
+    allowed = {"curation_app.resources", "curation_app.checks", "curation_app.checks.safety",
+               "curation_app.checks.moderation"}
+    for path in (REPO_ROOT / "curation_app" / "training").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                if name.startswith("curation_app") and not name.startswith(
+                        "curation_app.training"):
+                    assert name in allowed, f"{path.name} imports {name}"
