@@ -62,3 +62,17 @@ def model_card(options: Any, release: Release, summary: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+EVALUATION = "\n## Evaluation\n"
+
+
+def with_evaluation(card: str, table: str, result: dict[str, Any]) -> str:
+    """``card`` with its evaluation section (re)written from an ``evaluate`` run."""
+    head = card.split(EVALUATION, 1)[0].rstrip("\n") + "\n"
+    release = result["release"]
+    return (head + EVALUATION + "\n"
+            f"`curation-train evaluate` on the {release['split']} split of "
+            f"{release['project']} {release['version']} ({result['responses']} supporter turns, "
+            "greedy decoding; Vector Extrema with the base model's input embeddings):\n\n"
+            "```\n" + table + "\n```\n")

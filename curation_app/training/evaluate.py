@@ -200,6 +200,12 @@ def evaluate(options: EvalOptions) -> dict[str, Any]:
                 ensure_ascii=False) + "\n")
     (output / "metrics.json").write_text(json.dumps(result, indent=2, ensure_ascii=False),
                                          "utf-8")
+    card = output / "README.md"
+    if options.adapter and output.resolve() == Path(options.adapter).resolve() and card.is_file():
+        from curation_app.training.card import with_evaluation
+
+        card.write_text(with_evaluation(card.read_text("utf-8"), M.table([row(result)]), result),
+                        "utf-8")
     return result
 
 

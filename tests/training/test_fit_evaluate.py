@@ -154,6 +154,8 @@ def test_evaluate_with_and_without_the_adapter(trained, qwen_base, tmp_path):
                                    "Extrema", "D-1", "D-2", "D-3"]
     assert rows[0].startswith("base (zero-shot)") and rows[1].startswith("LoRA")
     assert "metrics.json" in printed
+    card = (out / "README.md").read_text("utf-8")
+    assert card.count("## Evaluation") == 1 and rows[1].split()[2] in card  # the tuned PPL
 
 
 def test_evaluate_without_adapter_or_output_says_what_is_missing(trained, qwen_base):
