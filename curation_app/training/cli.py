@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from collections.abc import Callable
 from functools import wraps
 from pathlib import Path
@@ -46,6 +47,10 @@ def main() -> None:
     Reads only release folders (exports/<project>/<version>, see docs/release-layout.md),
     checked against their manifest and the chat-messages schema.
     """
+    # transformers 5 renamed gradient checkpointing and peft/TRL still call the old names: a
+    # warning users can do nothing about
+    warnings.filterwarnings("ignore", message=r".*gradient_checkpointing` is deprecated",
+                            category=FutureWarning)
 
 
 def _bf16_option(func: Callable[..., Any]) -> Callable[..., Any]:

@@ -265,3 +265,21 @@ def test_the_training_room_imports_only_the_schemas_and_the_safety_screen():
                 if name.startswith("curation_app") and not name.startswith(
                         "curation_app.training"):
                     assert name in allowed, f"{path.name} imports {name}"
+
+
+def test_batched_generation_with_left_padding_equals_one_prompt_at_a_time(trained, qwen_base):
+    from curation_app.training import model as models
+    from curation_app.training.evaluate import generate
+    from curation_app.training.examples import ensure_chat_template, prompt_ids
+
+    _, out, _ = trained
+    tokenizer = models.load_tokenizer(out)
+    ensure_chat_template(tokenizer)
+    model = models.move_for_inference(models.with_adapter(models.load_base(qwen_base), out))
+    prompts = [prompt_ids(tokenizer, [{"role": "system", "content": "S"},
+                                      {"role": "user", "content": "我今天考试没考好。" * k}])
+               for k in (1, 2, 4, 7)]
+    assert len({len(p) for p in prompts}) == 4
+    together = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=4)
+    alone = generate(model, tokenizer, prompts, max_new_tokens=8, batch_size=1)
+    assert together == alone and all(together)
