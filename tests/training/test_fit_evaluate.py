@@ -106,6 +106,18 @@ def test_resume_goes_on_from_the_last_checkpoint(trained, qwen_base, tmp_path):
     assert steps[-3:] == [26, 28, 30] and steps.count(24) == 1
 
 
+def test_resume_refuses_another_release(trained, qwen_base, make_release, tmp_path):
+    import shutil
+
+    _, out, _ = trained
+    copy = tmp_path / "adapter"
+    shutil.copytree(out, copy)
+    other = make_release("zh", counts=(5, 1, 1))
+    result = CliRunner().invoke(main, ["fit", "--release", str(other), "--base-model",
+                                       str(qwen_base), "--output", str(copy), "--resume"])
+    assert result.exit_code == 2 and "trained on another release" in result.output
+
+
 def test_a_changed_release_is_refused_before_anything_is_written(make_release, qwen_base,
                                                                  tmp_path):
     release = make_release("en")
@@ -169,7 +181,9 @@ def test_per_dialogue_on_a_model_without_chat_template(make_release, llama_base,
     release = make_release("en")
     out = tmp_path / "plain"
     _fit(release, llama_base, out, "--max-steps", "6", "--examples", "per-dialogue",
-         "--save-steps", "100")
+         "--save-steps", "100", "--merge")
+    assert (out / "merged" / "config.json").is_file()
+    assert "### assistant" in (out / "merged" / "chat_template.jinja").read_text("utf-8")
     args = json.loads((out / "training_args.json").read_text("utf-8"))
     assert args["plain_template"] is True
     assert "### assistant" in (out / "chat_template.jinja").read_text("utf-8")
