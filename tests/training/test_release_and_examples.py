@@ -187,3 +187,35 @@ def test_the_plain_template_is_documented_and_used_without_a_chat_template(llama
         [{"role": "system", "content": "S"}, {"role": "user", "content": "U"},
          {"role": "assistant", "content": "A"}], tokenize=False)
     assert text == "### system\nS\n### user\nU\n### assistant\nA</s>\n"
+
+
+LLAMA3_STYLE = (
+    "{{ bos_token }}{% for m in messages %}{{ '<|' + m['role'] + '|>\\n\\n' + m['content'] | trim"
+    " }}{{ eos_token }}{% endfor %}{% if add_generation_prompt %}{{ '<|assistant|>\\n\\n' }}"
+    "{% endif %}")
+# drops earlier assistant turns' content from the history, as "thinking" templates do
+REWRITING = (
+    "{% for m in messages %}{% if m['role'] == 'assistant' and not loop.last %}"
+    "{{ '[earlier reply]' }}{% else %}{{ m['role'] + ': ' + m['content'] + '\\n' }}{% endif %}"
+    "{% endfor %}{% if add_generation_prompt %}{{ 'assistant: ' }}{% endif %}")
+
+
+def test_a_template_that_writes_the_bos_token_itself_gets_it_once(llama_base, make_release):
+    tokenizer = load_tokenizer(llama_base)
+    tokenizer.chat_template = LLAMA3_STYLE
+    record = load_release(make_release("en")).splits["train"][0]
+    for example in build_examples([record], tokenizer, "per-dialogue"):
+        assert example.input_ids.count(tokenizer.bos_token_id) == 1
+        assert example.input_ids[0] == tokenizer.bos_token_id
+        replies = [m.content for m in record.messages if m.role == "assistant"]
+        assert [s.strip() for s in _decoded_spans(tokenizer, example)] == replies
+
+
+def test_a_template_that_rewrites_history_is_refused_with_the_reason(llama_base, make_release):
+    from curation_app.training.errors import TrainingSetupError
+
+    tokenizer = load_tokenizer(llama_base)
+    tokenizer.chat_template = REWRITING
+    record = load_release(make_release("en")).splits["train"][0]
+    with pytest.raises(TrainingSetupError, match="rewrites earlier turns"):
+        build_examples([record], tokenizer, "per-turn")
