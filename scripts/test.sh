@@ -6,7 +6,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-EXTRAS=dev "$ROOT/scripts/bootstrap.sh"
+EXTRAS=dev,train "$ROOT/scripts/bootstrap.sh"
 
 if ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if command -v pg_ctlcluster >/dev/null 2>&1; then
@@ -23,6 +23,12 @@ if [ "${CI:-}" = "true" ]; then
     { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
         apt-get install -y -qq chromium fonts-wqy-zenhei >/dev/null; } \
       || echo "could not install Chromium: the browser tests will fail" >&2
+  fi
+  # WordNet 3.0 for METEOR's synonym stage in tests/training (nltk cannot download it here)
+  if [ ! -f /usr/share/wordnet/data.noun ]; then
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq wordnet-base >/dev/null; } \
+      || echo "could not install wordnet-base: the METEOR synonym test will skip" >&2
   fi
 fi
 export HF_HUB_OFFLINE=1
