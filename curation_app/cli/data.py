@@ -165,15 +165,18 @@ def projects_add_labels(name: str, topics: tuple[str, ...], emotions: tuple[str,
 @click.option("--add-labels", is_flag=True,
               help="Add topics/emotions/strategies the project lacks instead of refusing them.")
 @click.option("--verbose", "-v", is_flag=True, help="List every warning and refused record.")
+@click.option("--map-strategies", "label_map", metavar="FILE",
+              help="A label map (JSON) turning the file's strategies/topics into the project's; "
+                   "'esconv-to-extes' names the bundled one.")
 @handle_errors
 def import_(file: str, fmt: str, project: str, status: str, skip_invalid: bool,
-            add_labels: bool, verbose: bool) -> None:
+            add_labels: bool, verbose: bool, label_map: str | None) -> None:
     """Import dialogues from FILE into a project."""
     ctx = open_context()
     try:
         summary = transfer.import_file(
             ctx.uow(), cli_actor(), file, fmt, project, status=status,
-            skip_invalid=skip_invalid, add_labels=add_labels)
+            skip_invalid=skip_invalid, add_labels=add_labels, label_map=label_map)
     finally:
         ctx.close()
     print_problems("skipped", summary.refused, verbose=verbose)

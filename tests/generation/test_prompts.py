@@ -36,10 +36,11 @@ def test_extes_prompt_shows_each_seed_as_an_example_with_its_strategies(
     extes: Vocabulary,
 ) -> None:
     seeds = [extes_seed("seed-a"), extes_seed("seed-b")]
-    rendered = render(load_template("extes_selfchat"), extes, topic="Job Loss", seeds=seeds)
+    rendered = render(load_template("extes_selfchat"), extes, topic="Job Loss or Career Setbacks",
+                      seeds=seeds)
 
     user = rendered.messages[-1]["content"]
-    assert "Scenario: Job Loss" in user
+    assert "Scenario: Job Loss or Career Setbacks" in user
     assert "Here are 2 examples" in user
     assert user.count("User: My manager keeps piling work on me") == 2
     assert "AI [Reflective Statements]: It sounds like" in user
