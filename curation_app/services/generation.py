@@ -27,6 +27,7 @@ from curation_app.generation.client import (
     DraftClient,
     DraftResult,
 )
+from curation_app.generation.draft_schema import extract_json_object
 from curation_app.generation.pricing import PriceTable
 from curation_app.generation.prompts import RenderedPrompt, load_template, render
 from curation_app.generation.tokens import request_prompt_tokens
@@ -763,6 +764,154 @@ def scale_targets(counts: dict[str, int], scale: int) -> dict[str, int]:
     for t in sorted(exact, key=lambda t: (out[t] - exact[t], list(counts).index(t)))[:left]:
         out[t] += 1
     return out
+
+
+
+# ---- the topic -> emotions map (PECONV) ------------------------------------------------------
+def set_topic_emotions(ctx: AppContext, actor: Actor, project: str,
+                       mapping: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Set (by hand) which emotions fit each topic; merged into the project's map."""
+    require(actor, "project.edit_vocabulary")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        vocab = record.vocabulary
+        merged = {k: list(v) for k, v in vocab.topic_emotions.items()}
+        for topic, emotions in mapping.items():
+            label = _check_label(vocab, "topic", topic)
+            merged[label] = [_check_label(vocab, "emotion", e) for e in emotions]
+            if not merged[label]:
+                raise InvalidInputError(f"topic {topic!r} needs at least one emotion")
+        uow.repo.set_vocabulary(record.id, replace(vocab, topic_emotions=merged))
+        uow.commit()
+    return merged
+
+
+def fill_topic_emotions(ctx: AppContext, actor: Actor, project: str,
+                        complete: Callable[[list[dict[str, str]]], str], *,
+                        all_topics: bool = False) -> dict[str, list[str]]:
+    """Ask the model once which emotions fit each topic still unmapped (every topic with
+    ``all_topics``); ``complete`` sends chat messages and returns the reply's text. Labels
+    outside the project's emotions are dropped; topics left without one are reported by
+    raising, and nothing is stored then."""
+    require(actor, "project.edit_vocabulary")
+    with ctx.uow() as uow:
+        vocab = uow.repo.get_project(project).vocabulary
+    topics = [t for t in vocab.topics if all_topics or not vocab.emotions_for(t)]
+    if not topics:
+        return {}
+    rendered = render(load_template("topic_emotions"), vocab, topic="",
+                      extra={"topics": topics, "emotions": list(vocab.emotions)})
+    reply = complete(rendered.messages)
+    try:
+        data = extract_json_object(reply)
+    except ValueError as exc:
+        raise InvalidInputError("the model's answer holds no JSON object") from exc
+    found: dict[str, list[str]] = {}
+    for topic in topics:
+        raw = data.get(topic) if isinstance(data, dict) else None
+        labels = [vocab.match("emotion", e).label for e in raw or [] if isinstance(e, str)]
+        found[topic] = list(dict.fromkeys(e for e in labels if e))
+    missing = [t for t, e in found.items() if not e]
+    if missing:
+        raise InvalidInputError(f"the model gave no usable emotion for {len(missing)} topic(s): "
+                                f"{', '.join(missing[:5])}; set them by hand with --set")
+    return set_topic_emotions(ctx, actor, project, found) and found
+
+
+
+# ---- provenance in view ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SeedRef:
+    id: int
+    topic: str | None
+    seed_round: int | None
+    exists: bool
+
+
+@dataclass(frozen=True)
+class ProvenanceView:
+    """What a dialogue came from, for `curation show` and the editor's and Review's panel."""
+
+    dialogue_id: int
+    project: str | None
+    topic: str | None
+    emotion: str | None
+    status: str
+    source: str
+    seed_round: int | None
+    model: str | None
+    template: str | None
+    template_version: str | None
+    temperature: float | None
+    top_p: float | None
+    prompt: list[dict[str, str]]
+    seeds: list[SeedRef]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    request_id: str | None
+    job_id: int | None
+    situation_hint: str | None
+    label_map: dict[str, Any] | None
+
+    def lines(self, *, prompt: bool = True) -> list[str]:
+        out = [f"dialogue {self.dialogue_id} ({self.project}): {self.topic or '-'}"
+               f"{f' / {self.emotion}' if self.emotion else ''}, {self.status}, "
+               f"{self.source}{f', seed round {self.seed_round}' if self.seed_round else ''}"]
+        if self.model is not None or self.template is not None:
+            sampling = ", ".join(f"{k} {v:g}" for k, v in (("temperature", self.temperature),
+                                                           ("top-p", self.top_p))
+                                 if v is not None) or "server default sampling"
+            out.append(f"model {self.model or '-'}, template {self.template or '-'}"
+                       f"@{self.template_version or '-'}, {sampling}")
+            cost = f"${self.cost_usd:.6f}" if self.cost_usd is not None else "cost unknown"
+            out.append(f"tokens {self.prompt_tokens or 0} prompt + {self.completion_tokens or 0}"
+                       f" completion, {cost}, request id {self.request_id or '-'}"
+                       f"{f', job {self.job_id}' if self.job_id is not None else ''}")
+        if self.situation_hint:
+            out.append(f"situation hint: {self.situation_hint}")
+        if self.seeds:
+            out.append("seeds: " + ", ".join(
+                f"{s.id} ({s.topic or '-'}, round "
+                f"{s.seed_round if s.seed_round is not None else '-'})"
+                if s.exists else f"{s.id} (gone)" for s in self.seeds))
+        if self.label_map:
+            turns = self.label_map.get("turns") or []
+            out.append(f"labels mapped by {self.label_map.get('map')}: {len(turns)} turns")
+        if prompt and self.prompt:
+            out.append("prompt:")
+            for message in self.prompt:
+                out.append(f"--- {message.get('role')}")
+                out.extend(str(message.get("content", "")).splitlines())
+        return out
+
+
+def provenance_view(ctx: AppContext, dialogue_id: int) -> ProvenanceView:
+    with ctx.uow() as uow:
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        p = dialogue.provenance
+        seeds = []
+        for raw in p.get("seed_ids") or []:
+            try:
+                seed = uow.repo.get_dialogue(int(raw))
+                seeds.append(SeedRef(int(raw), seed.topic, seed.seed_round, True))
+            except (NotFoundError, TypeError, ValueError):
+                seeds.append(SeedRef(int(raw) if str(raw).isdigit() else -1, None, None, False))
+    usage = p.get("usage") or {}
+    template = p.get("template_name") or (str(p["template"]).split("@")[0]
+                                          if p.get("template") else None)
+    version = p.get("template_version") or (str(p["template"]).split("@")[-1]
+                                            if p.get("template") and "@" in p["template"]
+                                            else None)
+    return ProvenanceView(
+        dialogue_id=dialogue_id, project=dialogue.project, topic=dialogue.topic,
+        emotion=dialogue.emotion, status=str(dialogue.status), source=str(dialogue.source),
+        seed_round=dialogue.seed_round, model=p.get("model"), template=template,
+        template_version=version, temperature=p.get("temperature"), top_p=p.get("top_p"),
+        prompt=list(p.get("prompt") or []), seeds=seeds,
+        prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+        cost_usd=p.get("cost_usd"), request_id=p.get("request_id"), job_id=p.get("job_id"),
+        situation_hint=p.get("situation_hint"), label_map=p.get("label_map"))
 
 
 __all__ = ["BudgetError", "JobRequest", "NotFoundError", "Progress", "generate_one",
