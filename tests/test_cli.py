@@ -206,10 +206,10 @@ def test_generate_jobs_and_seeds_commands_against_the_stub(run, monkeypatch):
     assert listed[1].startswith("demo-extes in all: ")
     # demo-peconv was loaded first (ids 1-3); demo-extes holds 4-6
     promoted = run("seeds", "promote", "--project", "demo-extes", "--id", "4", "--id", "5")
-    assert promoted.stdout.strip() == (
-        "promoted 2 dialogues to seeds in demo-extes (2 seeds in all)")
-    assert run("seeds", "list", "--project", "demo-extes").stdout.splitlines()[0].startswith(
-        "4\tround 0\tAcademic Stress")
+    assert promoted.stderr.strip() == ("Error: only approved dialogues can become seeds; "
+                                       "not approved: 4 (draft), 5 (draft)")
+    assert run("seeds", "list", "--project", "demo-extes").stdout.startswith(
+        "demo-extes has no seeds")
     wrong = run("seeds", "promote", "--project", "demo-extes", "--id", "1")
     assert wrong.stderr.strip() == "Error: project demo-extes has no dialogues with ids 1"
     bad = run("generate", "--project", "demo-extes", "--topic", "Mars Travel", "-n", "1")

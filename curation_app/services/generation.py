@@ -617,6 +617,11 @@ def promote_seeds(ctx: AppContext, actor: Actor, project: str, *,
             chosen += uow.repo.dialogue_ids(record, [Status.APPROVED])
         if not chosen:
             raise InvalidInputError("name dialogues with --id, or pass --approved")
+        mine = set(uow.repo.dialogue_ids(record, list(Status)))
+        missing = [i for i in sorted(set(chosen)) if i not in mine]
+        if missing:
+            raise NotFoundError(f"project {project} has no dialogues with ids "
+                                f"{', '.join(map(str, missing))}")
         ok = set(uow.repo.dialogue_ids(record, [Status.APPROVED]))
         refused = [i for i in sorted(set(chosen)) if i not in ok]
         if refused:

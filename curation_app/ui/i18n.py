@@ -634,3 +634,16 @@ def t_optional(key: str, **values: object) -> str | None:
 def t(key: str, **values: object) -> str:
     """The interface string ``key`` in the session's language (the key itself if unknown)."""
     return t_optional(key, **values) or key
+
+
+# Provenance panel (issue 9), kept together so the merge stays additive.
+EN.update({
+    "provenance.title": "Where this dialogue came from",
+    "provenance.none": "No model draft: this dialogue was {source}.",
+    "provenance.seeds": "Seed dialogues shown to the model",
+})
+ZH.update({
+    "provenance.title": "这段对话的来源",
+    "provenance.none": "没有模型草稿：这段对话来源为 {source}。",
+    "provenance.seeds": "提示中给模型看的种子对话",
+})
