@@ -29,7 +29,14 @@ from curation_app.generation.client import (
 )
 from curation_app.generation.draft_schema import extract_json_object
 from curation_app.generation.pricing import PriceTable
-from curation_app.generation.prompts import RenderedPrompt, load_template, render
+from curation_app.generation.prompts import (
+    PromptTemplate,
+    RenderedPrompt,
+    load_template,
+    render,
+    render_blocks,
+    template_version,
+)
 from curation_app.generation.tokens import request_prompt_tokens
 from curation_app.presets import Vocabulary
 from curation_app.services.context import AppContext
@@ -111,10 +118,10 @@ def plan_job(ctx: AppContext, actor: Actor, request: JobRequest) -> int:
         vocab = project.vocabulary
         gen = vocab.generation
         model = request.model or project.settings.get("model") or DEFAULT_MODEL
-        template = request.template or gen.get("template")
+        template = request.template or project.settings.get("template") or gen.get("template")
         if not template:
             raise InvalidInputError(f"project {project.name} names no prompt template")
-        load_template(template)  # fail now, not after the first call
+        resolve_template(project, template)  # fail now, not after the first call
         emotion = _check_label(vocab, "emotion", request.emotion) if request.emotion else None
 
         if request.fill_targets:
@@ -384,7 +391,7 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
                  if job.params.get("seeds_per_prompt") else [])
     vocab = project.vocabulary
     params = job.params
-    template = load_template(params["template"])
+    template = resolve_template(project, params["template"])
     limit = concurrency or int(params.get("concurrency") or 4)
     prices = PriceTable.load()
     max_output = int(params.get("max_output_tokens") or DEFAULT_MAX_OUTPUT)
@@ -537,7 +544,8 @@ def preview_prompt(ctx: AppContext, project: str, topic: str, emotion: str | Non
     hints = vocab.topic_hints.get(topic) or []
     extra = {**_prompt_extra(record),
              "situation_hint": hints[seed % len(hints)] if hints else None}
-    return render(load_template(template or gen["template"]), vocab, topic=topic,
+    chosen = template or settings.get("template") or gen["template"]
+    return render(resolve_template(record, chosen), vocab, topic=topic,
                   emotion=emotion, turns=turns or int(gen.get("turns", 12)), seeds=used,
                   extra=extra)
 
@@ -669,7 +677,7 @@ def list_seeds(ctx: AppContext, project: str) -> list[Dialogue]:
 
 GENERATION_SETTINGS = ("temperature", "top_p", "seed_policy", "seed_shortage",
                        "cross_scenario_seeds", "child_grade", "target_chars",
-                       "max_output_tokens")
+                       "max_output_tokens", "template")
 
 
 def _checked_setting(key: str, value: Any) -> Any:
@@ -917,6 +925,77 @@ def provenance_view(ctx: AppContext, dialogue_id: int) -> ProvenanceView:
         prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
         cost_usd=p.get("cost_usd"), request_id=p.get("request_id"), job_id=p.get("job_id"),
         situation_hint=p.get("situation_hint"), label_map=p.get("label_map"))
+
+
+
+# ---- a project's own prompt templates --------------------------------------------------------
+def resolve_template(project: ProjectRecord, name: str) -> PromptTemplate:
+    """``name``'s newest version among the project's saved templates, else the bundled file."""
+    saved = (project.settings.get("templates") or {}).get(name)
+    if saved:
+        newest = saved[-1]
+        return PromptTemplate(name=name, version=newest["version"], source=newest["source"])
+    return load_template(name)
+
+
+def _as_template_source(messages: list[dict[str, str]], topic: str | None,
+                        emotion_shown: str | None) -> str:
+    """Jinja source from an edited prompt: the topic and emotion it was written for become
+    variables again, so the saved template works for any topic."""
+    blocks = []
+    for message in messages:
+        role = message.get("role")
+        if role not in ("system", "user"):
+            raise InvalidInputError(f"a template holds system and user messages, not {role!r}")
+        text = message.get("content", "")
+        # Keep the lead's text literal, except for the topic and emotion it was written for.
+        text = text.replace("{", "{{ '{' }}") if "{" in text else text
+        if topic:
+            text = text.replace(topic, "{{ topic }}")
+        if emotion_shown:
+            text = text.replace(emotion_shown, "{{ emotion_label or emotion }}")
+        blocks.append(f"{{% block {role} %}}\n{text}\n{{% endblock %}}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def save_project_template(ctx: AppContext, actor: Actor, project: str, name: str,
+                          messages: list[dict[str, str]], *, topic: str | None = None,
+                          emotion: str | None = None,
+                          make_default: bool = False) -> PromptTemplate:
+    """Save an edited prompt as a new version of the project's template ``name``."""
+    require(actor, "project.edit_vocabulary")
+    name = name.strip()
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise InvalidInputError("a template name needs letters, digits, - or _ only")
+    if not messages or not all(m.get("content", "").strip() for m in messages):
+        raise InvalidInputError("the edited prompt is empty")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        shown_emotion = record.vocabulary.emotion_label(emotion) if emotion else None
+        source = _as_template_source(messages, topic, shown_emotion)
+        template = PromptTemplate(name=name, version=template_version(source), source=source)
+        render_blocks(template, {"topic": topic or "", "emotion": emotion,
+                                 "emotion_label": shown_emotion})  # refuse what cannot render
+        settings = dict(record.settings)
+        templates = {k: list(v) for k, v in (settings.get("templates") or {}).items()}
+        versions = templates.setdefault(name, [])
+        if not any(v["version"] == template.version for v in versions):
+            versions.append({"version": template.version, "source": source,
+                             "by": actor.name})
+        settings["templates"] = templates
+        if make_default:
+            settings["template"] = name
+        uow.repo.set_settings(record.id, settings)
+        uow.commit()
+    return template
+
+
+def project_templates(ctx: AppContext, project: str) -> dict[str, list[str]]:
+    """The project's saved templates and their versions, oldest first."""
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+    return {k: [v["version"] for v in vs]
+            for k, vs in (record.settings.get("templates") or {}).items()}
 
 
 __all__ = ["BudgetError", "JobRequest", "NotFoundError", "Progress", "generate_one",

@@ -18,7 +18,7 @@ from curation_app.generation.client import AsyncDraftClient, DraftClient, LLMCon
 from curation_app.services import generation
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import ALLOWED, Actor
-from curation_app.ui import layout, readers, state
+from curation_app.ui import layout, paper_controls, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import label_name, shown, topic_label
@@ -33,6 +33,7 @@ gen = vocab.generation
 model = record.settings.get("model") or generation.DEFAULT_MODEL
 server = urlsplit(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
 st.caption(t("generate.model", model=model, server=server.netloc or server.path))
+paper_controls.generation_settings(actor, record)
 
 left, right = st.columns(2)
 topic = left.selectbox(topic_label(vocab), vocab.topics, key="generate.topic",
@@ -56,6 +57,7 @@ with st.expander(t("generate.prompt"), expanded=True):
             key=f"generate.msg.{fingerprint}.{i}")
         edited.append({"role": message["role"], "content": text})
 changed = edited != rendered.messages
+paper_controls.save_template(actor, project, edited, topic, emotion)
 
 if st.button(t("generate.one"), type="primary", icon=":material/auto_awesome:",
              key="generate.go"):
