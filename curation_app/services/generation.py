@@ -828,7 +828,8 @@ def fill_topic_emotions(ctx: AppContext, actor: Actor, project: str,
     if missing:
         raise InvalidInputError(f"the model gave no usable emotion for {len(missing)} topic(s): "
                                 f"{', '.join(missing[:5])}; set them by hand with --set")
-    return set_topic_emotions(ctx, actor, project, found) and found
+    set_topic_emotions(ctx, actor, project, found)
+    return found
 
 
 

@@ -10,7 +10,7 @@ import streamlit as st
 
 from curation_app.errors import CurationError
 from curation_app.services import generation
-from curation_app.ui import readers
+from curation_app.ui import readers, state
 from curation_app.ui.i18n import t
 
 
@@ -36,9 +36,12 @@ def panel(dialogue_id: int | None) -> None:
         st.markdown("  \n".join(lines[1:]) or "—")
         if view.seeds:
             st.caption(t("provenance.seeds"))
-            st.markdown("  \n".join(
-                f"[#{s.id}](?dialogue={s.id}) {s.topic or '—'}" if s.exists else f"#{s.id} ✗"
-                for s in view.seeds))
+            for seed in view.seeds:
+                label = f"#{seed.id} · {seed.topic or '—'}"
+                if st.button(label, key=f"provenance.seed.{dialogue_id}.{seed.id}",
+                             disabled=not seed.exists, icon=":material/open_in_new:"):
+                    state.put(state.EDITOR_DIALOGUE, seed.id)
+                    st.switch_page("views/editor.py")
         for message in view.prompt:
             st.caption(str(message.get("role", "")))
             st.code(str(message.get("content", "")), language=None, wrap_lines=True)

@@ -67,3 +67,34 @@ def test_the_editor_shows_where_a_generated_draft_came_from(make_app, app_ctx, s
     assert "request id " in shown and "$0.0" in shown
     prompt = stub.chat_requests[-1].messages[-1]["content"]
     assert any(prompt.strip()[:40] in c.value for c in at.code)
+
+
+def test_review_shows_the_provenance_and_a_seed_opens_in_the_editor(make_app, app_ctx, stub):
+    from curation_app.domain import Status
+    from curation_app.generation import DraftClient, LLMConfig
+    from curation_app.services import workflow
+
+    with app_ctx.uow() as uow:
+        project = uow.repo.get_project("demo-extes")
+        seeds = uow.repo.dialogue_ids(project, [Status.DRAFT])
+        for i in seeds:
+            uow.repo.set_status(i, Status.APPROVED)
+        uow.commit()
+    generation.promote_seeds(app_ctx, actor("lea"), "demo-extes", ids=seeds)
+    generation.configure_project(app_ctx, actor("lea"), "demo-extes",
+                                 generation={"cross_scenario_seeds": True, "temperature": 0.4})
+    rendered = generation.preview_prompt(app_ctx, "demo-extes", "Academic Stress")
+    with DraftClient(LLMConfig(model="gpt-4o-mini", api_key="sk-ui-paper",
+                               base_url=stub.url)) as client:
+        made = generation.generate_one(app_ctx, actor("lea"), "demo-extes", rendered, client)
+    assert made.dialogue_id is not None
+    workflow.submit(app_ctx, actor("lea"), made.dialogue_id)
+
+    at = open_page(make_app("rita", project="demo-extes"), "review")
+    assert "Where this dialogue came from" in [e.label for e in at.expander]
+    shown = texts(at)
+    assert "template extes_selfchat@" in shown and "temperature 0.4" in shown
+    seed_id = generation.provenance_view(app_ctx, made.dialogue_id).seeds[0].id
+    at.button(key=f"provenance.seed.{made.dialogue_id}.{seed_id}").click().run()
+    assert at.session_state[state.EDITOR_DIALOGUE] == seed_id
+    assert at.title[0].value == "Editor"
