@@ -91,3 +91,9 @@ def save_template(actor: Actor, project: str, messages: list[dict[str, str]],
     else:
         readers.clear()
         st.success(t("paper.template_saved", name=saved.name, version=saved.version))
+
+
+def job_warnings(job_id: int) -> None:
+    """What planning the job warned about (scenarios short of same-scenario seeds)."""
+    for warning in generation.job_status(readers.context(), job_id).params.get("warnings") or []:
+        st.warning(warning)

@@ -4,11 +4,14 @@ shows in the editor what a draft came from."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
-from curation_app.services import generation
+from curation_app.domain import Status
+from curation_app.generation import DraftClient, LLMConfig
+from curation_app.services import generation, workflow
 from curation_app.ui import state
 from tests.openai_stub_server import OpenAIStub
 from tests.ui.conftest import actor, open_page, texts
@@ -70,10 +73,6 @@ def test_the_editor_shows_where_a_generated_draft_came_from(make_app, app_ctx, s
 
 
 def test_review_shows_the_provenance_and_a_seed_opens_in_the_editor(make_app, app_ctx, stub):
-    from curation_app.domain import Status
-    from curation_app.generation import DraftClient, LLMConfig
-    from curation_app.services import workflow
-
     with app_ctx.uow() as uow:
         project = uow.repo.get_project("demo-extes")
         seeds = uow.repo.dialogue_ids(project, [Status.DRAFT])
@@ -98,3 +97,22 @@ def test_review_shows_the_provenance_and_a_seed_opens_in_the_editor(make_app, ap
     at.button(key=f"provenance.seed.{made.dialogue_id}.{seed_id}").click().run()
     assert at.session_state[state.EDITOR_DIALOGUE] == seed_id
     assert at.title[0].value == "Editor"
+
+
+def test_a_batch_short_of_seeds_is_queued_with_a_warning_or_refused(make_app, app_ctx, stub):
+    at = open_page(make_app("lea", project="demo-extes"), "generate")
+    at.multiselect(key="generate.topics").set_value(["Caregiver Support"])
+    at.button(key="FormSubmitter:generate.batch_form-Queue the batch").click().run()
+    assert not at.exception
+    assert "Caregiver Support (0)" in [w.value for w in at.warning][-1]
+    (job,) = generation.list_jobs(app_ctx, "demo-extes")
+    deadline = time.monotonic() + 20
+    while generation.job_status(app_ctx, job.id).status != "finished":
+        assert time.monotonic() < deadline, "the batch job did not finish"
+        time.sleep(0.1)
+
+    generation.configure_project(app_ctx, actor("lea"), "demo-extes",
+                                 generation={"seed_shortage": "refuse"})
+    at.button(key="FormSubmitter:generate.batch_form-Queue the batch").click().run()
+    assert "Caregiver Support (0)" in texts(at)
+    assert len(generation.list_jobs(app_ctx, "demo-extes")) == 1  # refused: no new job

@@ -133,6 +133,7 @@ if actor.role in ALLOWED["generation.run"]:
             _run_in_background(readers.context(), actor, job_id, config)
             readers.clear()
             st.success(t("generate.queued", job=job_id))
+            paper_controls.job_warnings(job_id)
 
     st.button(t("ui.refresh"), icon=":material/refresh:", key="generate.refresh",
               on_click=readers.clear)
