@@ -38,7 +38,7 @@ paper_controls.generation_settings(actor, record)
 left, right = st.columns(2)
 topic = left.selectbox(topic_label(vocab), vocab.topics, key="generate.topic",
                        format_func=shown(vocab.topics, partial(label_name, vocab, "topic")))
-emotions = [None, *vocab.emotions] if vocab.emotions else [None]
+emotions = [None, *(vocab.emotions_for(topic) or vocab.emotions)]  # the topic's own first
 emotion = right.selectbox(
     t("label.emotion"), emotions, key="generate.emotion",
     index=1 if gen.get("emotion_per_draft") and vocab.emotions else 0,
