@@ -75,7 +75,7 @@ async def bare_sdk(stub: RemoteStub, drafts: int, concurrency: int) -> float:
 
 async def full_job(ctx: AppContext, stub: RemoteStub, drafts: int, concurrency: int) -> float:
     job_id = generation.plan_job(ctx, LEAD, generation.JobRequest(
-        project="bench", topics=["Job Loss"], n=drafts, concurrency=concurrency))
+        project="bench", topics=["Job Loss or Career Setbacks"], n=drafts, concurrency=concurrency))
     config = LLMConfig(model="gpt-4o-mini", api_key="sk-bench", base_url=stub.url,
                        timeout_s=30)
     start = time.perf_counter()

@@ -170,3 +170,9 @@ class ModelOutputError(GenerationError):
     def __init__(self, message: str, *, field: str | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.field = field
+
+
+class BudgetReachedError(GenerationError):
+    """A call was not sent: its worst-case cost would pass the job's budget."""
+
+    retryable = False

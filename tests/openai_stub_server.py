@@ -23,6 +23,7 @@ chat script, and ``moderation_error`` makes it fail with that HTTP status instea
 from __future__ import annotations
 
 import json
+import random
 import re
 import threading
 import time
@@ -197,6 +198,15 @@ def _strategy_enum(schema: dict[str, Any] | None) -> list[str]:
         return ["Others"]
 
 
+def _tokens(text: str) -> int:
+    """Tokens as a pessimistic real tokenizer might count them: 2 per CJK character, 1 per
+    other non-ASCII character, 1 per 3 ASCII characters."""
+    cjk = len(_CJK.findall(text))
+    other = sum(1 for ch in text if ord(ch) > 127) - cjk
+    ascii_chars = len(text) - cjk - other
+    return 2 * cjk + other + -(-ascii_chars // 3)
+
+
 def make_draft(body: dict[str, Any], turns: int = 6) -> dict[str, Any]:
     """A valid draft for the request: schema-conforming, seeker first, one strategy per reply."""
     strategies = _strategy_enum(find_schema(body))
@@ -292,6 +302,12 @@ class OpenAIStub:
         self.reject_formats = set(reject_formats)
         self.model = model  # echoed model name; None echoes the request's
         self.moderation_error: int | None = None  # an HTTP status every moderation gets
+        # Budget tests: draws each canned draft's length from this (min, max) range of turns,
+        # counts tokens as a real tokenizer may (a CJK character as 2 tokens, an ASCII one as
+        # 1/3), the schema counted as input, and honours max_completion_tokens ("length").
+        self.random_turns: tuple[int, int] | None = None
+        self.realistic_usage = False
+        self._rng = random.Random(0)
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -447,12 +463,21 @@ class OpenAIStub:
         if kind == "stall" and self._stopping.wait(behaviour.seconds):
             return None  # the stub is shutting down
         content, finish = self._content(behaviour, body)
+        cap = body.get("max_completion_tokens")
+        if self.realistic_usage and cap is not None and _tokens(content) > cap:
+            while content and _tokens(content) > cap:  # cut off where the cap runs out
+                content = content[: max(0, len(content) - max(1, len(content) // 8))]
+            finish = "length"
         if body.get("stream"):
             return self._stream(h, rid, body, content, finish)
         return self._send_json(h, rid, 200, self._completion(n, body, content, finish))
 
     def _content(self, behaviour: Behaviour, body: dict[str, Any]) -> tuple[str, str]:
-        draft = make_draft(body, self.turns)
+        turns = self.turns
+        if self.random_turns is not None:
+            with self._lock:
+                turns = self._rng.randint(*self.random_turns)
+        draft = make_draft(body, turns)
         text = json.dumps(draft, ensure_ascii=False)
         kind = behaviour.kind
         if kind == "reply":
@@ -493,8 +518,14 @@ class OpenAIStub:
     def _model(self, body: dict[str, Any]) -> str:
         return self.model or str(body.get("model") or "stub-model")
 
-    @staticmethod
-    def _usage(body: dict[str, Any], content: str) -> dict[str, int]:
+    def _usage(self, body: dict[str, Any], content: str) -> dict[str, int]:
+        if self.realistic_usage:
+            schema = (body.get("response_format") or {})
+            prompt = sum(_tokens(str(m.get("content", ""))) + 4
+                         for m in body.get("messages") or []) + _tokens(json.dumps(schema)) + 3
+            completion = _tokens(content)
+            return {"prompt_tokens": prompt, "completion_tokens": completion,
+                    "total_tokens": prompt + completion}
         prompt = sum(len(str(m.get("content", ""))) for m in body.get("messages") or []) // 4 + 1
         completion = len(content) // 4 + 1
         return {"prompt_tokens": prompt, "completion_tokens": completion,

@@ -190,24 +190,26 @@ def test_generate_jobs_and_seeds_commands_against_the_stub(run, monkeypatch):
         monkeypatch.setenv("OPENAI_API_KEY", "sk-test-cli")
         monkeypatch.setenv("OPENAI_BASE_URL", stub.url)
         stub.script(truncated())
-        made = run("generate", "--project", "demo-extes", "--topic", "Job Loss", "-n", "3",
-                   "--concurrency", "1", "--max-retries", "0")
+        made = run("generate", "--project", "demo-extes", "--topic",
+                   "Job Loss or Career Setbacks", "-n", "3", "--concurrency", "1",
+                   "--max-retries", "0")
     assert made.exit_code == 0, made.output
     line = made.stdout.strip()
     assert line.startswith("job 1 finished: 2 drafts stored, 1 failed, 0 remaining of 3 (")
     assert "see the failures with `curation jobs show 1 --failed`" in made.stderr
     shown = run("jobs", "show", "1", "--failed")
-    assert "item 0 (Job Loss): ModelOutputError: the reply was cut off" in shown.stdout
+    assert ("item 0 (Job Loss or Career Setbacks): ModelOutputError: the reply was cut off"
+            in shown.stdout)
     assert "raw reply: " in shown.stdout
     listed = run("jobs", "list").stdout.splitlines()
     assert listed[0].startswith("demo-extes: job 1 finished")
     assert listed[1].startswith("demo-extes in all: ")
     # demo-peconv was loaded first (ids 1-3); demo-extes holds 4-6
     promoted = run("seeds", "promote", "--project", "demo-extes", "--id", "4", "--id", "5")
-    assert promoted.stdout.strip() == (
-        "promoted 2 dialogues to seeds in demo-extes (2 seeds in all)")
-    assert run("seeds", "list", "--project", "demo-extes").stdout.splitlines()[0].startswith(
-        "4\tround 0\tAcademic Stress")
+    assert promoted.stderr.strip() == ("Error: only approved dialogues can become seeds; "
+                                       "not approved: 4 (draft), 5 (draft)")
+    assert run("seeds", "list", "--project", "demo-extes").stdout.startswith(
+        "demo-extes has no seeds")
     wrong = run("seeds", "promote", "--project", "demo-extes", "--id", "1")
     assert wrong.stderr.strip() == "Error: project demo-extes has no dialogues with ids 1"
     bad = run("generate", "--project", "demo-extes", "--topic", "Mars Travel", "-n", "1")

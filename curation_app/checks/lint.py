@@ -173,7 +173,9 @@ class Linter:
         turn = dialogue.turns[i]
         if turn.role == Role.SUPPORTER:
             if not turn.strategies:
-                if "lint.strategy_missing" in on:
+                # Greeting and closing supporter turns carry no strategy in the published
+                # ExTES data; only an unlabelled turn in between is worth a (warning) look.
+                if "lint.strategy_missing" in on and not _greeting_or_closing(dialogue, i):
                     out.append(config.finding(
                         "lint.strategy_missing", dialogue.id, i, f"turns[{i}].strategies",
                         f"this {self.role_label[Role.SUPPORTER]} turn has no strategy"))
@@ -222,3 +224,12 @@ class Linter:
             return (f"holds the model talking about itself {_quote(found.group(0))}: not "
                     "something the supporter would say")
         return f"holds a template placeholder {_quote(found.group(0))}"
+
+
+def _greeting_or_closing(dialogue: Dialogue, i: int) -> bool:
+    """Whether supporter turn ``i`` opens or closes the dialogue: no supporter turn before it,
+    or none after it, carries a strategy (the published ExTES data leaves the greeting and a
+    goodbye or two unlabelled)."""
+    labelled = [j for j, t in enumerate(dialogue.turns)
+                if t.role == Role.SUPPORTER and t.strategies]
+    return bool(labelled) and (i < labelled[0] or i > labelled[-1])

@@ -165,15 +165,18 @@ def projects_add_labels(name: str, topics: tuple[str, ...], emotions: tuple[str,
 @click.option("--add-labels", is_flag=True,
               help="Add topics/emotions/strategies the project lacks instead of refusing them.")
 @click.option("--verbose", "-v", is_flag=True, help="List every warning and refused record.")
+@click.option("--map-strategies", "label_map", metavar="FILE",
+              help="A label map (JSON) turning the file's strategies/topics into the project's; "
+                   "'esconv-to-extes' names the bundled one.")
 @handle_errors
 def import_(file: str, fmt: str, project: str, status: str, skip_invalid: bool,
-            add_labels: bool, verbose: bool) -> None:
+            add_labels: bool, verbose: bool, label_map: str | None) -> None:
     """Import dialogues from FILE into a project."""
     ctx = open_context()
     try:
         summary = transfer.import_file(
             ctx.uow(), cli_actor(), file, fmt, project, status=status,
-            skip_invalid=skip_invalid, add_labels=add_labels)
+            skip_invalid=skip_invalid, add_labels=add_labels, label_map=label_map)
     finally:
         ctx.close()
     print_problems("skipped", summary.refused, verbose=verbose)
@@ -226,15 +229,35 @@ def _parse_targets(values: Sequence[str], targets_file: str | None) -> dict[str,
               help="Target number of dialogues for a topic, as TOPIC=N (repeatable).")
 @click.option("--targets-file", type=click.Path(dir_okay=False, exists=True),
               help="A file of TOPIC=N (or TOPIC,N) lines.")
+@click.option("--temperature", type=float, help="Sampling temperature of drafts (0-2).")
+@click.option("--top-p", "top_p", type=float, help="Nucleus sampling top-p of drafts (0-1).")
+@click.option("--seed-policy", type=click.Choice(["all_rounds", "newest_round"]),
+              help="Which seeds prompts show: every round, or the newest round only (ExTES).")
+@click.option("--seed-shortage", type=click.Choice(["warn", "refuse"]),
+              help="What a job does when a scenario has fewer seeds than a prompt shows.")
+@click.option("--cross-scenario-seeds/--same-scenario-seeds", default=None,
+              help="Let prompts fill up with seeds of other scenarios (default: same only).")
+@click.option("--child-grade", help="PECONV: the child's age or school grade in prompts.")
+@click.option("--target-chars", type=int, help="PECONV: target length of a draft in characters.")
+@click.option("--max-output-tokens", type=int,
+              help="Most tokens a draft may take (and what a budget reserves per call).")
 @handle_errors
 def projects_configure(name: str, model: str | None, targets: tuple[str, ...],
-                       targets_file: str | None) -> None:
-    """Set project NAME's model and per-topic targets; show progress against targets."""
+                       targets_file: str | None, temperature: float | None,
+                       top_p: float | None, seed_policy: str | None, seed_shortage: str | None,
+                       cross_scenario_seeds: bool | None, child_grade: str | None,
+                       target_chars: int | None, max_output_tokens: int | None) -> None:
+    """Set project NAME's model, targets and generation settings; show target progress."""
     wanted = _parse_targets(targets, targets_file)
+    options = {"temperature": temperature, "top_p": top_p, "seed_policy": seed_policy,
+               "seed_shortage": seed_shortage, "cross_scenario_seeds": cross_scenario_seeds,
+               "child_grade": child_grade, "target_chars": target_chars,
+               "max_output_tokens": max_output_tokens}
     ctx = open_context()
     try:
-        settings = generation.configure_project(ctx, cli_actor(), name, model=model,
-                                                targets=wanted)
+        settings = generation.configure_project(
+            ctx, cli_actor(), name, model=model, targets=wanted,
+            generation={k: v for k, v in options.items() if v is not None})
         progress = generation.target_progress(ctx, name)
     finally:
         ctx.close()

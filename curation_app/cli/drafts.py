@@ -6,6 +6,7 @@ import asyncio
 import sys
 
 import click
+import openai
 
 from curation_app.cli.base import (
     cli_actor,
@@ -13,9 +14,11 @@ from curation_app.cli.base import (
     main,
     open_context,
 )
+from curation_app.cli.data import projects
 from curation_app.errors import CurationError
-from curation_app.generation.client import AsyncDraftClient, LLMConfig
+from curation_app.generation.client import AsyncDraftClient, LLMConfig, map_openai_error
 from curation_app.services import generation
+from curation_app.services import projects as projects_service
 from curation_app.store.jobs import JobRecord
 
 
@@ -74,12 +77,15 @@ def _job_line(job: JobRecord) -> str:
               help="Seconds to wait for one model reply.")
 @click.option("--max-retries", type=int, default=3, show_default=True,
               help="Retries of a call after a timeout, 429 or 5xx.")
+@click.option("--temperature", type=float,
+              help="Sampling temperature (default: the project's setting).")
+@click.option("--top-p", "top_p", type=float, help="Top-p (default: the project's setting).")
 @handle_errors
 def generate(project: str | None, topics: tuple[str, ...], all_topics: bool,
              fill_targets: bool, emotion: str | None, n: int | None, concurrency: int | None,
              budget_usd: float | None, model: str | None, template: str | None,
              turns: int | None, resume: int | None, retry_failed: bool, timeout: float,
-             max_retries: int) -> None:
+             max_retries: int, temperature: float | None, top_p: float | None) -> None:
     """Generate draft dialogues with the model at $OPENAI_BASE_URL (key: $OPENAI_API_KEY)."""
     ctx = open_context()
     try:
@@ -90,12 +96,14 @@ def generate(project: str | None, topics: tuple[str, ...], all_topics: bool,
                 project=project, topics=topics, all_topics=all_topics,
                 fill_targets=fill_targets, emotion=emotion, n=n, model=model,
                 template=template, turns=turns, budget_usd=budget_usd,
-                concurrency=concurrency or 4))
+                concurrency=concurrency or 4, temperature=temperature, top_p=top_p))
         else:
             job_id = resume
             if budget_usd is not None:
                 generation.set_job_budget(ctx, cli_actor(), job_id, budget_usd)
         job = generation.job_status(ctx, job_id)
+        for warning in job.params.get("warnings") or []:
+            click.echo(f"warning: {warning}", err=True)
         click.echo(f"job {job_id}: {job.pending} drafts to generate for {job.project} with "
                    f"{job.params['model']}", err=True)
         config = LLMConfig.from_env(job.params["model"], timeout_s=timeout,
@@ -217,3 +225,109 @@ def seeds_list(project: str) -> None:
         click.echo(f"{project} has no seeds (promote some with `curation seeds promote`)")
     for d in found:
         click.echo(f"{d.id}\tround {d.seed_round}\t{d.topic or '-'}\t{len(d.turns)} turns")
+
+
+@seeds.command("demote")
+@click.option("--project", required=True, help="The project.")
+@click.option("--id", "ids", type=int, multiple=True, required=True,
+              help="A seed's dialogue id (repeatable).")
+@handle_errors
+def seeds_demote(project: str, ids: tuple[int, ...]) -> None:
+    """Stop using dialogues as seeds (they stay in the project)."""
+    ctx = open_context()
+    try:
+        changed = generation.demote_seeds(ctx, cli_actor(), project, ids)
+        total = len(generation.list_seeds(ctx, project))
+    finally:
+        ctx.close()
+    click.echo(f"demoted {len(changed)} seeds in {project} ({total} seeds left)")
+
+
+@projects.command("targets")
+@click.argument("name")
+@click.option("--from-paper", is_flag=True, required=True,
+              help="Use the published dialogue counts per scenario (ExTES Table 1).")
+@click.option("--scale", type=int, required=True, metavar="N",
+              help="Scale the published counts to N dialogues in all.")
+@handle_errors
+def projects_targets(name: str, from_paper: bool, scale: int) -> None:
+    """Set project NAME's targets to the paper's counts, scaled to N dialogues."""
+    ctx = open_context()
+    try:
+        targets = generation.paper_targets(ctx, cli_actor(), name, scale)
+    finally:
+        ctx.close()
+    for topic, n in targets.items():
+        click.echo(f"  {topic}: {n}", err=True)
+    click.echo(f"{name}: targets for {len(targets)} topics as in the paper, "
+               f"{sum(targets.values())} dialogues in all")
+
+
+@projects.command("topic-emotions")
+@click.argument("name")
+@click.option("--set", "pairs", multiple=True, metavar="TOPIC=E1,E2",
+              help="The emotions that fit a topic (repeatable).")
+@click.option("--fill", is_flag=True,
+              help="Ask the model (at $OPENAI_BASE_URL) once for every topic still unmapped.")
+@click.option("--refill", is_flag=True, help="With --fill, ask for every topic.")
+@click.option("--model", help="Model for --fill (default: the project's).")
+@handle_errors
+def projects_topic_emotions(name: str, pairs: tuple[str, ...], fill: bool, refill: bool,
+                            model: str | None) -> None:
+    """Show or edit project NAME's topic -> emotions map (the planner draws from it)."""
+    ctx = open_context()
+    try:
+        if pairs:
+            mapping: dict[str, list[str]] = {}
+            for pair in pairs:
+                topic, sep, emotions = pair.rpartition("=")
+                if not sep or not topic.strip():
+                    raise CurationError(f"{pair!r} is not TOPIC=EMOTION,EMOTION")
+                mapping[topic.strip()] = [e.strip() for e in emotions.split(",") if e.strip()]
+            generation.set_topic_emotions(ctx, cli_actor(), name, mapping)
+        if fill:
+            record = projects_service.get_project(ctx.uow(), name)
+            config = LLMConfig.from_env(model or record.settings.get("model")
+                                        or generation.DEFAULT_MODEL)
+            client = openai.OpenAI(api_key=config.api_key, base_url=config.base_url,
+                                   timeout=config.timeout_s)
+
+            def complete(messages: list[dict[str, str]]) -> str:
+                try:
+                    reply = client.chat.completions.create(
+                        model=config.model, messages=messages,  # type: ignore[arg-type]
+                        response_format={"type": "json_object"})
+                except openai.OpenAIError as exc:
+                    raise map_openai_error(exc, secret=config.api_key) from None
+                return reply.choices[0].message.content or ""
+
+            try:
+                found = generation.fill_topic_emotions(ctx, cli_actor(), name, complete,
+                                                       all_topics=refill)
+            finally:
+                client.close()
+            click.echo(f"filled {len(found)} topics from the model", err=True)
+        vocab = projects_service.get_project(ctx.uow(), name).vocabulary
+    finally:
+        ctx.close()
+    mapped = 0
+    for topic in vocab.topics:
+        emotions = vocab.emotions_for(topic)
+        mapped += bool(emotions)
+        click.echo(f"  {topic}: {', '.join(emotions) or '-'}", err=True)
+    click.echo(f"{name}: {mapped} of {len(vocab.topics)} topics have emotions mapped")
+
+
+@main.command("show")
+@click.argument("dialogue_id", type=int)
+@click.option("--prompt/--no-prompt", default=True, help="Print the exact prompt sent.")
+@handle_errors
+def show(dialogue_id: int, prompt: bool) -> None:
+    """Print dialogue DIALOGUE_ID with where it came from (model, template, seeds, cost)."""
+    ctx = open_context()
+    try:
+        view = generation.provenance_view(ctx, dialogue_id)
+    finally:
+        ctx.close()
+    for line in view.lines(prompt=prompt):
+        click.echo(line)

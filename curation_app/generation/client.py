@@ -33,6 +33,7 @@ from openai import _exceptions as openai_exceptions
 
 from curation_app.domain import Dialogue
 from curation_app.errors import (
+    BudgetReachedError,
     GenerationError,
     GenerationTimeoutError,
     ModelOutputError,
@@ -102,6 +103,21 @@ class LLMConfig:
         api_key = overrides.pop("api_key", None) or env.get("OPENAI_API_KEY", "")
         base_url = overrides.pop("base_url", None) or env.get("OPENAI_BASE_URL") or None
         return cls(model=model, api_key=api_key, base_url=base_url, **overrides)
+
+
+@dataclass(frozen=True)
+class CallOptions:
+    """Per-draft settings a job passes down: sampling, an output cap and a budget gate.
+
+    ``gate.reserve(kwargs)`` is asked before every request with what will be sent; it returns
+    a ticket, or None to forbid the call. ``gate.settle(ticket, usage, model)`` follows with the
+    usage the server reported (empty when the call failed).
+    """
+
+    temperature: float | None = None
+    top_p: float | None = None
+    max_tokens: int | None = None
+    gate: Any = None
 
 
 # ---- results ---------------------------------------------------------------------------------
@@ -367,7 +383,8 @@ class _DraftCore:
         return [*messages[:at], note, *messages[at:]]
 
     def request(self, messages: list[dict[str, str]], schema: dict[str, Any], mode: str,
-                model: str | None, *, stream: bool = False) -> dict[str, Any]:
+                model: str | None, *, stream: bool = False,
+                options: CallOptions | None = None) -> dict[str, Any]:
         kwargs: dict[str, Any] = {
             "model": model or self.config.model,
             "messages": self._messages(messages, schema, mode),
@@ -382,10 +399,16 @@ class _DraftCore:
             }}
         elif mode == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
-        if self.config.max_tokens is not None:
-            kwargs["max_completion_tokens"] = self.config.max_tokens
-        if self.config.temperature is not None:
-            kwargs["temperature"] = self.config.temperature
+        max_tokens = (options.max_tokens if options and options.max_tokens is not None
+                      else self.config.max_tokens)
+        if max_tokens is not None:
+            kwargs["max_completion_tokens"] = max_tokens
+        temperature = (options.temperature if options and options.temperature is not None
+                       else self.config.temperature)
+        if temperature is not None:
+            kwargs["temperature"] = temperature
+        if options is not None and options.top_p is not None:
+            kwargs["top_p"] = options.top_p
         if stream:
             kwargs["stream"] = True
             # Ask for the usage figures in the last chunk, so streamed drafts are costed too.
@@ -410,12 +433,30 @@ class _DraftCore:
         backoff = min(self.config.backoff_max_s, self.config.backoff_base_s * 2**retries_done)
         return backoff * self._rng.uniform(0.5, 1.0)
 
-    def call(self, kwargs: dict[str, Any], tally: _Tally) -> _Protocol[Any]:
-        """One request with retries; returns the SDK's answer or raises our GenerationError."""
+    def call(self, kwargs: dict[str, Any], tally: _Tally,
+             gate: Any = None) -> _Protocol[Any]:
+        """One request with retries; returns the SDK's answer or raises our GenerationError.
+
+        With a ``gate`` (a job's budget), each try is reserved before it is sent and settled
+        with the usage the server reported, so a budget holds even across retries and repairs.
+        """
         retries = 0
         while True:
+            ticket = None
+            if gate is not None:
+                ticket = gate.reserve(kwargs)
+                if ticket is None:
+                    raise BudgetReachedError("not sent: the worst case of this call would pass "
+                                             "the job's budget")
             tally.attempts += 1
             reply = yield _Call(kwargs)
+            if gate is not None:
+                usage = getattr(reply, "usage", None) if not isinstance(reply,
+                                                                         BaseException) else None
+                gate.settle(ticket, {
+                    "prompt_tokens": int(getattr(usage, "prompt_tokens", 0) or 0),
+                    "completion_tokens": int(getattr(usage, "completion_tokens", 0) or 0),
+                } if usage is not None else {}, getattr(reply, "model", None))
             if not isinstance(reply, BaseException):
                 return reply
             error = map_openai_error(reply, secret=self.config.api_key)
@@ -472,7 +513,8 @@ class _DraftCore:
 
     # -- protocols --
     def draft(self, rendered: RenderedPrompt, vocab: Vocabulary,
-              model: str | None) -> _Protocol[DraftResult]:
+              model: str | None,
+              options: CallOptions | None = None) -> _Protocol[DraftResult]:
         schema = draft_json_schema(vocab)
         tally = _Tally()
         messages = [dict(m) for m in rendered.messages]
@@ -482,7 +524,8 @@ class _DraftCore:
             mode = self.mode
             try:
                 completion = yield from self.call(
-                    self.request(messages, schema, mode, model), tally)
+                    self.request(messages, schema, mode, model, options=options), tally,
+                    options.gate if options is not None else None)
             except GenerationError as error:
                 if self.step_down(mode, error):
                     continue
@@ -506,14 +549,15 @@ class _DraftCore:
                         self.repair_message(reading.error)]
 
     def open_stream(self, rendered: RenderedPrompt, vocab: Vocabulary,
-                    model: str | None) -> _Protocol[Any]:
+                    model: str | None, options: CallOptions | None = None) -> _Protocol[Any]:
         schema = draft_json_schema(vocab)
         tally = _Tally()
         while True:
             mode = self.mode
             try:
                 return (yield from self.call(
-                    self.request(list(rendered.messages), schema, mode, model, stream=True),
+                    self.request(list(rendered.messages), schema, mode, model, stream=True,
+                                 options=options),
                     tally))
             except GenerationError as error:
                 if not self.step_down(mode, error):
@@ -646,9 +690,10 @@ class DraftClient(_ClientBase):
     _sdk_class = openai.OpenAI
 
     def generate(self, rendered: RenderedPrompt, vocab: Vocabulary, *,
-                 model: str | None = None) -> DraftResult:
+                 model: str | None = None,
+                 options: CallOptions | None = None) -> DraftResult:
         """One draft for ``rendered``; never raises for model or server trouble."""
-        return _drive(self._core.draft(rendered, vocab, model),
+        return _drive(self._core.draft(rendered, vocab, model, options),
                       self._openai.chat.completions.create)
 
     def stream_text(self, rendered: RenderedPrompt, vocab: Vocabulary, *,
@@ -671,7 +716,8 @@ class DraftClient(_ClientBase):
 
     def stream_draft(self, rendered: RenderedPrompt, vocab: Vocabulary, *,
                      model: str | None = None,
-                     on_text: Callable[[str], None] | None = None) -> DraftResult:
+                     on_text: Callable[[str], None] | None = None,
+                     options: CallOptions | None = None) -> DraftResult:
         """One draft, streamed: ``on_text`` gets the reply so far after every piece.
 
         Like :meth:`generate` it never raises for model or server trouble and validates the
@@ -682,7 +728,7 @@ class DraftClient(_ClientBase):
         mode = self._core.mode
         pieces: list[str] = []
         try:
-            stream = _drive(self._core.open_stream(rendered, vocab, model),
+            stream = _drive(self._core.open_stream(rendered, vocab, model, options),
                             self._openai.chat.completions.create)
             mode = self._core.mode
             tally.attempts = 1
@@ -742,9 +788,10 @@ class AsyncDraftClient(_ClientBase):
     _sdk_class = openai.AsyncOpenAI
 
     async def generate(self, rendered: RenderedPrompt, vocab: Vocabulary, *,
-                       model: str | None = None) -> DraftResult:
+                       model: str | None = None,
+                       options: CallOptions | None = None) -> DraftResult:
         """One draft for ``rendered``; never raises for model or server trouble."""
-        return await _adrive(self._core.draft(rendered, vocab, model),
+        return await _adrive(self._core.draft(rendered, vocab, model, options),
                              self._openai.chat.completions.create)
 
     async def stream_text(self, rendered: RenderedPrompt, vocab: Vocabulary, *,

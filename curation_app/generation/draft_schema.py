@@ -125,6 +125,12 @@ def _rule_problem(data: dict[str, Any], vocab: Vocabulary) -> tuple[str, str] | 
         return "turns[0].role", f"the first turn must be the {seeker}'s (role \"seeker\")"
     if not data["description"].strip():
         return "description", "the description is empty"
+    # Greeting and closing turns may go unlabelled, as in the published ExTES data: a supporter
+    # turn with no labelled supporter turn before it, or none after it.
+    labelled = [i for i, t in enumerate(turns)
+                if t["role"] == Role.SUPPORTER and t["strategies"]]
+    may_be_bare = ({i for i in range(len(turns)) if i < labelled[0] or i > labelled[-1]}
+                   if labelled else set())
     for i, turn in enumerate(turns):
         if not turn["text"].strip():
             return f"turns[{i}].text", "the turn's text is empty"
@@ -132,8 +138,9 @@ def _rule_problem(data: dict[str, Any], vocab: Vocabulary) -> tuple[str, str] | 
         if turn["role"] == Role.SEEKER and n:
             return f"turns[{i}].strategies", "a seeker turn must have no strategies"
         if turn["role"] == Role.SUPPORTER:
-            if n == 0:
-                return f"turns[{i}].strategies", "a supporter turn needs a strategy"
+            if n == 0 and i not in may_be_bare:
+                return (f"turns[{i}].strategies", "a supporter turn needs a strategy (only "
+                        "the greeting and the closing supporter turns may have none)")
             if n > 1 and not vocab.multi_strategy:
                 return (f"turns[{i}].strategies",
                         f"this project allows one strategy per supporter turn, got {n}")

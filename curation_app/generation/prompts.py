@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,7 +22,7 @@ from typing import Any
 import jinja2
 
 from curation_app.domain import Dialogue, Role
-from curation_app.errors import InvalidInputError, NotFoundError
+from curation_app.errors import CurationError, InvalidInputError, NotFoundError
 from curation_app.presets import Vocabulary
 from curation_app.resources import resource_path
 
@@ -143,17 +144,33 @@ def vocabulary_context(vocab: Vocabulary) -> dict[str, Any]:
             if role in vocab.roles
         },
         "strategies": [
-            {"name": s.name, "code": s.code, "definition": s.definition, "label": s.label(lang)}
+            # ``definition`` in the project's language (Chinese for PECONV); the canonical
+            # English one stays available as ``definition_en``.
+            {"name": s.name, "code": s.code, "definition": s.definition_in(lang),
+             "definition_en": s.definition, "label": s.label(lang)}
             for s in vocab.strategies
         ],
         "strategy_names": list(vocab.strategy_names),
     }
 
 
+def _export_text(seed: Dialogue, vocab: Vocabulary) -> str | None:
+    """The seed as the project's export format writes it (ExTES: scene, description and
+    content), so the model sees the examples in the very shape the dataset is published in."""
+    from curation_app import formats  # late: formats imports generation-free modules only
+
+    try:
+        record = formats.export_record(seed, vocab.export_format, vocab)
+    except CurationError:
+        return None
+    return json.dumps(record, ensure_ascii=False, indent=1)
+
+
 def _seed_context(seed: Dialogue, vocab: Vocabulary) -> dict[str, Any]:
     lang = vocab.language
     labels = {s.name: s.label(lang) for s in vocab.strategies}
     return {
+        "record": _export_text(seed, vocab),
         "id": seed.external_id or (str(seed.id) if seed.id is not None else None),
         "topic": seed.topic,
         "emotion": seed.emotion,
@@ -196,10 +213,12 @@ def render(
         raise InvalidInputError(f"extra prompt variables may not redefine {sorted(clash)}")
     seed_contexts = [_seed_context(s, vocab) for s in seeds]
     variables: dict[str, Any] = {
+        "situation_hint": None, "child_grade": None, "target_chars": None,
         **vocabulary_context(vocab),
         **(extra or {}),
         "topic": topic,
         "emotion": emotion,
+        "emotion_label": vocab.emotion_label(emotion) if emotion else None,
         "turns": turns,
         "seeds": seed_contexts,
     }

@@ -35,9 +35,15 @@ class Strategy:
     definition: str
     aliases: tuple[str, ...] = ()
     display: dict[str, str] = field(default_factory=dict)
+    # The definition in other languages (a Chinese project shows its annotators and its model
+    # the Chinese wording; exports keep the canonical English name).
+    definitions: dict[str, str] = field(default_factory=dict)
 
     def label(self, language: str) -> str:
         return self.display.get(language, self.name)
+
+    def definition_in(self, language: str) -> str:
+        return self.definitions.get(language) or self.definition
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,15 @@ class Vocabulary:
     # Defaults of the quality checks: turn and dialogue length bounds (min_turns, max_turns,
     # max_turn_chars). A project's settings may override them.
     checks: dict[str, Any] = field(default_factory=dict)
+    # Published dialogue counts per topic (ExTES Table 1): default targets, scaled on request.
+    paper_targets: dict[str, int] = field(default_factory=dict)
+    # Optional sub-situations per topic (ExTES Appendix D) that the planner rotates through.
+    topic_hints: dict[str, list[str]] = field(default_factory=dict)
+    # Which emotions fit each topic (PECONV: "assigned topics and corresponding emotion
+    # labels"); the planner never pairs a topic with an emotion outside its list.
+    topic_emotions: dict[str, list[str]] = field(default_factory=dict)
+    # Display names of emotions per language (the canonical name is what exports write).
+    emotion_display: dict[str, dict[str, str]] = field(default_factory=dict)
 
     # ---- lookups -------------------------------------------------------------------------
     @property
@@ -126,6 +141,15 @@ class Vocabulary:
             return LabelMatch(aliases[key], normalised=True)
         return LabelMatch(None)
 
+    def emotion_label(self, emotion: str, language: str | None = None) -> str:
+        return self.emotion_display.get(emotion, {}).get(language or self.language, emotion)
+
+    def emotions_for(self, topic: str | None) -> tuple[str, ...]:
+        """The emotions a draft on ``topic`` may carry: its mapped list, else none known."""
+        if topic is None:
+            return ()
+        return tuple(e for e in self.topic_emotions.get(topic, ()) if e in self.emotions)
+
     def strategy(self, name: str) -> Strategy:
         for s in self.strategies:
             if s.name == name:
@@ -166,9 +190,17 @@ class Vocabulary:
             "checks": dict(self.checks),
             "strategies": [
                 {"name": s.name, "code": s.code, "definition": s.definition,
-                 "aliases": list(s.aliases), "display": dict(s.display)}
+                 "aliases": list(s.aliases), "display": dict(s.display),
+                 **({"definitions": dict(s.definitions)} if s.definitions else {})}
                 for s in self.strategies
             ],
+            **({"paper_targets": dict(self.paper_targets)} if self.paper_targets else {}),
+            **({"topic_hints": {k: list(v) for k, v in self.topic_hints.items()}}
+               if self.topic_hints else {}),
+            **({"topic_emotions": {k: list(v) for k, v in self.topic_emotions.items()}}
+               if self.topic_emotions else {}),
+            **({"emotion_display": {k: dict(v) for k, v in self.emotion_display.items()}}
+               if self.emotion_display else {}),
         }
 
     @classmethod
@@ -196,9 +228,14 @@ class Vocabulary:
                 Strategy(
                     name=s["name"], code=s.get("code", ""), definition=s.get("definition", ""),
                     aliases=tuple(s.get("aliases", ())), display=dict(s.get("display", {})),
+                    definitions=dict(s.get("definitions", {})),
                 )
                 for s in data.get("strategies", ())
             ),
+            paper_targets={k: int(v) for k, v in data.get("paper_targets", {}).items()},
+            topic_hints={k: list(v) for k, v in data.get("topic_hints", {}).items()},
+            topic_emotions={k: list(v) for k, v in data.get("topic_emotions", {}).items()},
+            emotion_display={k: dict(v) for k, v in data.get("emotion_display", {}).items()},
         )
 
 

@@ -15,10 +15,29 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from curation_app.domain import Dialogue, Source, Status
-from curation_app.errors import BudgetError, InvalidInputError, NotFoundError
-from curation_app.generation.client import AsyncDraftClient, DraftClient, DraftResult
+from curation_app.errors import (
+    BudgetError,
+    BudgetReachedError,
+    InvalidInputError,
+    NotFoundError,
+)
+from curation_app.generation.client import (
+    AsyncDraftClient,
+    CallOptions,
+    DraftClient,
+    DraftResult,
+)
+from curation_app.generation.draft_schema import extract_json_object
 from curation_app.generation.pricing import PriceTable
-from curation_app.generation.prompts import RenderedPrompt, load_template, render
+from curation_app.generation.prompts import (
+    PromptTemplate,
+    RenderedPrompt,
+    load_template,
+    render,
+    render_blocks,
+    template_version,
+)
+from curation_app.generation.tokens import request_prompt_tokens
 from curation_app.presets import Vocabulary
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
@@ -41,6 +60,12 @@ class JobRequest:
     turns: int | None = None
     budget_usd: float | None = None
     concurrency: int = 4
+    temperature: float | None = None  # default: the project's setting, else the server's
+    top_p: float | None = None
+
+
+SEED_POLICIES = ("all_rounds", "newest_round")
+SEED_SHORTAGE = ("warn", "refuse")
 
 
 @dataclass(frozen=True)
@@ -93,10 +118,10 @@ def plan_job(ctx: AppContext, actor: Actor, request: JobRequest) -> int:
         vocab = project.vocabulary
         gen = vocab.generation
         model = request.model or project.settings.get("model") or DEFAULT_MODEL
-        template = request.template or gen.get("template")
+        template = request.template or project.settings.get("template") or gen.get("template")
         if not template:
             raise InvalidInputError(f"project {project.name} names no prompt template")
-        load_template(template)  # fail now, not after the first call
+        resolve_template(project, template)  # fail now, not after the first call
         emotion = _check_label(vocab, "emotion", request.emotion) if request.emotion else None
 
         if request.fill_targets:
@@ -114,43 +139,152 @@ def plan_job(ctx: AppContext, actor: Actor, request: JobRequest) -> int:
         if not plan:
             raise InvalidInputError("nothing to generate: every target is already met")
 
-        rotate = bool(gen.get("emotion_per_draft")) and emotion is None and vocab.emotions
-        items = [
-            PlannedItem(topic=topic,
-                        emotion=emotion or (vocab.emotions[i % len(vocab.emotions)]
-                                            if rotate else None))
-            for i, topic in enumerate(plan)
-        ]
+        items = plan_items(vocab, plan, emotion,
+                           rotate=bool(gen.get("emotion_per_draft")) and emotion is None)
         if request.budget_usd is not None and PriceTable.load().price(model) is None:
             raise BudgetError(f"model {model!r} has no price in the price table, so a "
                               "budget cannot be enforced; add it (CURATION_PRICES_FILE)")
+        settings = project.settings
+        k = int(gen.get("seeds_per_prompt", 0))
+        policy = _seed_policy(settings)
+        seed_round, warnings = _check_seeds(uow, project, plan, k, settings)
         params = {
             "model": model, "template": template,
             "turns": request.turns or gen.get("turns", 12),
-            "seeds_per_prompt": int(gen.get("seeds_per_prompt", 0)),
+            "seeds_per_prompt": k, "seed_policy": policy, "seed_round": seed_round,
+            "cross_scenario_seeds": bool(settings.get("cross_scenario_seeds", False)),
             "budget_usd": request.budget_usd, "concurrency": request.concurrency,
+            "temperature": _sampling(request.temperature, settings, "temperature", 0.0, 2.0),
+            "top_p": _sampling(request.top_p, settings, "top_p", 0.0, 1.0),
+            "max_output_tokens": int(settings.get("max_output_tokens") or
+                                     gen.get("max_output_tokens") or DEFAULT_MAX_OUTPUT),
+            "warnings": warnings,
         }
         job_id = uow.jobs.create(project, params, items, created_by=actor.name)
         uow.commit()
     return job_id
 
 
+DEFAULT_MAX_OUTPUT = 4096  # tokens a draft may take; also what a budget reserves per call
+
+
+def plan_items(vocab: Vocabulary, topics: Sequence[str], emotion: str | None, *,
+               rotate: bool) -> list[PlannedItem]:
+    """One item per topic in ``topics``: emotion and sub-situation hint chosen for each.
+
+    Emotions rotate through the topic's own list (``topic_emotions``), never one outside it: a
+    topic with no list is refused (fill the map first).
+    """
+    if rotate and vocab.emotions:
+        unmapped = sorted({t for t in topics if not vocab.emotions_for(t)})
+        if unmapped:
+            shown = ", ".join(unmapped[:5]) + (f" (and {len(unmapped) - 5} more)"
+                                               if len(unmapped) > 5 else "")
+            raise InvalidInputError(
+                f"no emotions are mapped for topic(s) {shown}; fill the topic -> emotions map "
+                "with `curation projects topic-emotions` (by hand or --fill with the model)")
+    seen: dict[str, int] = {}
+    items = []
+    for topic in topics:
+        n = seen.get(topic, 0)
+        seen[topic] = n + 1
+        chosen = emotion
+        if rotate and chosen is None and vocab.emotions:
+            allowed = vocab.emotions_for(topic)
+            chosen = allowed[n % len(allowed)]
+        items.append(PlannedItem(topic=topic, emotion=chosen))
+    return items
+
+
+def item_hints(vocab: Vocabulary, topics: Sequence[str | None]) -> list[str | None]:
+    """The sub-situation hint of each planned item, rotating per topic in plan order (derived
+    from the plan, so a resumed job gives each item the hint it had)."""
+    seen: dict[str | None, int] = {}
+    out: list[str | None] = []
+    for topic in topics:
+        n = seen.get(topic, 0)
+        seen[topic] = n + 1
+        hints = vocab.topic_hints.get(topic or "") or []
+        out.append(hints[n % len(hints)] if hints else None)
+    return out
+
+
+def _seed_policy(settings: dict[str, Any]) -> str:
+    policy = str(settings.get("seed_policy", "all_rounds"))
+    if policy not in SEED_POLICIES:
+        raise InvalidInputError(f"seed policy {policy!r} is unknown; choose "
+                                f"{' or '.join(SEED_POLICIES)}")
+    return policy
+
+
+def _sampling(value: float | None, settings: dict[str, Any], key: str,
+              low: float, high: float) -> float | None:
+    chosen = value if value is not None else settings.get(key)
+    if chosen is None:
+        return None
+    chosen = float(chosen)
+    if not low <= chosen <= high:
+        raise InvalidInputError(f"{key.replace('_', '-')} must be between {low:g} and "
+                                f"{high:g}, got {chosen:g}")
+    return chosen
+
+
+def _eligible_seeds(seeds: list[Dialogue], policy: str, seed_round: int | None) -> list[Dialogue]:
+    if policy == "newest_round" and seed_round is not None:
+        return [s for s in seeds if (s.seed_round or 0) == seed_round]
+    return seeds
+
+
+def _check_seeds(uow: UnitOfWork, project: ProjectRecord, plan: Sequence[str], k: int,
+                 settings: dict[str, Any]) -> tuple[int | None, list[str]]:
+    """The seed round a job draws from (newest-round policy) and any shortage warnings.
+
+    Refuses, or warns, as the project says (``seed_shortage``), when a scenario asked for has
+    fewer same-scenario seeds than a prompt shows.
+    """
+    if k <= 0:
+        return None, []
+    policy = _seed_policy(settings)
+    seeds = uow.repo.seeds(project)
+    seed_round = max((s.seed_round or 0 for s in seeds), default=None)
+    pool = _eligible_seeds(seeds, policy, seed_round)
+    have: dict[str | None, int] = {}
+    for s in pool:
+        have[s.topic] = have.get(s.topic, 0) + 1
+    short = {t: have.get(t, 0) for t in dict.fromkeys(plan) if have.get(t, 0) < k}
+    if not short:
+        return seed_round, []
+    shown = "; ".join(f"{t} ({n})" for t, n in list(short.items())[:8])
+    more = f" and {len(short) - 8} more" if len(short) > 8 else ""
+    where = (f"round {seed_round}" if policy == "newest_round" and seed_round is not None
+             else "the project")
+    message = (f"{len(short)} scenario(s) have fewer than the {k} same-scenario seeds a prompt "
+               f"shows in {where}: {shown}{more}")
+    action = str(settings.get("seed_shortage", "warn"))
+    if action == "refuse":
+        raise InvalidInputError(message + "; promote approved dialogues with `curation seeds "
+                                "promote`, or set seed_shortage to warn")
+    return seed_round, [message]
+
+
 # ---- running -------------------------------------------------------------------------------
 def _pick_seeds(seeds: list[Dialogue], topic: str | None, k: int,
-                rng: random.Random) -> list[Dialogue]:
-    """Same-topic seeds first, then any others, ``k`` at most."""
+                rng: random.Random, *, cross_scenario: bool = False) -> list[Dialogue]:
+    """``k`` same-topic seeds at most; others fill up only when the lead allows it."""
     if k <= 0 or not seeds:
         return []
     same = [s for s in seeds if s.topic == topic]
-    other = [s for s in seeds if s.topic != topic]
+    other = [s for s in seeds if s.topic != topic] if cross_scenario else []
     rng.shuffle(same)
     rng.shuffle(other)
     return (same + other)[:k]
 
 
 def _draft_dialogue(result: DraftResult, item: ItemRecord, vocab: Vocabulary,
-                    rendered: RenderedPrompt, seeds: list[Dialogue], job_id: int) -> Dialogue:
+                    rendered: RenderedPrompt, seeds: list[Dialogue], job_id: int,
+                    params: dict[str, Any] | None = None) -> Dialogue:
     assert result.dialogue is not None
+    params = params or {}
     rounds = [s.seed_round or 0 for s in seeds]
     return replace(
         result.dialogue,
@@ -164,6 +298,11 @@ def _draft_dialogue(result: DraftResult, item: ItemRecord, vocab: Vocabulary,
             "request_id": result.request_id, "usage": dict(result.usage),
             "cost_usd": result.cost_usd, "attempts": result.attempts,
             "repaired": result.repaired, "structured_mode": result.structured_mode,
+            "template_name": rendered.template_name,
+            "template_version": rendered.template_version,
+            "temperature": params.get("temperature"), "top_p": params.get("top_p"),
+            "seed_policy": params.get("seed_policy"),
+            "situation_hint": rendered.variables.get("situation_hint"),
         },
     )
 
@@ -183,43 +322,49 @@ def _outcome(result: DraftResult, rendered: RenderedPrompt, seeds: list[Dialogue
 
 
 class _Budget:
-    """Stops new calls before the cap would be passed, counting calls still in flight.
+    """A job's budget as a gate on every model call (see :class:`CallOptions`).
 
-    Each call reserves its expected cost while in flight: the mean cost of the calls finished
-    in this run, or, before any has finished, an estimate from the prompt's length and the
-    target number of turns at the model's price.
+    Before a call is sent its worst case is reserved: an upper bound of its prompt tokens plus
+    the most output tokens it may take, at the model's price. The call is refused when the money
+    spent plus what calls in flight hold plus that worst case would pass the cap; once one is
+    refused, no new draft starts. Each call settles with the usage the server reported.
     """
 
-    def __init__(self, cap: float | None, spent: float):
+    def __init__(self, cap: float | None, spent: float, prices: PriceTable, model: str,
+                 max_output: int):
         self.cap = cap
         self.spent = spent  # by the whole job, earlier runs included
-        self.spent_in_run = 0.0
         self.reserved = 0.0
-        self.finished = 0
+        self.prices = prices
+        self.model = model
+        self.max_output = max_output
+        self.stopped = False
+        self.refused_worst: float | None = None
 
-    def expected(self, estimate: float) -> float:
-        return self.spent_in_run / self.finished if self.finished else estimate
+    def worst_case(self, kwargs: dict[str, Any]) -> float:
+        usage = {"prompt_tokens": request_prompt_tokens(kwargs),
+                 "completion_tokens": int(kwargs.get("max_completion_tokens")
+                                          or self.max_output)}
+        return self.prices.cost_usd(kwargs.get("model") or self.model, usage) or 0.0
 
-    def try_reserve(self, amount: float) -> bool:
-        if self.cap is not None and self.spent + self.reserved + amount > self.cap:
-            return False
+    def reserve(self, kwargs: dict[str, Any]) -> float | None:
+        if self.cap is None:
+            return 0.0
+        amount = self.worst_case(kwargs)
+        if self.stopped or self.spent + self.reserved + amount > self.cap:
+            self.stopped = True
+            self.refused_worst = amount
+            return None
         self.reserved += amount
-        return True
+        return amount
 
-    def settle(self, reserved: float, cost: float | None) -> None:
-        self.reserved -= reserved
-        self.finished += 1
-        self.spent += cost or 0.0
-        self.spent_in_run += cost or 0.0
-
-
-def _estimate_cost(prices: PriceTable, model: str, rendered: RenderedPrompt,
-                   turns: int) -> float:
-    # About four characters a token for English (fewer for Chinese, hence the generous turn
-    # allowance); the stored usage replaces this guess as soon as one call has finished.
-    prompt_tokens = sum(len(m["content"]) for m in rendered.messages) // 4
-    usage = {"prompt_tokens": prompt_tokens, "completion_tokens": turns * 30}
-    return prices.cost_usd(model, usage) or 0.0
+    def settle(self, ticket: float | None, usage: dict[str, int], model: str | None) -> None:
+        self.reserved -= ticket or 0.0
+        if usage:
+            cost = self.prices.cost_usd(model or self.model, usage)
+            if cost is None:
+                cost = self.prices.cost_usd(self.model, usage)
+            self.spent += cost or 0.0
 
 
 async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraftClient, *,
@@ -235,20 +380,32 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
         uow.jobs.set_status(job_id, "running")
         uow.commit()
         job = uow.jobs.get(job_id)
+        hints = dict(zip([i.seq for i in uow.jobs.items(job_id)],
+                         item_hints(project.vocabulary,
+                                    [i.topic for i in uow.jobs.items(job_id)]), strict=True))
         pending = uow.jobs.items(job_id, PENDING)
-        seeds = uow.repo.seeds(project) if job.params.get("seeds_per_prompt") else []
+        # Seeds are looked up now, not at planning: one discarded or returned since is gone.
+        seeds = (_eligible_seeds(uow.repo.seeds(project), job.params.get("seed_policy",
+                                                                          "all_rounds"),
+                                 job.params.get("seed_round"))
+                 if job.params.get("seeds_per_prompt") else [])
     vocab = project.vocabulary
     params = job.params
-    template = load_template(params["template"])
+    template = resolve_template(project, params["template"])
     limit = concurrency or int(params.get("concurrency") or 4)
     prices = PriceTable.load()
-    budget = _Budget(params.get("budget_usd"), job.cost_usd)
+    max_output = int(params.get("max_output_tokens") or DEFAULT_MAX_OUTPUT)
+    budget = _Budget(params.get("budget_usd"), job.cost_usd, prices, params["model"], max_output)
+    options = CallOptions(temperature=params.get("temperature"), top_p=params.get("top_p"),
+                          max_tokens=max_output,
+                          gate=budget if params.get("budget_usd") is not None else None)
     counts: dict[str, Any] = {
         "succeeded": job.succeeded, "failed": job.failed, "cost_usd": job.cost_usd,
         "prompt_tokens": job.prompt_tokens, "completion_tokens": job.completion_tokens}
-    stop_reason: list[str] = []
     semaphore = asyncio.Semaphore(limit)
-    start_lock = asyncio.Lock()
+    turns = int(params.get("turns", 12))
+    k = int(params.get("seeds_per_prompt", 0))
+    extra = _prompt_extra(project)
 
     def report() -> None:
         if on_progress:
@@ -263,29 +420,25 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
             if result.ok:
                 uow.jobs.record_success(project, item.id,
                                         _draft_dialogue(result, item, vocab, rendered, used,
-                                                        job_id), outcome)
+                                                        job_id, params), outcome)
             else:
                 uow.jobs.record_failure(item.id, outcome)
             uow.commit()
 
-    turns = int(params.get("turns", 12))
-
     async def one(item: ItemRecord) -> None:
         async with semaphore:
+            if budget.stopped:
+                return
             rng = random.Random(job_id * 100_003 + item.seq)
-            used = _pick_seeds(seeds, item.topic, int(params.get("seeds_per_prompt", 0)), rng)
+            used = _pick_seeds(seeds, item.topic, k, rng,
+                               cross_scenario=bool(params.get("cross_scenario_seeds")))
             rendered = render(template, vocab, topic=item.topic or "", emotion=item.emotion,
-                              turns=turns, seeds=used)
-            async with start_lock:
-                reserved = budget.expected(
-                    _estimate_cost(prices, params["model"], rendered, turns))
-                if stop_reason or not budget.try_reserve(reserved):
-                    if not stop_reason:
-                        stop_reason.append(f"budget of ${params['budget_usd']:.4f} reached "
-                                           f"(spent ${budget.spent:.4f})")
-                    return
-            result = await client.generate(rendered, vocab, model=params["model"])
-            budget.settle(reserved, result.cost_usd)
+                              turns=turns, seeds=used,
+                              extra={**extra, "situation_hint": hints.get(item.seq)})
+            result = await client.generate(rendered, vocab, model=params["model"],
+                                           options=options)
+            if isinstance(result.error, BudgetReachedError) and result.attempts == 0:
+                return  # nothing was sent: the item stays pending for a resume
             await asyncio.to_thread(store, item, result, rendered, used)
             counts["succeeded" if result.ok else "failed"] += 1
             counts["cost_usd"] += result.cost_usd or 0.0
@@ -298,14 +451,30 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
     finally:
         with ctx.uow() as uow:
             left = len(uow.jobs.items(job_id, PENDING))
+            spent = uow.jobs.get(job_id).cost_usd
             if left == 0:
                 uow.jobs.set_status(job_id, "finished")
+            elif budget.stopped:
+                uow.jobs.set_status(
+                    job_id, "stopped",
+                    f"budget of ${params['budget_usd']:.4f} reached: ${spent:.4f} spent, and "
+                    f"the next call could cost up to ${budget.refused_worst or 0:.4f}")
             else:
-                uow.jobs.set_status(job_id, "stopped",
-                                    stop_reason[0] if stop_reason else "interrupted")
+                uow.jobs.set_status(job_id, "stopped", "interrupted")
             uow.commit()
     with ctx.uow() as uow:
         return uow.jobs.get(job_id)
+
+
+def _prompt_extra(project: ProjectRecord) -> dict[str, Any]:
+    """Project variables a template may use beyond the vocabulary (PECONV: the child's grade
+    and the target length in characters)."""
+    gen = project.vocabulary.generation
+    settings = project.settings
+    return {
+        "child_grade": settings.get("child_grade") or gen.get("child_grade"),
+        "target_chars": settings.get("target_chars") or gen.get("target_chars"),
+    }
 
 
 def set_job_budget(ctx: AppContext, actor: Actor, job_id: int,
@@ -356,16 +525,29 @@ class SingleDraft:
 def preview_prompt(ctx: AppContext, project: str, topic: str, emotion: str | None = None,
                    *, template: str | None = None, turns: int | None = None,
                    seed: int = 0) -> RenderedPrompt:
-    """The prompt a single draft would send, for showing and editing before generating."""
+    """The prompt a single draft would send, for showing and editing before generating.
+
+    Seeds follow the project's policy (same scenario only unless allowed; newest round only
+    when so set); ``seed`` also picks which of the scenario's sub-situation hints is shown.
+    """
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         gen = record.vocabulary.generation
         k = int(gen.get("seeds_per_prompt", 0))
         seeds = uow.repo.seeds(record) if k else []
     vocab = record.vocabulary
-    used = _pick_seeds(seeds, topic, k, random.Random(seed))
-    return render(load_template(template or gen["template"]), vocab, topic=topic,
-                  emotion=emotion, turns=turns or int(gen.get("turns", 12)), seeds=used)
+    settings = record.settings
+    newest = max((s.seed_round or 0 for s in seeds), default=None)
+    pool = _eligible_seeds(seeds, _seed_policy(settings), newest)
+    used = _pick_seeds(pool, topic, k, random.Random(seed),
+                       cross_scenario=bool(settings.get("cross_scenario_seeds")))
+    hints = vocab.topic_hints.get(topic) or []
+    extra = {**_prompt_extra(record),
+             "situation_hint": hints[seed % len(hints)] if hints else None}
+    chosen = template or settings.get("template") or gen["template"]
+    return render(resolve_template(record, chosen), vocab, topic=topic,
+                  emotion=emotion, turns=turns or int(gen.get("turns", 12)), seeds=used,
+                  extra=extra)
 
 
 def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: RenderedPrompt,
@@ -386,24 +568,31 @@ def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: Rendered
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         model = model or record.settings.get("model") or DEFAULT_MODEL
-        job_id = uow.jobs.create(
-            record, {"model": model, "template": rendered.template_name, "single": True,
-                     "turns": rendered.turns},
-            [PlannedItem(rendered.topic, rendered.emotion)], created_by=actor.name)
+        params = {"model": model, "template": rendered.template_name, "single": True,
+                  "turns": rendered.turns,
+                  "temperature": _sampling(None, record.settings, "temperature", 0.0, 2.0),
+                  "top_p": _sampling(None, record.settings, "top_p", 0.0, 1.0),
+                  "seed_policy": _seed_policy(record.settings)}
+        job_id = uow.jobs.create(record, params,
+                                 [PlannedItem(rendered.topic, rendered.emotion)],
+                                 created_by=actor.name)
         (item,) = uow.jobs.items(job_id)
         seeds = [uow.repo.get_dialogue(int(i)) for i in rendered.seed_ids]
         uow.commit()
+    options = CallOptions(temperature=params["temperature"], top_p=params["top_p"])
     if stream:
-        result = client.stream_draft(rendered, record.vocabulary, model=model, on_text=on_text)
+        result = client.stream_draft(rendered, record.vocabulary, model=model, on_text=on_text,
+                                     options=options)
     else:
-        result = client.generate(rendered, record.vocabulary, model=model)
+        result = client.generate(rendered, record.vocabulary, model=model, options=options)
     outcome = _outcome(result, rendered, seeds)
     dialogue_id = None
     with ctx.uow() as uow:
         if result.ok:
             dialogue_id = uow.jobs.record_success(
                 record, item.id,
-                replace(_draft_dialogue(result, item, record.vocabulary, rendered, seeds, job_id),
+                replace(_draft_dialogue(result, item, record.vocabulary, rendered, seeds, job_id,
+                                        params),
                         assignee=actor.name),
                 outcome)
         else:
@@ -426,7 +615,8 @@ def generate_one_streamed(ctx: AppContext, actor: Actor, project: str,
 # ---- seeds and targets ----------------------------------------------------------------------
 def promote_seeds(ctx: AppContext, actor: Actor, project: str, *,
                   ids: Sequence[int] = (), approved: bool = False) -> list[int]:
-    """Mark dialogues as seeds for later prompts; ``approved`` takes every approved one."""
+    """Mark approved dialogues as seeds for later prompts; ``approved`` takes every approved
+    one. A dialogue that is not approved is refused, with its status named."""
     require(actor, "generation.run")
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
@@ -435,9 +625,49 @@ def promote_seeds(ctx: AppContext, actor: Actor, project: str, *,
             chosen += uow.repo.dialogue_ids(record, [Status.APPROVED])
         if not chosen:
             raise InvalidInputError("name dialogues with --id, or pass --approved")
+        mine = set(uow.repo.dialogue_ids(record, list(Status)))
+        missing = [i for i in sorted(set(chosen)) if i not in mine]
+        if missing:
+            raise NotFoundError(f"project {project} has no dialogues with ids "
+                                f"{', '.join(map(str, missing))}")
+        ok = set(uow.repo.dialogue_ids(record, [Status.APPROVED]))
+        refused = [i for i in sorted(set(chosen)) if i not in ok]
+        if refused:
+            described = []
+            for i in refused[:5]:
+                try:
+                    described.append(f"{i} ({uow.repo.get_dialogue(i).status})")
+                except NotFoundError:
+                    described.append(f"{i} (no such dialogue)")
+            more = f" and {len(refused) - 5} more" if len(refused) > 5 else ""
+            raise InvalidInputError(
+                f"only approved dialogues can become seeds; not approved: "
+                f"{', '.join(described)}{more}")
         changed = uow.repo.mark_seeds(record, sorted(set(chosen)))
         uow.commit()
     return changed
+
+
+def demote_seeds(ctx: AppContext, actor: Actor, project: str,
+                 ids: Sequence[int]) -> list[int]:
+    """Stop using dialogues as seeds; returns the ids that were seeds."""
+    require(actor, "generation.run")
+    if not ids:
+        raise InvalidInputError("name the seeds to demote with --id")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        changed = uow.repo.demote_seeds(record, sorted(set(ids)))
+        uow.commit()
+    return changed
+
+
+def seed_shortage(ctx: AppContext, project: str, topics: Sequence[str]) -> list[str]:
+    """Warnings a job for ``topics`` would get about scenarios short of seeds (the Generate
+    page shows them before anything is sent); raises where the project refuses such jobs."""
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        k = int(record.vocabulary.generation.get("seeds_per_prompt", 0))
+        return _check_seeds(uow, record, list(topics), k, record.settings)[1]
 
 
 def list_seeds(ctx: AppContext, project: str) -> list[Dialogue]:
@@ -445,14 +675,52 @@ def list_seeds(ctx: AppContext, project: str) -> list[Dialogue]:
         return uow.repo.seeds(uow.repo.get_project(project))
 
 
+GENERATION_SETTINGS = ("temperature", "top_p", "seed_policy", "seed_shortage",
+                       "cross_scenario_seeds", "child_grade", "target_chars",
+                       "max_output_tokens", "template")
+
+
+def _checked_setting(key: str, value: Any) -> Any:
+    if value is None:
+        return None
+    if key == "temperature":
+        return _sampling(float(value), {}, key, 0.0, 2.0)
+    if key == "top_p":
+        return _sampling(float(value), {}, key, 0.0, 1.0)
+    if key == "seed_policy":
+        return _seed_policy({"seed_policy": value})
+    if key == "seed_shortage":
+        if value not in SEED_SHORTAGE:
+            raise InvalidInputError(f"seed shortage must be {' or '.join(SEED_SHORTAGE)}, "
+                                    f"not {value!r}")
+        return value
+    if key == "cross_scenario_seeds":
+        return bool(value)
+    if key in ("target_chars", "max_output_tokens"):
+        if int(value) < 1:
+            raise InvalidInputError(f"{key.replace('_', '-')} must be at least 1")
+        return int(value)
+    return str(value).strip() or None
+
+
 def configure_project(ctx: AppContext, actor: Actor, project: str, *,
                       model: str | None = None,
-                      targets: dict[str, int] | None = None) -> dict[str, Any]:
-    """Set a project's model and per-topic targets (merged into the existing ones)."""
+                      targets: dict[str, int] | None = None,
+                      generation: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Set a project's model, per-topic targets (merged into the existing ones) and generation
+    settings (``GENERATION_SETTINGS``: sampling, seed policy, PECONV variables)."""
     require(actor, "project.edit_vocabulary")
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         settings = dict(record.settings)
+        for key, value in (generation or {}).items():
+            if key not in GENERATION_SETTINGS:
+                raise InvalidInputError(f"unknown generation setting {key!r}")
+            checked = _checked_setting(key, value)
+            if checked is None:
+                settings.pop(key, None)
+            else:
+                settings[key] = checked
         if model:
             settings["model"] = model
         if targets:
@@ -480,6 +748,255 @@ def target_progress(ctx: AppContext, project: str) -> list[tuple[str, int, int]]
 def ideal_seconds(n: int, concurrency: int, latency_s: float) -> float:
     """Wall time of ``n`` calls of ``latency_s`` at ``concurrency``, with zero overhead."""
     return math.ceil(n / concurrency) * latency_s
+
+
+
+def paper_targets(ctx: AppContext, actor: Actor, project: str, scale: int) -> dict[str, int]:
+    """Set every topic's target to its published count scaled to ``scale`` dialogues in all
+    (largest-remainder rounding, so the targets add up to exactly ``scale``)."""
+    require(actor, "project.edit_vocabulary")
+    if scale < 1:
+        raise InvalidInputError("--scale must be at least 1")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        counts = {t: n for t, n in record.vocabulary.paper_targets.items()
+                  if t in record.vocabulary.topics}
+    if not counts:
+        raise InvalidInputError(f"project {project}'s preset has no published counts per "
+                                f"{record.vocabulary.topic_label}")
+    targets = scale_targets(counts, scale)
+    configure_project(ctx, actor, project, targets=targets)
+    return targets
+
+
+def scale_targets(counts: dict[str, int], scale: int) -> dict[str, int]:
+    total = sum(counts.values())
+    exact = {t: n * scale / total for t, n in counts.items()}
+    out = {t: math.floor(v) for t, v in exact.items()}
+    left = scale - sum(out.values())
+    for t in sorted(exact, key=lambda t: (out[t] - exact[t], list(counts).index(t)))[:left]:
+        out[t] += 1
+    return out
+
+
+
+# ---- the topic -> emotions map (PECONV) ------------------------------------------------------
+def set_topic_emotions(ctx: AppContext, actor: Actor, project: str,
+                       mapping: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Set (by hand) which emotions fit each topic; merged into the project's map."""
+    require(actor, "project.edit_vocabulary")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        vocab = record.vocabulary
+        merged = {k: list(v) for k, v in vocab.topic_emotions.items()}
+        for topic, emotions in mapping.items():
+            label = _check_label(vocab, "topic", topic)
+            merged[label] = [_check_label(vocab, "emotion", e) for e in emotions]
+            if not merged[label]:
+                raise InvalidInputError(f"topic {topic!r} needs at least one emotion")
+        uow.repo.set_vocabulary(record.id, replace(vocab, topic_emotions=merged))
+        uow.commit()
+    return merged
+
+
+def fill_topic_emotions(ctx: AppContext, actor: Actor, project: str,
+                        complete: Callable[[list[dict[str, str]]], str], *,
+                        all_topics: bool = False) -> dict[str, list[str]]:
+    """Ask the model once which emotions fit each topic still unmapped (every topic with
+    ``all_topics``); ``complete`` sends chat messages and returns the reply's text. Labels
+    outside the project's emotions are dropped; topics left without one are reported by
+    raising, and nothing is stored then."""
+    require(actor, "project.edit_vocabulary")
+    with ctx.uow() as uow:
+        vocab = uow.repo.get_project(project).vocabulary
+    topics = [t for t in vocab.topics if all_topics or not vocab.emotions_for(t)]
+    if not topics:
+        return {}
+    rendered = render(load_template("topic_emotions"), vocab, topic="",
+                      extra={"topics": topics, "emotions": list(vocab.emotions)})
+    reply = complete(rendered.messages)
+    try:
+        data = extract_json_object(reply)
+    except ValueError as exc:
+        raise InvalidInputError("the model's answer holds no JSON object") from exc
+    found: dict[str, list[str]] = {}
+    for topic in topics:
+        raw = data.get(topic) if isinstance(data, dict) else None
+        labels = [vocab.match("emotion", e).label for e in raw or [] if isinstance(e, str)]
+        found[topic] = list(dict.fromkeys(e for e in labels if e))
+    missing = [t for t, e in found.items() if not e]
+    if missing:
+        raise InvalidInputError(f"the model gave no usable emotion for {len(missing)} topic(s): "
+                                f"{', '.join(missing[:5])}; set them by hand with --set")
+    set_topic_emotions(ctx, actor, project, found)
+    return found
+
+
+
+# ---- provenance in view ----------------------------------------------------------------------
+@dataclass(frozen=True)
+class SeedRef:
+    id: int
+    topic: str | None
+    seed_round: int | None
+    exists: bool
+
+
+@dataclass(frozen=True)
+class ProvenanceView:
+    """What a dialogue came from, for `curation show` and the editor's and Review's panel."""
+
+    dialogue_id: int
+    project: str | None
+    topic: str | None
+    emotion: str | None
+    status: str
+    source: str
+    seed_round: int | None
+    model: str | None
+    template: str | None
+    template_version: str | None
+    temperature: float | None
+    top_p: float | None
+    prompt: list[dict[str, str]]
+    seeds: list[SeedRef]
+    prompt_tokens: int | None
+    completion_tokens: int | None
+    cost_usd: float | None
+    request_id: str | None
+    job_id: int | None
+    situation_hint: str | None
+    label_map: dict[str, Any] | None
+
+    def lines(self, *, prompt: bool = True) -> list[str]:
+        out = [f"dialogue {self.dialogue_id} ({self.project}): {self.topic or '-'}"
+               f"{f' / {self.emotion}' if self.emotion else ''}, {self.status}, "
+               f"{self.source}{f', seed round {self.seed_round}' if self.seed_round else ''}"]
+        if self.model is not None or self.template is not None:
+            sampling = ", ".join(f"{k} {v:g}" for k, v in (("temperature", self.temperature),
+                                                           ("top-p", self.top_p))
+                                 if v is not None) or "server default sampling"
+            out.append(f"model {self.model or '-'}, template {self.template or '-'}"
+                       f"@{self.template_version or '-'}, {sampling}")
+            cost = f"${self.cost_usd:.6f}" if self.cost_usd is not None else "cost unknown"
+            out.append(f"tokens {self.prompt_tokens or 0} prompt + {self.completion_tokens or 0}"
+                       f" completion, {cost}, request id {self.request_id or '-'}"
+                       f"{f', job {self.job_id}' if self.job_id is not None else ''}")
+        if self.situation_hint:
+            out.append(f"situation hint: {self.situation_hint}")
+        if self.seeds:
+            out.append("seeds: " + ", ".join(
+                f"{s.id} ({s.topic or '-'}, round "
+                f"{s.seed_round if s.seed_round is not None else '-'})"
+                if s.exists else f"{s.id} (gone)" for s in self.seeds))
+        if self.label_map:
+            turns = self.label_map.get("turns") or []
+            out.append(f"labels mapped by {self.label_map.get('map')}: {len(turns)} turns")
+        if prompt and self.prompt:
+            out.append("prompt:")
+            for message in self.prompt:
+                out.append(f"--- {message.get('role')}")
+                out.extend(str(message.get("content", "")).splitlines())
+        return out
+
+
+def provenance_view(ctx: AppContext, dialogue_id: int) -> ProvenanceView:
+    with ctx.uow() as uow:
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        p = dialogue.provenance
+        seeds = []
+        for raw in p.get("seed_ids") or []:
+            try:
+                seed = uow.repo.get_dialogue(int(raw))
+                seeds.append(SeedRef(int(raw), seed.topic, seed.seed_round, True))
+            except (NotFoundError, TypeError, ValueError):
+                seeds.append(SeedRef(int(raw) if str(raw).isdigit() else -1, None, None, False))
+    usage = p.get("usage") or {}
+    template = p.get("template_name") or (str(p["template"]).split("@")[0]
+                                          if p.get("template") else None)
+    version = p.get("template_version") or (str(p["template"]).split("@")[-1]
+                                            if p.get("template") and "@" in p["template"]
+                                            else None)
+    return ProvenanceView(
+        dialogue_id=dialogue_id, project=dialogue.project, topic=dialogue.topic,
+        emotion=dialogue.emotion, status=str(dialogue.status), source=str(dialogue.source),
+        seed_round=dialogue.seed_round, model=p.get("model"), template=template,
+        template_version=version, temperature=p.get("temperature"), top_p=p.get("top_p"),
+        prompt=list(p.get("prompt") or []), seeds=seeds,
+        prompt_tokens=usage.get("prompt_tokens"), completion_tokens=usage.get("completion_tokens"),
+        cost_usd=p.get("cost_usd"), request_id=p.get("request_id"), job_id=p.get("job_id"),
+        situation_hint=p.get("situation_hint"), label_map=p.get("label_map"))
+
+
+
+# ---- a project's own prompt templates --------------------------------------------------------
+def resolve_template(project: ProjectRecord, name: str) -> PromptTemplate:
+    """``name``'s newest version among the project's saved templates, else the bundled file."""
+    saved = (project.settings.get("templates") or {}).get(name)
+    if saved:
+        newest = saved[-1]
+        return PromptTemplate(name=name, version=newest["version"], source=newest["source"])
+    return load_template(name)
+
+
+def _as_template_source(messages: list[dict[str, str]], topic: str | None,
+                        emotion_shown: str | None) -> str:
+    """Jinja source from an edited prompt: the topic and emotion it was written for become
+    variables again, so the saved template works for any topic."""
+    blocks = []
+    for message in messages:
+        role = message.get("role")
+        if role not in ("system", "user"):
+            raise InvalidInputError(f"a template holds system and user messages, not {role!r}")
+        text = message.get("content", "")
+        # Keep the lead's text literal, except for the topic and emotion it was written for.
+        text = text.replace("{", "{{ '{' }}") if "{" in text else text
+        if topic:
+            text = text.replace(topic, "{{ topic }}")
+        if emotion_shown:
+            text = text.replace(emotion_shown, "{{ emotion_label or emotion }}")
+        blocks.append(f"{{% block {role} %}}\n{text}\n{{% endblock %}}")
+    return "\n\n".join(blocks) + "\n"
+
+
+def save_project_template(ctx: AppContext, actor: Actor, project: str, name: str,
+                          messages: list[dict[str, str]], *, topic: str | None = None,
+                          emotion: str | None = None,
+                          make_default: bool = False) -> PromptTemplate:
+    """Save an edited prompt as a new version of the project's template ``name``."""
+    require(actor, "project.edit_vocabulary")
+    name = name.strip()
+    if not name or not all(c.isalnum() or c in "-_" for c in name):
+        raise InvalidInputError("a template name needs letters, digits, - or _ only")
+    if not messages or not all(m.get("content", "").strip() for m in messages):
+        raise InvalidInputError("the edited prompt is empty")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        shown_emotion = record.vocabulary.emotion_label(emotion) if emotion else None
+        source = _as_template_source(messages, topic, shown_emotion)
+        template = PromptTemplate(name=name, version=template_version(source), source=source)
+        render_blocks(template, {"topic": topic or "", "emotion": emotion,
+                                 "emotion_label": shown_emotion})  # refuse what cannot render
+        settings = dict(record.settings)
+        templates = {k: list(v) for k, v in (settings.get("templates") or {}).items()}
+        versions = templates.setdefault(name, [])
+        if not any(v["version"] == template.version for v in versions):
+            versions.append({"version": template.version, "source": source,
+                             "by": actor.name})
+        settings["templates"] = templates
+        if make_default:
+            settings["template"] = name
+        uow.repo.set_settings(record.id, settings)
+        uow.commit()
+    return template
+
+
+def project_templates(ctx: AppContext, project: str) -> dict[str, list[str]]:
+    """The project's saved templates and their versions, oldest first."""
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+    return {k: [v["version"] for v in vs]
+            for k, vs in (record.settings.get("templates") or {}).items()}
 
 
 __all__ = ["BudgetError", "JobRequest", "NotFoundError", "Progress", "generate_one",

@@ -13,6 +13,7 @@ from pathlib import Path
 from curation_app import formats
 from curation_app.domain import Source, Status
 from curation_app.errors import ImportRefusedError, InvalidInputError, RecordProblem
+from curation_app.formats.label_map import LabelMap
 from curation_app.presets import LabelKind
 from curation_app.services.permissions import Actor, require
 from curation_app.store import UnitOfWork
@@ -69,18 +70,28 @@ def _parse_statuses(values: Sequence[str] | None) -> list[Status] | None:
 
 def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, project: str, *,
                 status: str = "draft", skip_invalid: bool = False,
-                add_labels: bool = False) -> ImportSummary:
+                add_labels: bool = False,
+                label_map: str | Path | None = None) -> ImportSummary:
+    """Import ``path``; ``label_map`` (a file or a bundled map's name) maps another dataset's
+    strategies, topics and emotions onto the project's, recording each mapping in provenance."""
     require(actor, "dialogue.import")
     (initial_status,) = _parse_statuses([status]) or [Status.DRAFT]
     with uow:
         record = uow.repo.get_project(project)
         vocab = record.vocabulary
-        result = formats.read_file(path, fmt, vocab)
+        mapping = LabelMap.load(label_map, vocab) if label_map is not None else None
+        result = formats.read_file(path, fmt, mapping.reading_vocabulary(vocab)
+                                   if mapping is not None else vocab)
 
         refused = list(result.refused)
         new_labels: dict[LabelKind, list[str]] = {}
         accepted = []
         for parsed in result.records:
+            if mapping is not None:
+                parsed = replace(parsed, dialogue=mapping.apply(parsed.dialogue),
+                                 unknown_labels=[u for u in parsed.unknown_labels
+                                                 if not (u.kind == "emotion"
+                                                         and mapping.drop_emotions)])
             if parsed.unknown_labels and not add_labels:
                 refused.extend(
                     RecordProblem(parsed.index, u.field,

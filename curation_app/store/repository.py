@@ -288,8 +288,11 @@ class Repository:
 
     # ---- seeds ---------------------------------------------------------------------------
     def seeds(self, project: ProjectRecord, topic: str | None = None) -> list[Dialogue]:
-        query = select(DialogueRow).where(DialogueRow.project_id == project.id,
-                                          DialogueRow.is_seed.is_(True))
+        # A discarded or returned dialogue is never a seed, whatever its flag says (seeds
+        # promoted before that rule, or flagged by an older version).
+        query = select(DialogueRow).where(
+            DialogueRow.project_id == project.id, DialogueRow.is_seed.is_(True),
+            DialogueRow.status.not_in([str(Status.DISCARDED), str(Status.RETURNED)]))
         if topic is not None:
             query = query.where(DialogueRow.topic == topic)
         return [_dialogue_from_row(r, project.name)
@@ -313,6 +316,21 @@ class Repository:
                 changed.append(row.id)
         self.session.flush()
         return changed
+
+    def demote_seeds(self, project: ProjectRecord, dialogue_ids: Sequence[int]) -> list[int]:
+        """Clear the seed flag of the given dialogues; returns those that were seeds."""
+        rows = list(self.session.scalars(
+            select(DialogueRow).where(DialogueRow.project_id == project.id,
+                                      DialogueRow.id.in_(list(dialogue_ids)))))
+        missing = sorted(set(dialogue_ids) - {r.id for r in rows})
+        if missing:
+            raise NotFoundError(f"project {project.name} has no dialogues with ids "
+                                f"{', '.join(map(str, missing))}")
+        changed = [r.id for r in rows if r.is_seed]
+        for row in rows:
+            row.is_seed = False
+        self.session.flush()
+        return sorted(changed)
 
     def dialogue_ids(self, project: ProjectRecord, statuses: Sequence[Status]) -> list[int]:
         return list(self.session.scalars(

@@ -54,7 +54,11 @@ class WorkflowRepository:
         result = self.session.execute(
             update(DialogueRow)
             .where(DialogueRow.id == dialogue_id, DialogueRow.status == current)
-            .values(status=str(to), version=DialogueRow.version + 1, updated_at=utcnow())
+            .values(status=str(to), version=DialogueRow.version + 1, updated_at=utcnow(),
+                    # a discarded or returned dialogue stops being a seed (ExTES kept only
+                    # approved dialogues as in-context examples)
+                    **({"is_seed": False} if to in (Status.DISCARDED, Status.RETURNED)
+                       else {}))
             .execution_options(synchronize_session=False))
         if result.rowcount != 1:
             now_status, now_version = self._status_of(dialogue_id)

@@ -634,3 +634,54 @@ def t_optional(key: str, **values: object) -> str | None:
 def t(key: str, **values: object) -> str:
     """The interface string ``key`` in the session's language (the key itself if unknown)."""
     return t_optional(key, **values) or key
+
+
+# Provenance panel (issue 9), kept together so the merge stays additive.
+EN.update({
+    "provenance.title": "Where this dialogue came from",
+    "provenance.none": "No model draft: this dialogue was {source}.",
+    "provenance.seeds": "Seed dialogues shown to the model",
+})
+ZH.update({
+    "provenance.title": "这段对话的来源",
+    "provenance.none": "没有模型草稿：这段对话来源为 {source}。",
+    "provenance.seeds": "提示中给模型看的种子对话",
+})
+EN.update({
+    "paper.settings": "Generation settings (lead)",
+    "paper.temperature": "Temperature",
+    "paper.top_p": "Top-p",
+    "paper.seed_policy": "Seeds shown in prompts",
+    "paper.policy.all_rounds": "every round",
+    "paper.policy.newest_round": "newest round only",
+    "paper.seed_shortage": "When a scenario has too few seeds",
+    "paper.shortage.warn": "warn",
+    "paper.shortage.refuse": "refuse the job",
+    "paper.scale": "Targets as in the paper, scaled to this many dialogues (0: leave targets)",
+    "paper.save": "Save the settings",
+    "paper.saved": "Generation settings saved.",
+    "paper.targets_set": "Targets set for {n} topics, {total} dialogues in all.",
+    "paper.template_name": "Save this prompt as template",
+    "paper.template_default": "Use it for this project",
+    "paper.template_save": "Save as new version",
+    "paper.template_saved": "Saved template {name}, version {version}.",
+})
+ZH.update({
+    "paper.settings": "生成设置（负责人）",
+    "paper.temperature": "温度",
+    "paper.top_p": "Top-p",
+    "paper.seed_policy": "提示中使用的种子",
+    "paper.policy.all_rounds": "所有轮次",
+    "paper.policy.newest_round": "仅最新一轮",
+    "paper.seed_shortage": "某个场景的种子不够时",
+    "paper.shortage.warn": "提醒",
+    "paper.shortage.refuse": "拒绝任务",
+    "paper.scale": "按论文比例设置目标，总数（0：不改目标）",
+    "paper.save": "保存设置",
+    "paper.saved": "生成设置已保存。",
+    "paper.targets_set": "已为 {n} 个话题设置目标，共 {total} 段对话。",
+    "paper.template_name": "把这个提示保存为模板",
+    "paper.template_default": "本项目默认使用",
+    "paper.template_save": "保存为新版本",
+    "paper.template_saved": "已保存模板 {name}，版本 {version}。",
+})

@@ -22,7 +22,9 @@ def label_name(vocab: Vocabulary, kind: str, value: str | None) -> str:
     if value is None:
         return "—"
     if kind == "emotion":
-        shown = t_optional(f"emotion.{value}")
+        # the preset's own display name first (PECONV: 害怕 for fear), then the interface's
+        own = vocab.emotion_label(value, language())
+        shown = own if own != value else t_optional(f"emotion.{value}")
         return f"{shown} ({value})" if shown and shown != value else value
     return value
 
@@ -42,7 +44,7 @@ def strategy_label(vocab: Vocabulary, name: str) -> str:
 
 def strategy_help(vocab: Vocabulary) -> str:
     """Every strategy with its definition, for a widget's help text (markdown)."""
-    return "\n".join(f"- **{strategy_label(vocab, s.name)}**: {s.definition}"
+    return "\n".join(f"- **{strategy_label(vocab, s.name)}**: {s.definition_in(language())}"
                      for s in vocab.strategies)
 
 

@@ -40,8 +40,9 @@ def make(turns: list[tuple[Role, str, list[str]]], **fields: object) -> Dialogue
 
 
 def english(**fields: object) -> Dialogue:
-    """A clean ExTES-style dialogue (6 turns, topic Work Stress)."""
-    base: dict[str, object] = {"id": 1, "topic": "Work Stress", "language": "en",
+    """A clean ExTES-style dialogue (6 turns, topic Work-related Stress and Burnout)."""
+    base: dict[str, object] = {"id": 1, "topic": "Work-related Stress and Burnout",
+                               "language": "en",
                                "description": "The user is overloaded at work."}
     return make(EN_TURNS, **{**base, **fields})
 
@@ -101,8 +102,8 @@ def corpus() -> list[Dialogue]:
     first (the planted duplicate). Only seeker turns are shared otherwise."""
     no_strategy = with_turn(with_turn(with_turn(
         chinese(), 1, text="考试没考好真的很让人沮丧，妈妈小时候也有过这样的经历。"),
-        3, text="你已经尽力了，结果不理想也没关系，重要的是从中学到东西。"),
-        5, text="我们明天一起去图书馆找几本有意思的书看看吧。", strategies=[])
+        3, text="你已经尽力了，结果不理想也没关系，重要的是从中学到东西。", strategies=[]),
+        5, text="我们明天一起去图书馆找几本有意思的书看看吧。")
     contempt = with_turn(with_turn(with_turn(
         chinese(topic="运动会"), 1, text="跑步摔倒了一定很疼吧，妈妈看看伤得重不重。"),
         3, text=CONTEMPT),

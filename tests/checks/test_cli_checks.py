@@ -53,7 +53,7 @@ def test_check_prints_one_summary_line_and_details_per_rule_on_stderr(run, tmp_p
     assert imported.exit_code == 0
     result = run("check", "--project", "ex")
     assert result.exit_code == 0  # findings are data, not failure
-    assert result.stdout == ("checked 4 dialogues in ex: 4 errors, 1 warning "
+    assert result.stdout == ("checked 4 dialogues in ex: 3 errors, 2 warnings "
                              "(format 0, lint 2, dedup 2, safety 1)\n")
     err = result.stderr.splitlines()
     assert "dedup.exact (error): 2" in err
@@ -67,7 +67,7 @@ def test_check_only_some_kinds_and_as_json(run, tmp_path):
     run("projects", "create", "ex", "--preset", "extes")
     run("import", extes_file(tmp_path), "--format", "extes", "--project", "ex")
     only = run("check", "--project", "ex", "--only", "format,lint")
-    assert only.stdout.strip() == "checked 4 dialogues in ex: 2 errors, 0 warnings " \
+    assert only.stdout.strip() == "checked 4 dialogues in ex: 1 error, 1 warning " \
                                   "(format 0, lint 2)"
     as_json = run("check", "--project", "ex", "--only", "safety", "--json")
     assert as_json.exit_code == 0

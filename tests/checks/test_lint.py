@@ -38,7 +38,7 @@ def test_a_run_of_same_speaker_turns_is_flagged_once_at_its_second_turn(extes, p
 def test_the_supporter_opening_the_dialogue_is_flagged(extes, peconv):
     opened = make([(P, "Hi, I'm here for you. What's on your mind today?", ["Others"]),
                    *[(t.role, t.text, t.strategies) for t in english().turns]],
-                  id=5, topic="Work Stress")
+                  id=5, topic="Work-related Stress and Burnout")
     found = [f for f in lint(extes, opened) if f.rule == "lint.seeker_opens"]
     assert [(f.turn, f.message) for f in found] == [
         (0, "the AI speaks first; the User should open")]
@@ -47,11 +47,17 @@ def test_the_supporter_opening_the_dialogue_is_flagged(extes, peconv):
 
 
 @pytest.mark.parametrize("lang", ["en", "zh"])
-def test_a_supporter_turn_without_a_strategy_is_an_error(extes, peconv, lang):
+def test_a_supporter_turn_without_a_strategy_mid_dialogue_is_a_warning(extes, peconv, lang):
     vocab, dialogue = (extes, english()) if lang == "en" else (peconv, chinese())
-    found = lint(vocab, with_turn(dialogue, 1, strategies=[]))
+    found = lint(vocab, with_turn(dialogue, 3, strategies=[]))
     assert [(f.rule, f.severity, f.turn, f.path) for f in found] == [
-        ("lint.strategy_missing", "error", 1, "turns[1].strategies")]
+        ("lint.strategy_missing", "warning", 3, "turns[3].strategies")]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_greeting_and_closing_supporter_turns_may_have_no_strategy(extes, peconv, lang):
+    vocab, dialogue = (extes, english()) if lang == "en" else (peconv, chinese())
+    assert lint(vocab, with_turn(with_turn(dialogue, 1, strategies=[]), 5, strategies=[])) == []
 
 
 def test_unknown_strategies_are_errors_and_near_misses_name_the_right_spelling(extes, peconv):
@@ -149,10 +155,11 @@ def test_ordinary_text_is_not_an_artefact(extes, peconv, text):
 def test_topic_and_emotion_must_come_from_the_vocabulary(extes, peconv):
     assert [(f.rule, f.severity, f.message) for f in lint(extes, english(topic=None))] == [
         ("lint.topic_missing", "warning", "has no scene")]
-    found = lint(extes, english(topic="work stress"))
+    found = lint(extes, english(topic="academic stress"))
     assert [(f.rule, f.message) for f in found] == [
         ("lint.topic_unknown",
-         "scene 'work stress' is not in the project's vocabulary (did you mean 'Work Stress'?)")]
+         "scene 'academic stress' is not in the project's vocabulary "
+         "(did you mean 'Academic Stress'?)")]
     found = lint(peconv, chinese(topic="火星旅行", emotion="bored"))
     assert [(f.rule, f.path) for f in found] == [("lint.topic_unknown", "topic"),
                                                 ("lint.emotion_unknown", "emotion")]
@@ -166,14 +173,15 @@ def test_a_lead_extending_the_vocabulary_makes_a_label_known(extes):
 
 
 def test_a_rule_switched_off_reports_nothing_and_a_changed_severity_is_used(peconv):
-    broken = with_turn(with_turn(chinese(), 3, role=S, strategies=[]), 1, strategies=[])
+    # parent turns 1, 3, 4, 5: turn 4 (not the greeting nor the closing) has no strategy
+    broken = with_turn(chinese(), 4, role=P, strategies=[])
     assert sorted(rules(lint(peconv, broken))) == ["lint.roles_alternate",
                                                    "lint.strategy_missing"]
     off = lint(peconv, broken, {"rules": {"lint.roles_alternate": {"enabled": False}}})
     assert rules(off) == ["lint.strategy_missing"]
-    softer = lint(peconv, broken, {"rules": {"lint.strategy_missing": {"severity": "warning"},
+    harder = lint(peconv, broken, {"rules": {"lint.strategy_missing": {"severity": "error"},
                                              "lint.roles_alternate": {"severity": "error"}}})
-    assert {f.rule: f.severity for f in softer} == {"lint.strategy_missing": "warning",
+    assert {f.rule: f.severity for f in harder} == {"lint.strategy_missing": "error",
                                                     "lint.roles_alternate": "error"}
 
 

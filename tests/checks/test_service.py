@@ -29,11 +29,11 @@ def _project(ctx, dialogues: list[Dialogue], name: str = "pc") -> list[int]:
 def test_a_run_stores_findings_per_dialogue_and_sums_them_up(ctx):
     ids = _project(ctx, corpus())
     summary = checks.run_checks(ctx, LEAD, "pc")
-    assert summary.line() == ("checked 4 dialogues in pc: 4 errors, 0 warnings "
+    assert summary.line() == ("checked 4 dialogues in pc: 3 errors, 1 warning "
                               "(format 0, lint 1, dedup 2, safety 1)")
     stored = checks.latest_findings(ctx, "pc")
     assert [(f.dialogue_id, f.rule, f.turn) for f in stored] == [
-        (ids[0], "dedup.exact", None), (ids[1], "lint.strategy_missing", 5),
+        (ids[0], "dedup.exact", None), (ids[1], "lint.strategy_missing", 3),
         (ids[2], "safety.contempt", 3), (ids[3], "dedup.exact", None)]
     assert stored == summary.findings
     assert summary.by_rule["dedup.exact"] == {"severity": "error", "count": 2}
@@ -43,14 +43,14 @@ def test_a_run_stores_findings_per_dialogue_and_sums_them_up(ctx):
         ids[0], ids[3]]
     runs = checks.check_runs(ctx, "pc")
     assert [(r.started_by, r.kinds, r.summary["errors"]) for r in runs] == [
-        ("lead", ["format", "lint", "dedup", "safety"], 4)]
+        ("lead", ["format", "lint", "dedup", "safety"], 3)]
 
 
 def test_a_new_run_replaces_the_findings_of_the_kinds_it_ran_and_keeps_the_others(ctx):
     ids = _project(ctx, corpus())
     checks.run_checks(ctx, LEAD, "pc")
     current = editing.get_dialogue(ctx.uow(), LEAD, ids[1])
-    fixed = with_turn(current, 5, strategies=["support"])
+    fixed = with_turn(current, 3, strategies=["support"])
     editing.save_revision(ctx.uow(), LEAD, ids[1], current.version, fixed.turns)
     lint_only = checks.run_checks(ctx, LEAD, "pc", only="lint")
     assert lint_only.line() == "checked 4 dialogues in pc: 0 errors, 0 warnings (lint 0)"

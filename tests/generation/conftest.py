@@ -60,7 +60,7 @@ def extes_seed(external_id: str = "seed-1") -> Dialogue:
             Turn(Role.SUPPORTER, "Feeling drained after weeks like that is completely natural.",
                  ["Emotional Validation"]),
         ],
-        topic="Work Stress",
+        topic="Work-related Stress and Burnout",
         description="The user is overloaded at work and struggles to set limits.",
         external_id=external_id,
     )

@@ -101,8 +101,12 @@ def test_json_wrapped_in_prose_is_extracted() -> None:
                        {"role": "seeker", "text": "hey", "strategies": []}]),
          "turns[0].role", "first turn"),
         (_draft(turns=[{"role": "seeker", "text": "hi", "strategies": []},
-                       {"role": "supporter", "text": "hey", "strategies": []}]),
-         "turns[1].strategies", "needs a strategy"),
+                       {"role": "supporter", "text": "hey", "strategies": ["support"]},
+                       {"role": "seeker", "text": "so", "strategies": []},
+                       {"role": "supporter", "text": "mm", "strategies": []},
+                       {"role": "seeker", "text": "bye", "strategies": []},
+                       {"role": "supporter", "text": "bye", "strategies": ["support"]}]),
+         "turns[3].strategies", "needs a strategy"),
         (_draft(turns=[{"role": "seeker", "text": "hi", "strategies": ["support"]},
                        {"role": "supporter", "text": "hey", "strategies": ["support"]}]),
          "turns[0].strategies", "no strategies"),
@@ -134,3 +138,19 @@ def test_a_single_strategy_preset_refuses_two_strategies_on_one_turn(extes: Voca
 def test_text_that_is_not_json_says_where_parsing_failed(extes: Vocabulary) -> None:
     with pytest.raises(ModelOutputError, match=r"not valid JSON \(line 1, column"):
         parse_draft('{"description": "x", "turns": [,]', extes)
+
+
+def test_greeting_and_closing_turns_may_come_without_a_strategy(extes: Vocabulary) -> None:
+    data = _draft(turns=[
+        {"role": "seeker", "text": "Hey.", "strategies": []},
+        {"role": "supporter", "text": "Hi, how are you?", "strategies": []},
+        {"role": "seeker", "text": "Not great, work is crushing me.", "strategies": []},
+        {"role": "supporter", "text": "That sounds exhausting.",
+         "strategies": ["Empathetic Statements"]},
+        {"role": "seeker", "text": "Thanks, bye.", "strategies": []},
+        {"role": "supporter", "text": "Take care!", "strategies": []},
+        {"role": "seeker", "text": "You too.", "strategies": []},
+        {"role": "supporter", "text": "Goodbye!", "strategies": []}])
+    dialogue = parse_draft(json.dumps(data), extes)
+    assert [t.strategies for t in dialogue.turns if t.role == "supporter"] == [
+        [], ["Empathetic Statements"], [], []]

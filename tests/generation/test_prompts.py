@@ -21,12 +21,13 @@ def test_peconv_prompt_is_chinese_and_carries_topic_emotion_turns_and_strategies
 
     assert [m["role"] for m in rendered.messages] == ["system", "user"]
     user = rendered.messages[1]["content"]
-    assert "弟弟妹妹出生" in user and "angry" in user and "12" in user
+    # the emotion by its Chinese name, the strategies with their Chinese definitions
+    assert "弟弟妹妹出生" in user and "生气" in user and "12" in user
     assert "孩子先开口" in user and "家长" in user
     for strategy in peconv.strategies:
         assert strategy.name in user
         assert strategy.label("zh") in user
-        assert strategy.definition in user
+        assert strategy.definition_in("zh") in user and strategy.definition not in user
     assert rendered.template_name == "peconv_draft"
     assert rendered.template_version == template.version
     assert (rendered.topic, rendered.emotion, rendered.turns) == ("弟弟妹妹出生", "angry", 12)
@@ -36,13 +37,16 @@ def test_extes_prompt_shows_each_seed_as_an_example_with_its_strategies(
     extes: Vocabulary,
 ) -> None:
     seeds = [extes_seed("seed-a"), extes_seed("seed-b")]
-    rendered = render(load_template("extes_selfchat"), extes, topic="Job Loss", seeds=seeds)
+    rendered = render(load_template("extes_selfchat"), extes, topic="Job Loss or Career Setbacks",
+                      seeds=seeds)
 
     user = rendered.messages[-1]["content"]
-    assert "Scenario: Job Loss" in user
+    assert "Scenario: Job Loss or Career Setbacks" in user
     assert "Here are 2 examples" in user
-    assert user.count("User: My manager keeps piling work on me") == 2
-    assert "AI [Reflective Statements]: It sounds like" in user
+    # each seed is shown as the ExTES export writes it
+    assert user.count('"User": "My manager keeps piling work on me') == 2
+    assert '"AI Strategy": "Reflective Statements",\n   "AI": "It sounds like' in user
+    assert user.count('"scene": "Work-related Stress and Burnout"') == 2
     assert all(f"{s.name} ({s.code}): {s.definition}" in user for s in extes.strategies)
     assert "exactly one" in user
     assert rendered.seed_ids == ("seed-a", "seed-b")

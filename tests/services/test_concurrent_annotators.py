@@ -29,7 +29,7 @@ def test_twenty_annotators_lose_no_revision_and_every_refusal_is_a_conflict(pg_u
     create_project(ctx.uow(), LEAD, "busy", "extes")
     with ctx.uow() as uow:
         ids = uow.repo.add_dialogues(uow.repo.get_project("busy"), [
-            Dialogue(turns=[Turn(Role.SEEKER, "start")], topic="Work Stress")
+            Dialogue(turns=[Turn(Role.SEEKER, "start")], topic="Work-related Stress and Burnout")
             for _ in range(DIALOGUES)], author="model")
         uow.commit()
 

@@ -32,8 +32,8 @@ def test_sigkill_mid_job_then_resume_gives_no_duplicate_and_no_missing_draft(db_
     ctx = AppContext.from_url(db_url)
     create_project(ctx.uow(), LEAD, "en", "extes")
     with OpenAIStub(latency_s=0.15) as stub:
-        proc = _cli(db_url, stub, "generate", "--project", "en", "--topic", "Job Loss",
-                    "-n", str(REQUESTED), "--concurrency", "4")
+        proc = _cli(db_url, stub, "generate", "--project", "en", "--topic",
+                    "Job Loss or Career Setbacks", "-n", str(REQUESTED), "--concurrency", "4")
         deadline = time.monotonic() + 60
         job = None
         while time.monotonic() < deadline:

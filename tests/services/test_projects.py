@@ -38,7 +38,8 @@ def test_duplicate_names_and_unknown_presets_are_refused(ctx):
 
 def test_labels_can_be_added_and_are_stored(ctx):
     projects.create_project(ctx.uow(), LEAD, "x", "extes")
-    added = projects.add_labels(ctx.uow(), LEAD, "x", "topic", ["Exam Results", "Work Stress"])
+    added = projects.add_labels(ctx.uow(), LEAD, "x", "topic",
+                                ["Exam Results", "Work-related Stress and Burnout"])
     assert added == ["Exam Results"]
     vocab = projects.get_project(ctx.uow(), "x").vocabulary
     assert vocab.topics[-1] == "Exam Results" and len(vocab.topics) == 37

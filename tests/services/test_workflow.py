@@ -31,7 +31,7 @@ def project(ctx):
         uow.repo.add_dialogues(record, [
             Dialogue(turns=[Turn(Role.SEEKER, f"problem {i}"),
                             Turn(Role.SUPPORTER, f"answer {i}", ["Others"])],
-                     topic="Work Stress")
+                     topic="Work-related Stress and Burnout")
             for i in range(4)
         ], author="model")
         uow.commit()
@@ -119,7 +119,7 @@ def test_assign_with_overlap_gives_independent_copies(ctx, project):
 def test_progress_counts_status_topics_annotators_and_edits(ctx, project):
     from curation_app.services.generation import configure_project
 
-    configure_project(ctx, LEAD, project, targets={"Work Stress": 10})
+    configure_project(ctx, LEAD, project, targets={"Work-related Stress and Burnout": 10})
     mine = workflow.take_next(ctx, ANN, project)
     editing.save_revision(ctx.uow(), ANN, mine.id, 0, mine.turns, seconds_spent=30)
     editing.save_revision(ctx.uow(), ANN, mine.id, 1, mine.turns, seconds_spent=15)
@@ -129,7 +129,7 @@ def test_progress_counts_status_topics_annotators_and_edits(ctx, project):
     assert report.by_status == {"draft": 3, "approved": 1} and report.total == 4
     (topic,) = report.by_topic
     assert (topic.topic, topic.target, topic.dialogues, topic.approved) == (
-        "Work Stress", 10, 4, 1)
+        "Work-related Stress and Burnout", 10, 4, 1)
     (ann,) = report.by_annotator
     assert (ann.name, ann.by_status, ann.revisions, ann.seconds) == (
         "ann", {"approved": 1}, 2, 45)

@@ -47,7 +47,7 @@ def findings_table(at: AppTest):
 def test_a_lead_runs_the_checks_and_sees_the_summary_and_the_findings(make_app, app_ctx):
     ids = imported(app_ctx)
     at = run(checks_page(make_app))
-    assert ("Checks done: checked 4 dialogues in pc: 4 errors, 0 warnings "
+    assert ("Checks done: checked 4 dialogues in pc: 3 errors, 1 warning "
             "(format 0, lint 1, dedup 2, safety 1)") in texts(at)
     table = findings_table(at)
     assert list(table.columns) == ["dialogue", "turn", "rule", "severity", "category", "message"]
@@ -57,7 +57,7 @@ def test_a_lead_runs_the_checks_and_sees_the_summary_and_the_findings(make_app, 
     assert "4 of 4 findings" in texts(at)
     assert "`dedup.exact` 2" in texts(at)  # the counts per rule, above the table
     runs = at.dataframe[0].value
-    assert list(runs["by"]) == ["lea"] and list(runs["errors"]) == [4]
+    assert list(runs["by"]) == ["lea"] and list(runs["errors"]) == [3]
 
 
 def test_the_filters_narrow_the_findings_table(make_app, app_ctx):
@@ -123,14 +123,14 @@ def test_a_rule_switched_off_in_the_settings_drops_its_findings_from_the_next_ru
     at = run(checks_page(make_app))
     assert "safety.contempt" in list(findings_table(at)["rule"])
     at.checkbox(key="checks.rule.safety.contempt.enabled").uncheck()
-    at.selectbox(key="checks.rule.lint.strategy_missing.severity").set_value("warning")
+    at.selectbox(key="checks.rule.lint.strategy_missing.severity").set_value("error")
     at.number_input(key="checks.threshold").set_value(0.9)
     at.button(key="FormSubmitter:checks.rules_form-Save the rule settings").click().run()
     assert not at.exception
     assert "Check settings of pc saved; they apply from the next run." in texts(at)
     config = checks.configure_checks(app_ctx, actor("lea"), PROJECT)
     assert config["rules"] == {"safety.contempt": {"enabled": False},
-                               "lint.strategy_missing": {"severity": "warning"}}
+                               "lint.strategy_missing": {"severity": "error"}}
     assert config["dedup_threshold"] == pytest.approx(0.9)
     # The form shows what is stored.
     assert at.checkbox(key="checks.rule.safety.contempt.enabled").value is False
@@ -138,7 +138,7 @@ def test_a_rule_switched_off_in_the_settings_drops_its_findings_from_the_next_ru
     table = findings_table(at)
     assert "safety.contempt" not in list(table["rule"])
     row = table[table["rule"] == "lint.strategy_missing"].iloc[0]
-    assert row["severity"] == "warning"
+    assert row["severity"] == "error"
 
 
 def submitted_with_contempt(ctx: AppContext) -> int:

@@ -87,7 +87,7 @@ def test_without_an_api_key_the_page_says_what_to_set(make_app, app_ctx, monkeyp
 
 def test_a_lead_queues_a_batch_that_runs_in_the_background(make_app, app_ctx, stub):
     at = open_page(make_app("lea", project="demo-extes"), "generate")
-    at.multiselect(key="generate.topics").set_value(["Job Loss"])
+    at.multiselect(key="generate.topics").set_value(["Job Loss or Career Setbacks"])
     at.number_input(key="generate.n").set_value(2)
     at.button(key="FormSubmitter:generate.batch_form-Queue the batch").click().run()
     assert not at.exception

@@ -16,7 +16,7 @@ from curation_app.domain import Dialogue, Status
 from curation_app.errors import ConflictError, CurationError, PermissionDeniedError
 from curation_app.services import editing, workflow
 from curation_app.services.permissions import Actor, UserRole
-from curation_app.ui import components, layout, readers, state, turn_editor
+from curation_app.ui import components, layout, provenance, readers, state, turn_editor
 from curation_app.ui.feedback import describe, load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
@@ -87,6 +87,7 @@ except PermissionDeniedError as exc:
     readonly_reason = str(exc)
 
 st.caption(components.dialogue_caption(current))
+provenance.panel(current.id)
 events = load(readers.events, actor, dialogue_id)
 returned = components.latest_comment(events, "return")
 if current.status == Status.RETURNED and returned is not None:

@@ -18,7 +18,7 @@ from curation_app.generation.client import AsyncDraftClient, DraftClient, LLMCon
 from curation_app.services import generation
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import ALLOWED, Actor
-from curation_app.ui import layout, readers, state
+from curation_app.ui import layout, paper_controls, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import label_name, shown, topic_label
@@ -33,11 +33,12 @@ gen = vocab.generation
 model = record.settings.get("model") or generation.DEFAULT_MODEL
 server = urlsplit(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
 st.caption(t("generate.model", model=model, server=server.netloc or server.path))
+paper_controls.generation_settings(actor, record)
 
 left, right = st.columns(2)
 topic = left.selectbox(topic_label(vocab), vocab.topics, key="generate.topic",
                        format_func=shown(vocab.topics, partial(label_name, vocab, "topic")))
-emotions = [None, *vocab.emotions] if vocab.emotions else [None]
+emotions = [None, *(vocab.emotions_for(topic) or vocab.emotions)]  # the topic's own first
 emotion = right.selectbox(
     t("label.emotion"), emotions, key="generate.emotion",
     index=1 if gen.get("emotion_per_draft") and vocab.emotions else 0,
@@ -56,6 +57,7 @@ with st.expander(t("generate.prompt"), expanded=True):
             key=f"generate.msg.{fingerprint}.{i}")
         edited.append({"role": message["role"], "content": text})
 changed = edited != rendered.messages
+paper_controls.save_template(actor, project, edited, topic, emotion)
 
 if st.button(t("generate.one"), type="primary", icon=":material/auto_awesome:",
              key="generate.go"):
@@ -131,6 +133,7 @@ if actor.role in ALLOWED["generation.run"]:
             _run_in_background(readers.context(), actor, job_id, config)
             readers.clear()
             st.success(t("generate.queued", job=job_id))
+            paper_controls.job_warnings(job_id)
 
     st.button(t("ui.refresh"), icon=":material/refresh:", key="generate.refresh",
               on_click=readers.clear)

@@ -9,7 +9,7 @@ import streamlit as st
 
 from curation_app.errors import CurationError
 from curation_app.services import workflow
-from curation_app.ui import components, layout, readers, state
+from curation_app.ui import components, layout, provenance, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
@@ -33,6 +33,7 @@ dialogue_id = dialogue.id
 assert dialogue_id is not None
 
 st.caption(components.dialogue_caption(dialogue))
+provenance.panel(dialogue_id)
 meta = [f"**{t('label.topic')}**: {dialogue.topic or '—'}",
         f"**{t('label.emotion')}**: {dialogue.emotion or '—'}"]
 if dialogue.description:
