@@ -31,18 +31,20 @@ from curation_app.cli.base import cli_actor, handle_errors, main, open_context
                    "within 24 hours and the worker collects them).")
 @click.option("--job", "job_id", type=int, metavar="JOB",
               help="Queue existing job JOB again (a stopped one) instead of planning a new one.")
+@click.option("--retry-failed", is_flag=True, help="With --job, also retry its failed items.")
 @handle_errors
 def queue(project: str | None, topics: tuple[str, ...], all_topics: bool, fill_targets: bool,
           emotion: str | None, n: int | None, concurrency: int, budget_usd: float | None,
           model: str | None, template: str | None, turns: int | None, batch_api: bool,
-          job_id: int | None) -> None:
+          job_id: int | None, retry_failed: bool) -> None:
     """Plan a generation job and leave it to a worker (`curation worker`)."""
     from curation_app.services import generation, worker
 
     ctx = open_context()
     try:
         if job_id is not None:
-            worker.enqueue(ctx, cli_actor(), job_id, batch_api=batch_api)
+            worker.enqueue(ctx, cli_actor(), job_id, batch_api=batch_api,
+                           retry_failed=retry_failed)
         else:
             if not project:
                 raise click.UsageError("name a --project (or --job JOB)")

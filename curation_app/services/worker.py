@@ -62,10 +62,14 @@ def queue_job(ctx: AppContext, actor: Actor, request: JobRequest, *,
     return job_id
 
 
-def enqueue(ctx: AppContext, actor: Actor, job_id: int, *, batch_api: bool = False) -> None:
-    """Queue an existing job (a new one, or a stopped one to resume) for a worker."""
+def enqueue(ctx: AppContext, actor: Actor, job_id: int, *, batch_api: bool = False,
+            retry_failed: bool = False) -> None:
+    """Queue an existing job (a new one, or a stopped one to resume) for a worker;
+    ``retry_failed`` makes its failed items pending again first."""
     require(actor, "generation.run")
     with ctx.uow() as uow:
+        if retry_failed:
+            uow.jobs.reset_failed(job_id)
         job = uow.jobs.get(job_id)
         if job.status == "finished" and not job.pending:
             raise CurationError(f"job {job_id} is finished; nothing left to run")
@@ -83,11 +87,13 @@ class Worker:
 
     def __init__(self, ctx: AppContext, settings: WorkerSettings | None = None, *,
                  client_factory: ClientFactory | None = None,
+                 batch_client_factory: ClientFactory | None = None,
                  should_stop: Callable[[], bool] | None = None,
                  log: Callable[[str], None] | None = None):
         self.ctx = ctx
         self.settings = settings or WorkerSettings()
         self.client_factory = client_factory or _default_client
+        self.batch_client_factory = batch_client_factory or _default_batch_client
         self.stop_event = threading.Event()
         self._should_stop = should_stop or (lambda: False)
         self.log = log or (lambda _line: None)
@@ -129,10 +135,7 @@ class Worker:
         keep_queued, not_before = False, None
         try:
             if claim.params.get("batch_api"):
-                from curation_app.generation.batch_api import advance  # only batch jobs need it
-
-                done = asyncio.run(self._guarded(claim.job_id, advance(
-                    self.ctx, who, claim.job_id, self.client_factory)))
+                done = asyncio.run(self._guarded(claim.job_id, self._advance(who, claim)))
                 if not done:
                     keep_queued = True
                     not_before = utcnow() + timedelta(seconds=self.settings.batch_poll_s)
@@ -165,6 +168,12 @@ class Worker:
         client = self.client_factory(str(claim.params["model"]))
         async with client:
             await run_job(self.ctx, who, claim.job_id, client)
+
+    async def _advance(self, who: Actor, claim: Claim) -> bool:
+        from curation_app.services.batch_jobs import advance  # only batch jobs need it
+
+        async with self.batch_client_factory(str(claim.params["model"])) as client:
+            return await advance(self.ctx, who, claim.job_id, client)
 
     async def _guarded(self, job_id: int, work: Any) -> Any:
         """Run ``work`` while heartbeating; cancel it when stopping or when the claim is lost."""
@@ -216,6 +225,13 @@ def _default_client(model: str) -> Any:
     from curation_app.generation.client import AsyncDraftClient, LLMConfig
 
     return AsyncDraftClient(LLMConfig.from_env(model))
+
+
+def _default_batch_client(model: str) -> Any:
+    from curation_app.generation.batch_api import BatchClient
+    from curation_app.generation.client import LLMConfig
+
+    return BatchClient(LLMConfig.from_env(model))
 
 
 __all__ = ["Worker", "WorkerSettings", "default_worker_id", "enqueue", "queue_job"]
