@@ -136,10 +136,11 @@ def serve(port: int, address: str, headless: bool, with_worker: bool) -> None:
     sys.stdout.flush()
     if with_worker:
         # Batch jobs run here, not in the web server: the worker outlives a page reload and,
-        # told to exit with its parent, stops when the server (this process, once exec'd) does.
+        # given this pid (Streamlit's once exec'd), stops when the server does.
         import subprocess
 
-        subprocess.Popen([sys.executable, "-m", "curation_app", "worker", "--exit-with-parent"])
+        subprocess.Popen([sys.executable, "-m", "curation_app", "worker",
+                          "--parent-pid", str(os.getpid())])
     # Become Streamlit rather than wait on it, so that a SIGTERM or Ctrl-C reaches the server
     # itself and stopping `curation serve` leaves nothing running behind.
     os.execv(sys.executable, cmd)

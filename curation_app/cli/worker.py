@@ -76,21 +76,22 @@ def queue(project: str | None, topics: tuple[str, ...], all_topics: bool, fill_t
               default=30.0, show_default=True,
               help="Seconds between looks at a job's pending OpenAI batches.")
 @click.option("--id", "worker_id", help="The worker's name in claims (default host:pid:random).")
-@click.option("--exit-with-parent", is_flag=True, hidden=True,
-              help="Stop when the process that started this one ends (used by serve).")
+@click.option("--parent-pid", type=int, hidden=True,
+              help="Stop when process PARENT_PID, which started this one, ends (used by serve).")
 @handle_errors
 def worker_command(once: bool, poll_s: float, heartbeat_s: float, stale_after_s: float,
-                   batch_poll_s: float, worker_id: str | None, exit_with_parent: bool) -> None:
+                   batch_poll_s: float, worker_id: str | None, parent_pid: int | None) -> None:
     """Run queued generation jobs (model server: $OPENAI_BASE_URL, key: $OPENAI_API_KEY)."""
     from curation_app.services.worker import Worker, WorkerSettings, default_worker_id
 
     settings = WorkerSettings(worker_id=worker_id or default_worker_id(), poll_s=poll_s,
                               heartbeat_s=heartbeat_s, stale_after_s=stale_after_s,
                               batch_poll_s=batch_poll_s)
-    parent = os.getppid()
     ctx = open_context()
+    # The pid comes from the parent itself: one read here could already be the reaper's, had
+    # the parent died while this process started.
     runner = Worker(ctx, settings,
-                    should_stop=(lambda: os.getppid() != parent) if exit_with_parent else None,
+                    should_stop=(lambda: os.getppid() != parent_pid) if parent_pid else None,
                     log=lambda line: click.echo(f"worker: {line}", err=True))
 
     def stop(_signum: int, _frame: Any) -> None:
