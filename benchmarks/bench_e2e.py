@@ -347,13 +347,16 @@ def main() -> None:
                         "(beyond: a sample, scaled)")
     parser.add_argument("--workdir", help="where files go (default: a temporary folder)")
     args = parser.parse_args()
+    sizes = [int(x) for x in args.grow.split(",")] if args.grow else [args.size]
+    if min(sizes) < 200:
+        parser.error("sizes must be at least 200 (the corpus plants recycled sentences in "
+                     "100 dialogues)")
     backends = ["sqlite", "postgres"] if args.postgres else ["sqlite"]
     workdir = Path(args.workdir or tempfile.mkdtemp(prefix="curation_bench_"))
     workdir.mkdir(parents=True, exist_ok=True)
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; files in {workdir}")
     try:
         if args.grow:
-            sizes = [int(s) for s in args.grow.split(",")]
             for backend in backends:
                 grown = {n: run_backend(backend, n, workdir, args, not args.no_baselines)
                          for n in sizes}
@@ -372,17 +375,20 @@ def main() -> None:
 def growth(grown: dict[int, list[Row]], backend: str) -> None:
     sizes = sorted(grown)
     first = sizes[0]
-    print(f"\n| path ({backend}) | " + " | ".join(f"{n:,}: s / MB" for n in sizes)
-          + f" | time x per size x (vs {first:,}) | memory x |")
+    print(f"\n| path ({backend}) | "
+          + " | ".join(f"{n:,}: wall s / CPU s / MB" for n in sizes)
+          + f" | CPU x per size x (vs {first:,}) | memory x |")
     print("| --- |" + " ---: |" * (len(sizes) + 2))
     for i, row in enumerate(grown[first]):
-        cells = [f"{grown[n][i].run.wall_s:.1f} / {grown[n][i].run.peak_mb:.0f}" for n in sizes]
+        cells = [f"{r.wall_s:.1f} / {r.cpu_s:.1f} / {r.peak_mb:.0f}"
+                 for r in (grown[n][i].run for n in sizes)]
         last = grown[sizes[-1]][i].run
         size_x = sizes[-1] / first
         print(f"| {row.path} | " + " | ".join(cells)
-              + f" | {last.wall_s / row.run.wall_s / size_x:.2f} "
+              + f" | {last.cpu_s / row.run.cpu_s / size_x:.2f} "
                 f"| {last.peak_mb / row.run.peak_mb:.2f} |")
-    print("time x per size x: 1.00 is linear, below is better; memory x: 1.00 is flat.")
+    print("CPU x per size x: 1.00 is linear, below is better (start-up is a fixed cost); "
+          "memory x: 1.00 is flat.")
 
 
 if __name__ == "__main__":
