@@ -232,3 +232,33 @@ def test_two_workers_on_postgres_never_generate_the_same_item(pg_url: str, tmp_p
     ctx.close()
     texts = [(tmp_path / f"worker{i}.log").read_text() for i in range(2)]
     assert all("stopped after" in t for t in texts), texts
+
+
+def test_a_stopped_worker_leaves_its_job_queued_and_the_next_one_finishes_it(ctx):
+    import threading
+
+    create_project(ctx.uow(), LEAD, "w", "extes")
+    job_id = worker.queue_job(ctx, LEAD, JobRequest(project="w", topics=TOPICS[:6], n=1,
+                                                    concurrency=1))
+    with OpenAIStub(latency_s=0.3) as stub:
+        first = Worker(ctx, fast(worker_id="first"), client_factory=client_factory(stub))
+        thread = threading.Thread(target=first.run)
+        thread.start()
+        try:
+            _wait("one draft stored", lambda: generation.job_status(ctx, job_id).succeeded >= 1,
+                  30)
+        finally:
+            first.stop()  # what SIGTERM / Ctrl-C does in `curation worker`
+            thread.join(30)
+        assert not thread.is_alive()
+        job = generation.job_status(ctx, job_id)
+        assert job.status == "queued" and 0 < job.pending < 6, job
+        with ctx.uow() as uow:
+            assert uow.queue.holder(job_id)[0] is None  # released, not left to go stale
+        assert Worker(ctx, fast(worker_id="second"),
+                      client_factory=client_factory(stub)).run(once=True) == 1
+    job = generation.job_status(ctx, job_id)
+    assert (job.status, job.succeeded, job.failed, job.pending) == ("finished", 6, 0, 0)
+    with ctx.uow() as uow:
+        assert sorted(d.topic for d in uow.repo.list_dialogues(uow.repo.get_project("w"))) \
+            == sorted(TOPICS[:6])
