@@ -307,6 +307,7 @@ class OpenAIStub:
         self.batch_mode = "completed"  # or "expired" (only batch_expire_after lines ran)
         self.batch_expire_after = 0
         self.batch_polls_in_progress = 0  # retrievals answered "in_progress" before the end
+        self.batch_error: int | None = None  # an HTTP status every Batch API request gets
 
     # -- lifecycle --
     def start(self) -> OpenAIStub:
@@ -597,6 +598,8 @@ class OpenAIStub:
                 had_auth=bool(h.headers.get("Authorization"))))
         rid = f"req_stub_{n:06d}"
         parts = path.split("/")  # ["", "v1", "files"|"batches", id?, "content"?]
+        if self.batch_error is not None:
+            return self._error(h, rid, self.batch_error, "The Batch API failed.", "server_error")
         if h.command == "POST" and path == "/v1/files":
             form = _multipart(h.headers.get("Content-Type") or "", raw)
             filename, data = form.get("file", (None, b""))

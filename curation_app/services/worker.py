@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from curation_app.errors import CurationError
+from curation_app.errors import CurationError, GenerationError
 from curation_app.services.context import AppContext
 from curation_app.services.generation import JobRequest, plan_job, run_job
 from curation_app.services.permissions import Actor, UserRole, require
@@ -150,6 +150,14 @@ class Worker:
             return
         except _Stopped:
             keep_queued = True
+        except GenerationError as exc:
+            if claim.params.get("batch_api") and exc.retryable:
+                # The batch is safe on OpenAI's side; look again later rather than give up.
+                self.log(f"job {claim.job_id}: {exc}; trying again later")
+                keep_queued = True
+                not_before = utcnow() + timedelta(seconds=self.settings.batch_poll_s)
+            else:
+                self._stop_job(claim.job_id, f"worker: {exc}")
         except CurationError as exc:
             self._stop_job(claim.job_id, f"worker: {exc}")
         except Exception as exc:  # noqa: BLE001 - a job must not take the worker down with it

@@ -136,3 +136,21 @@ def test_queue_batch_api_and_worker_commands(sqlite_url, stub, monkeypatch, tmp_
     shown = runner.invoke(main, ["jobs", "show", "1"])
     assert shown.stdout.startswith("job 1 finished: 2 drafts stored, 0 failed")
     assert json.loads(json.dumps(stub.batch_lines))[0]["url"] == "/v1/chat/completions"
+
+
+def test_a_server_error_while_polling_is_retried_later_and_the_batch_is_not_lost(ctx, stub):
+    job_id = queue(ctx, 2)
+    stub.batch_polls_in_progress = 1
+    runner = batch_worker(ctx, stub)
+    runner.handle(runner.claim())  # sent; still in progress
+    stub.batch_error = 503
+    runner.handle(runner.claim())  # the look fails: not a reason to give the job up
+    job = generation.job_status(ctx, job_id)
+    assert job.status == "running" and job.pending == 2
+    with ctx.uow() as uow:
+        assert uow.queue.holder(job_id)[2] is not None  # still queued
+    stub.batch_error = None
+    runner.handle(runner.claim())
+    job = generation.job_status(ctx, job_id)
+    assert (job.status, job.succeeded) == ("finished", 2)
+    assert len(stub.batches) == 1
