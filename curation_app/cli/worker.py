@@ -38,6 +38,7 @@ def queue(project: str | None, topics: tuple[str, ...], all_topics: bool, fill_t
           model: str | None, template: str | None, turns: int | None, batch_api: bool,
           job_id: int | None, retry_failed: bool) -> None:
     """Plan a generation job and leave it to a worker (`curation worker`)."""
+    from curation_app.errors import CurationError
     from curation_app.services import generation, worker
 
     ctx = open_context()
@@ -47,7 +48,7 @@ def queue(project: str | None, topics: tuple[str, ...], all_topics: bool, fill_t
                            retry_failed=retry_failed)
         else:
             if not project:
-                raise click.UsageError("name a --project (or --job JOB)")
+                raise CurationError("name a --project (or --job JOB)")
             job_id = worker.queue_job(ctx, cli_actor(), generation.JobRequest(
                 project=project, topics=topics, all_topics=all_topics,
                 fill_targets=fill_targets, emotion=emotion, n=n, model=model,

@@ -154,3 +154,14 @@ def test_a_server_error_while_polling_is_retried_later_and_the_batch_is_not_lost
     job = generation.job_status(ctx, job_id)
     assert (job.status, job.succeeded) == ("finished", 2)
     assert len(stub.batches) == 1
+
+
+def test_queue_without_a_project_or_job_says_so(sqlite_url, monkeypatch):
+    monkeypatch.setenv("CURATION_DATABASE_URL", sqlite_url)
+    runner = CliRunner()
+    assert runner.invoke(main, ["init"]).exit_code == 0
+    bad = runner.invoke(main, ["queue", "--topic", "Job Loss"])
+    assert bad.exit_code == 1
+    assert bad.stderr.strip() == "Error: name a --project (or --job JOB)"
+    missing = runner.invoke(main, ["queue", "--job", "42"])
+    assert missing.stderr.strip() == "Error: no generation job with id 42"
