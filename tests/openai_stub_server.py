@@ -317,6 +317,13 @@ class OpenAIStub:
         self.max_in_flight = 0
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
+        # The Batch API (``/v1/files``, ``/v1/batches``); see :meth:`_batch_api`.
+        self.files: dict[str, dict[str, Any]] = {}
+        self.batches: dict[str, dict[str, Any]] = {}
+        self.batch_mode = "completed"  # or "expired" (only batch_expire_after lines ran)
+        self.batch_expire_after = 0
+        self.batch_polls_in_progress = 0  # retrievals answered "in_progress" before the end
+        self.batch_error: int | None = None  # an HTTP status every Batch API request gets
 
     # -- lifecycle --
     def start(self) -> OpenAIStub:
@@ -372,6 +379,12 @@ class OpenAIStub:
         return [r for r in self.requests if r.path.endswith("/chat/completions")]
 
     @property
+    def batch_lines(self) -> list[dict[str, Any]]:
+        """Every request line of every batch created so far."""
+        with self._lock:
+            return [line for b in self.batches.values() for line in b["_lines"]]
+
+    @property
     def moderation_requests(self) -> list[RecordedRequest]:
         return [r for r in self.requests if r.path.rstrip("/").endswith("/moderations")]
 
@@ -383,6 +396,8 @@ class OpenAIStub:
 
     # -- handling --
     def _handle(self, h: _Handler) -> None:
+        if h.path.split("?")[0].startswith(("/v1/files", "/v1/batches")):
+            return self._batch_api(h)
         received = time.monotonic()
         length = int(h.headers.get("Content-Length") or 0)
         raw = h.rfile.read(length) if length else b""
@@ -595,3 +610,162 @@ class OpenAIStub:
         send("[DONE]")
         h.wfile.write(b"0\r\n\r\n")
 
+    # -- the Batch API (module notes below) --
+    def _batch_api(self, h: _Handler) -> None:
+        length = int(h.headers.get("Content-Length") or 0)
+        raw = h.rfile.read(length) if length else b""
+        path = h.path.split("?")[0].rstrip("/")
+        with self._lock:
+            self._counter += 1
+            n = self._counter
+            body: Any = None
+            if raw and "json" in (h.headers.get("Content-Type") or ""):
+                body = json.loads(raw)
+            self._requests.append(RecordedRequest(
+                method=h.command, path=h.path,
+                headers={k.lower(): v for k, v in h.headers.items()
+                         if k.lower() not in ("authorization", "api-key")},
+                body=body, received_at=time.monotonic(), behaviour="batch_api",
+                had_auth=bool(h.headers.get("Authorization"))))
+        rid = f"req_stub_{n:06d}"
+        parts = path.split("/")  # ["", "v1", "files"|"batches", id?, "content"?]
+        if self.batch_error is not None:
+            return self._error(h, rid, self.batch_error, "The Batch API failed.", "server_error")
+        if h.command == "POST" and path == "/v1/files":
+            form = _multipart(h.headers.get("Content-Type") or "", raw)
+            filename, data = form.get("file", (None, b""))
+            purpose = form.get("purpose", (None, b""))[1].decode()
+            return self._send_json(h, rid, 200, self._add_file(data, filename or "upload.jsonl",
+                                                               purpose))
+        if h.command == "GET" and len(parts) >= 4 and parts[2] == "files":
+            found = self.files.get(parts[3])
+            if found is None:
+                return self._error(h, rid, 404, f"No such File object: {parts[3]}",
+                                   "invalid_request_error")
+            if len(parts) == 5 and parts[4] == "content":
+                data = found["_data"]
+                h.send_response(200)
+                h.send_header("Content-Type", "application/octet-stream")
+                h.send_header("Content-Length", str(len(data)))
+                h.send_header("x-request-id", rid)
+                h.end_headers()
+                h.wfile.write(data)
+                return None
+            return self._send_json(h, rid, 200, _public(found))
+        if h.command == "POST" and path == "/v1/batches":
+            source = self.files.get(str((body or {}).get("input_file_id")))
+            if source is None:
+                return self._error(h, rid, 400, "input_file_id is not a known file",
+                                   "invalid_request_error", param="input_file_id")
+            lines = [json.loads(x) for x in source["_data"].decode("utf-8").splitlines() if x]
+            batch = {
+                "id": f"batch_stub{n:06d}", "object": "batch", "endpoint": body.get("endpoint"),
+                "input_file_id": source["id"], "completion_window": body.get("completion_window"),
+                "status": "validating", "created_at": int(time.time()), "output_file_id": None,
+                "error_file_id": None, "errors": None, "metadata": body.get("metadata"),
+                "request_counts": {"total": len(lines), "completed": 0, "failed": 0},
+                "_lines": lines, "_polls": 0,
+            }
+            with self._lock:
+                self.batches[batch["id"]] = batch
+            return self._send_json(h, rid, 200, _public(batch))
+        if h.command == "GET" and len(parts) == 4 and parts[2] == "batches":
+            batch = self.batches.get(parts[3])
+            if batch is None:
+                return self._error(h, rid, 404, f"No such batch: {parts[3]}",
+                                   "invalid_request_error")
+            self._advance_batch(batch)
+            return self._send_json(h, rid, 200, _public(batch))
+        return self._error(h, rid, 404, f"Unknown request URL: {h.command} {h.path}",
+                           "invalid_request_error", code="unknown_url")
+
+    def _add_file(self, data: bytes, filename: str, purpose: str) -> dict[str, Any]:
+        with self._lock:
+            self._counter += 1
+            record = {"id": f"file-stub{self._counter:06d}", "object": "file", "bytes": len(data),
+                      "created_at": int(time.time()), "filename": filename, "purpose": purpose,
+                      "status": "processed", "_data": data}
+            self.files[record["id"]] = record
+        return _public(record)
+
+    def _advance_batch(self, batch: dict[str, Any]) -> None:
+        if batch["status"] not in ("validating", "in_progress"):
+            return
+        if batch["_polls"] < self.batch_polls_in_progress:
+            batch["_polls"] += 1
+            batch["status"] = "in_progress"
+            return
+        outputs, errors = [], []
+        for i, line in enumerate(batch["_lines"]):
+            custom_id, request = line.get("custom_id"), line.get("body") or {}
+            if self.batch_mode == "expired" and i >= self.batch_expire_after:
+                errors.append({"id": f"batch_req_{i}", "custom_id": custom_id, "response": None,
+                               "error": {"code": "batch_expired", "message": "This request could "
+                                         "not be executed before the completion window expired."}})
+                continue
+            with self._lock:
+                self._counter += 1
+                n = self._counter
+                behaviour = self._queue.popleft() if self._queue else ok()
+            rid = f"req_stub_{n:06d}"
+            status = _HTTP_ERRORS.get(behaviour.kind)
+            if status is not None:
+                errors.append({"id": f"batch_req_{i}", "custom_id": custom_id, "error": None,
+                               "response": {"status_code": status, "request_id": rid, "body": {
+                                   "error": {"message": f"stub {behaviour.kind}",
+                                             "type": "server_error", "param": None,
+                                             "code": None}}}})
+                continue
+            content, finish = self._content(behaviour, request)
+            outputs.append({"id": f"batch_req_{i}", "custom_id": custom_id, "error": None,
+                            "response": {"status_code": 200, "request_id": rid,
+                                         "body": self._completion(n, request, content, finish)}})
+
+        def jsonl(rows: list[dict[str, Any]]) -> bytes:
+            return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows).encode("utf-8")
+
+        if outputs:
+            batch["output_file_id"] = self._add_file(jsonl(outputs), "output.jsonl",
+                                                     "batch_output")["id"]
+        if errors:
+            batch["error_file_id"] = self._add_file(jsonl(errors), "errors.jsonl",
+                                                    "batch_output")["id"]
+        batch["status"] = "expired" if self.batch_mode == "expired" else "completed"
+        batch["request_counts"] = {"total": len(batch["_lines"]), "completed": len(outputs),
+                                   "failed": len(errors)}
+
+
+# ---- the Batch API ---------------------------------------------------------------------------
+# ``POST /v1/files`` (multipart upload), ``GET /v1/files/{id}`` and ``/v1/files/{id}/content``;
+# ``POST /v1/batches``, ``GET /v1/batches/{id}``. A batch stays ``in_progress`` for
+# ``batch_polls_in_progress`` retrievals, then runs every line through the chat script (so
+# ``stub.script(server_error(500), schema_violation())`` shapes its lines too): a line whose
+# behaviour is an HTTP error goes to the error file with that status; the others get a
+# completion in the output file. With ``batch_mode = "expired"`` only the first
+# ``batch_expire_after`` lines run; the rest are reported as ``batch_expired`` in the error file.
+
+_HTTP_ERRORS = {"rate_limit": 429, "server_error": 500, "auth_error": 401,
+                "reject_json_schema": 400, "reject_format": 400}
+
+
+def _multipart(content_type: str, raw: bytes) -> dict[str, tuple[str | None, bytes]]:
+    """name -> (filename, bytes) of a multipart/form-data body."""
+    match = re.search(r'boundary="?([^";]+)"?', content_type)
+    if not match:
+        return {}
+    parts: dict[str, tuple[str | None, bytes]] = {}
+    for chunk in raw.split(b"--" + match.group(1).encode())[1:]:
+        if chunk.startswith(b"--"):
+            break
+        head, _, body = chunk.lstrip(b"\r\n").partition(b"\r\n\r\n")
+        headers = head.decode("utf-8", "replace")
+        name = re.search(r'name="([^"]*)"', headers)
+        filename = re.search(r'filename="([^"]*)"', headers)
+        if name:
+            parts[name.group(1)] = (filename.group(1) if filename else None,
+                                    body.removesuffix(b"\r\n"))
+    return parts
+
+
+def _public(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in record.items() if not k.startswith("_")}

@@ -2,11 +2,43 @@
 
 Each command is a thin wrapper over one service function. Errors become one ``Error: …`` line
 on stderr and a non-zero exit; details (skipped records, warnings) go to stderr too, so stdout
-carries just the one-line summary. One module per family of commands; importing them registers
-their commands on ``main``.
+carries just the one-line summary. One module per family of commands; importing one registers
+its commands on ``main``.
+
+The modules are imported only when one of their commands runs (``main`` is a lazy group), so
+``curation --help`` and ``curation info`` start in a fraction of a second instead of loading the
+OpenAI SDK, SQLAlchemy and the checks. To add a command, add it here with the one-line help that
+``curation --help`` shows (tests/test_cli.py checks that this table matches the commands).
 """
 
-from curation_app.cli import data, drafts, quality, team  # noqa: F401  (registers commands)
 from curation_app.cli.base import main
+
+main.lazy.update({
+    # name: (module, one-line help as in the command's docstring)
+    "assign": ("curation_app.cli.team", "Assign dialogues to annotators."),
+    "check": ("curation_app.cli.quality",
+              "Run the checks over a project and store its findings."),
+    "dedup": ("curation_app.cli.quality", "Find duplicate dialogues and recycled supporter "
+              "turns in FILE, outside any project."),
+    "export": ("curation_app.cli.data", "Export a project's dialogues to a file."),
+    "generate": ("curation_app.cli.drafts", "Generate draft dialogues with the model at "
+                 "$OPENAI_BASE_URL (key: $OPENAI_API_KEY)."),
+    "import": ("curation_app.cli.data", "Import dialogues from FILE into a project."),
+    "info": ("curation_app.cli.info", "Show where the data lives and which database is in use."),
+    "init": ("curation_app.cli.data",
+             "Create or migrate the database; optionally load the demo projects."),
+    "jobs": ("curation_app.cli.drafts", "Inspect generation jobs."),
+    "progress": ("curation_app.cli.team", "Show a project's progress: statuses, topics against "
+                 "targets, annotators."),
+    "projects": ("curation_app.cli.data", "Create and list projects."),
+    "queue": ("curation_app.cli.worker",
+              "Plan a generation job and leave it to a worker (`curation worker`)."),
+    "seeds": ("curation_app.cli.drafts",
+              "Seed dialogues: the in-context examples of iterative expansion."),
+    "serve": ("curation_app.cli.team", "Start the web app on the configured database."),
+    "users": ("curation_app.cli.team", "Accounts for the web app (annotator, reviewer, lead)."),
+    "worker": ("curation_app.cli.worker", "Run queued generation jobs (model server: "
+               "$OPENAI_BASE_URL, key: $OPENAI_API_KEY)."),
+})
 
 __all__ = ["main"]

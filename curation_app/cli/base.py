@@ -3,19 +3,22 @@ one place where errors become an ``Error: …`` line and an exit code."""
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from functools import wraps
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from curation_app import __version__
 from curation_app.errors import CurationError, ImportRefusedError, RecordProblem
-from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, UserRole
-from curation_app.store.db import database_url, is_up_to_date, redact
+from curation_app.store.location import database_url, redact
+
+if TYPE_CHECKING:  # SQLAlchemy loads only in the commands that open the database
+    from curation_app.services.context import AppContext
 
 FORMATS = ("peconv", "extes", "esconv", "jsonl")
 STATUSES = ("draft", "in_progress", "submitted", "approved", "returned", "discarded")
@@ -31,6 +34,9 @@ def cli_actor() -> Actor:
 
 
 def open_context(require_schema: bool = True) -> AppContext:
+    from curation_app.services.context import AppContext
+    from curation_app.store.db import is_up_to_date
+
     ctx = AppContext.from_url()
     if require_schema and not is_up_to_date(ctx.engine):
         ctx.close()
@@ -74,7 +80,69 @@ def print_problems(kind: str, problems: Sequence[RecordProblem], *, verbose: boo
                    err=True)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    """A group whose commands are imported when one is run, not when the program starts.
+
+    ``lazy`` maps a command's name to (the module that defines it, its one-line help), so that
+    ``curation --help`` lists every command without importing any of them (each module pulls in
+    SQLAlchemy, the OpenAI SDK or pandas). A module registers its commands on ``main`` as it is
+    imported; commands registered by a module imported eagerly work as well. Reading
+    ``commands`` (the docs tests, shell completion) imports every module.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        self._registered: dict[str, click.Command] = {}
+        self.lazy: dict[str, tuple[str, str]] = {}
+        super().__init__(*args, **kwargs)
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        for name in list(self.lazy):
+            self._load(name)
+        return self._registered
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._registered = dict(value)
+
+    def add_command(self, cmd: click.Command, name: str | None = None) -> None:
+        name = name or cmd.name
+        if name is None:
+            raise TypeError("Command has no name.")
+        self._registered[name] = cmd
+
+    def _load(self, name: str) -> click.Command | None:
+        if name not in self._registered and name in self.lazy:
+            importlib.import_module(self.lazy[name][0])
+            if name not in self._registered:
+                raise RuntimeError(f"{self.lazy[name][0]} does not define command {name!r}")
+        return self._registered.get(name)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return self._load(cmd_name)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self._registered) | set(self.lazy))
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        rows = []
+        limit = formatter.width - 6 - max((len(n) for n in names), default=0)
+        for name in names:
+            cmd = self._registered.get(name)
+            if cmd is not None:
+                if cmd.hidden:
+                    continue
+                rows.append((name, cmd.get_short_help_str(limit)))
+            else:
+                rows.append((name, click.utils.make_default_short_help(self.lazy[name][1],
+                                                                       limit)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="curation")
 def main() -> None:
     """Curate emotional-support dialogue datasets (PECONV, ExTES, ESConv).

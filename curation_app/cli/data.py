@@ -22,7 +22,6 @@ from curation_app.presets import PRESET_NAMES
 from curation_app.services import generation, transfer
 from curation_app.services import projects as project_services
 from curation_app.services import setup as setup_services
-from curation_app.store.db import data_dir, database_url, redact
 
 
 @main.command()
@@ -36,14 +35,6 @@ def init(demo: bool) -> None:
     finally:
         ctx.close()
     click.echo(summary.line())
-
-
-@main.command()
-@handle_errors
-def info() -> None:
-    """Show where the data lives and which database is in use."""
-    click.echo(f"database: {redact(database_url())}")
-    click.echo(f"data directory: {data_dir()}")
 
 
 @main.group()

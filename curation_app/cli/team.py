@@ -121,8 +121,10 @@ def progress(project: str) -> None:
 @click.option("--address", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option("--headless/--no-headless", default=True, show_default=True,
               help="Do not open a browser window.")
+@click.option("--worker/--no-worker", "with_worker", default=True, show_default=True,
+              help="Also start one generation worker (`curation worker`) beside the app.")
 @handle_errors
-def serve(port: int, address: str, headless: bool) -> None:
+def serve(port: int, address: str, headless: bool, with_worker: bool) -> None:
     """Start the web app on the configured database."""
     app = Path(__file__).resolve().parents[1] / "ui" / "app.py"
     cmd = [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
@@ -132,6 +134,13 @@ def serve(port: int, address: str, headless: bool) -> None:
            "--client.toolbarMode", "minimal"]
     click.echo(f"serving on http://{address}:{port} (database {redact(database_url())})")
     sys.stdout.flush()
+    if with_worker:
+        # Batch jobs run here, not in the web server: the worker outlives a page reload and,
+        # given this pid (Streamlit's once exec'd), stops when the server does.
+        import subprocess
+
+        subprocess.Popen([sys.executable, "-m", "curation_app", "worker",
+                          "--parent-pid", str(os.getpid())])
     # Become Streamlit rather than wait on it, so that a SIGTERM or Ctrl-C reaches the server
     # itself and stopping `curation serve` leaves nothing running behind.
     os.execv(sys.executable, cmd)

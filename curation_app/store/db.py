@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from alembic import command
@@ -15,33 +14,12 @@ from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from curation_app.errors import StorageError
+from curation_app.store.location import data_dir, database_url, redact
+
+__all__ = ["data_dir", "database_url", "head_revision", "is_up_to_date", "make_engine",
+           "migrate", "redact", "session_factory"]
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-def data_dir() -> Path:
-    """The embedded database folder: ``$CURATION_DATA_DIR`` or ~/.local/share/curation-app."""
-    configured = os.environ.get("CURATION_DATA_DIR")
-    if configured:
-        return Path(configured).expanduser()
-    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
-    return Path(base) / "curation-app"
-
-
-def database_url() -> str:
-    """``$CURATION_DATABASE_URL`` if set, else the SQLite file in :func:`data_dir`."""
-    url = os.environ.get("CURATION_DATABASE_URL")
-    if url:
-        return url
-    return f"sqlite:///{data_dir() / 'curation.db'}"
-
-
-def redact(url: str) -> str:
-    """The URL with any password hidden, for messages and logs."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except ArgumentError:
-        return "<unparseable database URL>"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

@@ -123,6 +123,14 @@ class GenerationJobRow(Base):
     created_by: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Set while the job waits for (or is run by) a worker; the worker that claimed it writes
+    # its name and a heartbeat, and a stale heartbeat means the worker died (migration 0010).
+    queued_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True,
+                                                       index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True),
+                                                          nullable=True)
+    not_before: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 
 class GenerationItemRow(Base):
@@ -154,6 +162,8 @@ class GenerationItemRow(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # The OpenAI Batch API batch this item was sent in, while its result is awaited.
+    batch_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
 class WorkflowEventRow(Base):

@@ -317,6 +317,9 @@ EN: dict[str, str] = {
     "safety.category.contempt": "contempt towards the child",
     "safety.category.certain_advice": "medical or legal advice given as certain",
     "safety.category.moderation": "content the moderation service flagged",
+    # A worker process runs queued batches (issue 14).
+    "generate.queued_for_worker": "Job {job} is queued; a worker runs it (`curation serve` "
+                                  "starts one, or run `curation worker`). Refresh to follow it.",
 }
 
 ZH: dict[str, str] = {
@@ -600,6 +603,8 @@ ZH: dict[str, str] = {
     "safety.category.contempt": "对孩子的轻视或辱骂",
     "safety.category.certain_advice": "被说成确定无疑的医疗或法律建议",
     "safety.category.moderation": "被内容审核服务标记的内容",
+    "generate.queued_for_worker": "任务 {job} 已加入队列，由后台 worker 运行"
+                                  "（`curation serve` 会启动一个）；点刷新查看进度。",
 }
 
 STRINGS: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}

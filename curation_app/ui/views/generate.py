@@ -3,10 +3,8 @@ queue batch jobs. The model server is the one named by OPENAI_BASE_URL / OPENAI_
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
-import threading
 from functools import partial
 from urllib.parse import urlsplit
 
@@ -14,10 +12,9 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.errors import CurationError
-from curation_app.generation.client import AsyncDraftClient, DraftClient, LLMConfig
-from curation_app.services import generation
-from curation_app.services.context import AppContext
-from curation_app.services.permissions import ALLOWED, Actor
+from curation_app.generation.client import DraftClient, LLMConfig
+from curation_app.services import generation, worker
+from curation_app.services.permissions import ALLOWED
 from curation_app.ui import layout, paper_controls, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
 from curation_app.ui.i18n import t
@@ -96,15 +93,8 @@ if result:
 
 
 # ---- batch jobs (leads) ------------------------------------------------------------------------
-def _run_in_background(ctx: AppContext, who: Actor, job_id: int, config: LLMConfig) -> None:
-    async def run() -> None:
-        async with AsyncDraftClient(config) as client:
-            await generation.run_job(ctx, who, job_id, client)
-
-    threading.Thread(target=lambda: asyncio.run(run()), name=f"generation-job-{job_id}",
-                     daemon=True).start()
-
-
+# A batch is only queued here: a worker process (`curation worker`, started by `curation serve`)
+# runs it, so it survives a restart of the web server.
 if actor.role in ALLOWED["generation.run"]:
     st.divider()
     st.subheader(t("generate.batch"))
@@ -121,8 +111,8 @@ if actor.role in ALLOWED["generation.run"]:
         queued = st.form_submit_button(t("generate.queue"), icon=":material/playlist_add:")
     if queued:
         try:
-            config = LLMConfig.from_env(model)
-            job_id = generation.plan_job(readers.context(), actor, generation.JobRequest(
+            LLMConfig.from_env(model)  # no key: say so now rather than in the job's note
+            job_id = worker.queue_job(readers.context(), actor, generation.JobRequest(
                 project=project, topics=topics if mode == "topics" else (),
                 all_topics=mode == "all", fill_targets=mode == "targets",
                 emotion=emotion if not gen.get("emotion_per_draft") else None,
@@ -130,9 +120,8 @@ if actor.role in ALLOWED["generation.run"]:
         except CurationError as exc:
             show_error(exc)
         else:
-            _run_in_background(readers.context(), actor, job_id, config)
             readers.clear()
-            st.success(t("generate.queued", job=job_id))
+            st.success(t("generate.queued_for_worker", job=job_id))
             paper_controls.job_warnings(job_id)
 
     st.button(t("ui.refresh"), icon=":material/refresh:", key="generate.refresh",
