@@ -11,6 +11,7 @@ from curation_app.errors import StorageError
 from curation_app.store.checks_repository import CheckRepository
 from curation_app.store.db import redact
 from curation_app.store.jobs import JobRepository
+from curation_app.store.quality_repository import QualityRepository
 from curation_app.store.repository import Repository
 from curation_app.store.workflow import WorkflowRepository
 
@@ -22,6 +23,7 @@ class UnitOfWork:
     jobs: JobRepository
     checks: CheckRepository
     workflow: WorkflowRepository
+    quality: QualityRepository
 
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
@@ -33,6 +35,7 @@ class UnitOfWork:
         self.jobs = JobRepository(self._session, self.repo)
         self.checks = CheckRepository(self._session)
         self.workflow = WorkflowRepository(self._session)
+        self.quality = QualityRepository(self._session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
