@@ -699,6 +699,11 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
         record = uow.repo.get_project(campaign.project)
         if retry_failed:
             uow.quality.reset_failed_judgements(run_id)
+        # What the client really sends, kept with the run (the key never is).
+        uow.quality.update_judge_settings(run_id, {"client": {
+            "temperature": client.config.temperature, "max_tokens": client.config.max_tokens,
+            "structured": client.structured_mode, "max_retries": client.config.max_retries,
+            "timeout_s": client.config.timeout_s}})
         uow.quality.set_judge_status(run_id, "running")
         uow.commit()
         run = uow.quality.get_judge_run(run_id)
