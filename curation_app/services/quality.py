@@ -32,6 +32,7 @@ from curation_app.errors import (
 )
 from curation_app.generation.pricing import PriceTable
 from curation_app.quality import agreement as stats
+from curation_app.quality.agreement import TagAgreement
 from curation_app.quality.compare import Difference, bootstrap_difference
 from curation_app.quality.judge import AsyncJudgeClient, judge_messages, prompt_version
 from curation_app.quality.protocols import Protocol, get_protocol, project_protocols
@@ -567,7 +568,7 @@ def _supporter_tags(d: Dialogue) -> list[list[str]]:
 
 
 def tag_agreement(ctx: AppContext, actor: Actor, project: str,
-                  statuses: Sequence[Status] = FINISHED) -> stats.TagAgreement:
+                  statuses: Sequence[Status] = FINISHED) -> TagAgreement:
     """Agreement on strategy tags between the overlap copies of the same drafts, counting only
     copies whose annotators have finished (submitted or approved, by default)."""
     require(actor, "quality.read")
