@@ -85,7 +85,8 @@ def _split(spec: str) -> tuple[str, str]:
 @click.option("--overlap", type=int, default=2, show_default=True,
               help="How many raters rate each item.")
 @click.option("--sample", "kind", type=click.Choice(["random", "stratified", "ids",
-                                                     "draft-vs-final", "none"]),
+                                                     "draft-vs-final", "seeds-vs-generated",
+                                                     "none"]),
               default="random", show_default=True,
               help="Dialogues of the project to rate (none: only the files given).")
 @click.option("-n", "n", type=int, help="Sample size (stratified: per topic).")

@@ -52,7 +52,8 @@ from curation_app.store.quality_repository import (
     RatingRecord,
 )
 
-SAMPLE_KINDS = ("random", "stratified", "ids", "draft-vs-final", "release", "responses")
+SAMPLE_KINDS = ("random", "stratified", "ids", "draft-vs-final", "seeds-vs-generated",
+                "release", "responses")
 NOT_DISCARDED = tuple(s for s in Status if s != Status.DISCARDED)
 
 
@@ -88,7 +89,9 @@ class SampleSpec:
 
     ``random``: ``n`` dialogues of the project; ``stratified``: ``n`` per topic; ``ids``: the
     dialogues named; ``draft-vs-final``: ``n`` edited dialogues (or ``ids``), each twice, as the
-    machine draft (group ``draft``) and as it is now (group ``final``); ``release``: the records
+    machine draft (group ``draft``) and as it is now (group ``final``); ``seeds-vs-generated``:
+    ``n`` seed dialogues (group ``seeds``) and ``n`` generated ones (group ``generated``);
+    ``release``: the records
     of a release split file (``chat/<split>.jsonl``); ``responses``: a JSONL file of generated
     responses, one ``{"id", "context", "response"}`` per line. ``statuses`` limits project
     samples (default: every status but discarded). ``group`` labels the items for comparisons.
@@ -209,6 +212,18 @@ def _project_items(uow: Any, project: Any, spec: SampleSpec, rng: random.Random
             pool = [d for d in pool if d.version > 0]
         if spec.n is None or spec.n < 1:
             raise InvalidInputError(f"a {spec.kind} sample needs a size n of at least 1")
+        if spec.kind == "seeds-vs-generated":
+            seeds = [d for d in pool if d.is_seed]
+            made = [d for d in pool if not d.is_seed and str(d.source) == "generated"]
+            if not seeds or not made:
+                raise InvalidInputError(f"project {project.name} needs both seeds and "
+                                        "generated dialogues for a seeds-vs-generated sample")
+            language = project.vocabulary.language
+            return [NewItem(source=f"project:{project.name}:{group}", group=group,
+                            ref=str(d.id), dialogue_id=d.id,
+                            content=_blind(d.turns, language, d.topic, d.description))
+                    for group, part in (("seeds", seeds), ("generated", made))
+                    for d in rng.sample(part, min(spec.n, len(part)))]
         if spec.kind == "stratified":
             by_topic: dict[str, list[Dialogue]] = {}
             for d in pool:
@@ -546,6 +561,18 @@ def to_csv(rows: Sequence[Mapping[str, Any]]) -> str:
     writer.writeheader()
     writer.writerows([{k: ("" if v is None else v) for k, v in row.items()} for row in rows])
     return out.getvalue()
+
+
+def figures_markdown(figures: Mapping[str, Any]) -> str:
+    """A Markdown table of :func:`latest_figures`, for a dataset card."""
+    lines = [f"Human evaluation ({figures['protocol']} protocol, campaign "
+             f"{figures['campaign']}, {figures['rated_items']} items):", "",
+             "| aspect | mean | Fleiss' kappa | Krippendorff's alpha |",
+             "| --- | --- | --- | --- |"]
+    for a in figures["aspects"]:
+        cells = [a["aspect"], a["mean"], a["fleiss_kappa"], a["krippendorff_alpha"]]
+        lines.append("| " + " | ".join("—" if c is None else str(c) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def latest_figures(ctx: AppContext, actor: Actor, project: str) -> dict[str, Any] | None:

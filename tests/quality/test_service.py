@@ -229,3 +229,25 @@ def test_tag_agreement_between_overlap_copies_and_adjudication(ctx, peconv):
     assert after.status == Status.SUBMITTED
     with pytest.raises(PermissionDeniedError):
         q.adjudicate(ctx, ANN, original)
+
+
+def test_seeds_versus_generated_and_the_figures_for_a_dataset_card(ctx, project):
+    from curation_app.domain import Source
+    with ctx.uow() as uow:
+        record = uow.repo.get_project("p")
+        uow.repo.add_dialogues(record, [
+            Dialogue(turns=[Turn(Role.SEEKER, f"generated {i}"),
+                            Turn(Role.SUPPORTER, "ok", ["Others"])], topic=TOPICS[0],
+                     source=Source.GENERATED) for i in range(3)], author="model")
+        uow.repo.mark_seeds(record, [1, 2])
+        uow.commit()
+    campaign = q.create_campaign(ctx, LEAD, project, "svg", "extes", ["ann"],
+                                 [q.SampleSpec("seeds-vs-generated", n=2)], overlap=1)
+    items = q.campaign_items(ctx, LEAD, campaign.id)
+    assert sorted(it.group for it in items) == ["generated", "generated", "seeds", "seeds"]
+    aspects = q.campaign_protocol(ctx, LEAD, campaign.id).aspect_names
+    for task in q.my_items(ctx, ANN, campaign.id):
+        q.rate(ctx, ANN, task.item_id, dict.fromkeys(aspects, 2))
+    q.close_campaign(ctx, LEAD, campaign.id)
+    card = q.figures_markdown(q.latest_figures(ctx, LEAD, project))
+    assert "| informativeness | 2.0 | — | — |" in card
