@@ -426,6 +426,10 @@ EN: dict[str, str] = {
     "adjudication.merged": "Merge saved into copy #{id}, which goes into the dataset.",
     "adjudication.cannot_merge": "The copies have different numbers of turns; take one copy "
                                  "as it is.",
+    "ratings.judge_model": "Judge model",
+    "ratings.judge_model_default": "the project's model",
+    "ratings.judge_start": "Run the judge on this campaign",
+    "ratings.judge_started": "Judge run {id} started; press Refresh to follow it.",
 }
 
 ZH: dict[str, str] = {
@@ -814,6 +818,10 @@ ZH: dict[str, str] = {
     "adjudication.merge_save": "保存合并",
     "adjudication.merged": "合并已保存到副本 #{id}，该副本将进入数据集。",
     "adjudication.cannot_merge": "各副本的轮数不同，请直接采用其中一个副本。",
+    "ratings.judge_model": "评审模型",
+    "ratings.judge_model_default": "项目的默认模型",
+    "ratings.judge_start": "对该评分任务运行评审模型",
+    "ratings.judge_started": "评审运行 {id} 已开始；点击刷新查看进度。",
 }
 
 STRINGS: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}

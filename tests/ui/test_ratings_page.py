@@ -111,3 +111,32 @@ def test_a_reviewer_picks_and_merges_overlap_copies(make_app, app_ctx):
     assert merged.turns[1].text == "ben's better reply"
     assert merged.metadata["adjudicated"] is True
     assert "adjudicated" not in editing.get_dialogue(app_ctx.uow(), actor("lea"), copy).metadata
+
+
+def test_the_lead_runs_the_judge_and_sees_it_beside_the_humans(make_app, app_ctx, monkeypatch):
+    import time
+
+    from tests.openai_stub_server import OpenAIStub
+
+    campaign = q.create_campaign(app_ctx, actor("lea"), "demo-extes", "c", "extes", ["ann"],
+                                 [q.SampleSpec("random", n=3)], overlap=1)
+    for task in q.my_items(app_ctx, actor("ann"), campaign.id):
+        q.rate(app_ctx, actor("ann"), task.item_id, dict.fromkeys(ASPECTS, task.number))
+    with OpenAIStub() as stub:
+        monkeypatch.setenv("OPENAI_BASE_URL", stub.url)
+        monkeypatch.setenv("OPENAI_API_KEY", "sk-test-ui")
+        at = open_page(make_app("lea", project="demo-extes"), "ratings")
+        at.text_input(key="ratings.judge.model").input("gpt-4o-mini")
+        at.button(key="ratings.judge.start").click().run()
+        assert "Judge run 1 started" in texts(at)
+        # The run goes on in a background thread, as in the app; wait for it to end.
+        deadline = time.monotonic() + 60
+        while q.judge_run(app_ctx, actor("lea"), 1).status not in ("finished", "stopped"):
+            assert time.monotonic() < deadline, "the judge run did not finish"
+            time.sleep(0.1)
+        assert len(stub.chat_requests) == 3
+    at.button(key="ratings.judge.refresh").click().run()
+    shown = texts(at)
+    assert "Judge run 1: gpt-4o-mini, judge@" in shown and "3 scored, 0 failed" in shown
+    rows = q.judge_vs_human(app_ctx, actor("lea"), 1)
+    assert all(r.items == 3 for r in rows)

@@ -4,11 +4,17 @@ read the agreement, the judge beside the humans, and group comparisons."""
 
 from __future__ import annotations
 
+import asyncio
+import threading
+
 import pandas as pd
 import streamlit as st
 
 from curation_app.errors import CurationError
+from curation_app.generation.client import LLMConfig
+from curation_app.quality.judge import AsyncJudgeClient
 from curation_app.services import quality
+from curation_app.services.context import AppContext
 from curation_app.services.permissions import ALLOWED, Actor
 from curation_app.ui import layout, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
@@ -210,9 +216,37 @@ def compare_section(campaign: quality.CampaignRecord) -> None:
         st.bar_chart(chart, stack=False)
 
 
+def _judge_in_background(ctx: AppContext, who: Actor, run_id: int, config: LLMConfig) -> None:
+    async def run() -> None:
+        async with AsyncJudgeClient(config) as client:
+            await quality.run_judge(ctx, who, run_id, client)
+
+    threading.Thread(target=lambda: asyncio.run(run()), name=f"judge-run-{run_id}",
+                     daemon=True).start()
+
+
 def judge_section(campaign: quality.CampaignRecord) -> None:
     st.subheader(t("ratings.judge"))
     runs = load(readers.judge_runs, actor, campaign.id)
+    if is_lead:
+        c1, c2 = st.columns([3, 1])
+        model = c1.text_input(t("ratings.judge_model"), key="ratings.judge.model",
+                              placeholder=t("ratings.judge_model_default"))
+        c2.button(t("ui.refresh"), icon=":material/refresh:", key="ratings.judge.refresh",
+                  on_click=readers.clear)
+        if st.button(t("ratings.judge_start"), key="ratings.judge.start",
+                     icon=":material/smart_toy:"):
+            try:
+                run_id = quality.plan_judge(readers.context(), actor, campaign.id,
+                                            model=model.strip() or None)
+                run = quality.judge_run(readers.context(), actor, run_id)
+                config = LLMConfig.from_env(run.model, temperature=run.settings["temperature"])
+            except CurationError as exc:
+                show_error(exc)
+            else:
+                _judge_in_background(readers.context(), actor, run_id, config)
+                readers.clear()
+                st.success(t("ratings.judge_started", id=run_id))
     if not runs:
         st.caption(t("ratings.judge_help", id=campaign.id))
         return
