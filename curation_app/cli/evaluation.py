@@ -65,6 +65,32 @@ def protocols(project: str) -> None:
         click.echo(f"{p.name}: {p.minimum}-{p.maximum} on {', '.join(p.aspect_names)}")
 
 
+@evaluation.command("define-protocol")
+@click.option("--project", required=True, help="The project that gets the protocol.")
+@click.option("--name", required=True, help="The protocol's name (lower-case letters, digits, "
+              "_).")
+@click.option("--scale", required=True, metavar="MIN-MAX", help="The whole-number scale, e.g. "
+              "1-5.")
+@click.option("--aspect", "aspects", multiple=True, required=True, metavar="NAME[=DEFINITION]",
+              help="An aspect and what it means (repeatable, in order).")
+@handle_errors
+def define_protocol(project: str, name: str, scale: str, aspects: tuple[str, ...]) -> None:
+    """Add (or replace) a custom rating protocol of a project."""
+    low, sep, high = scale.partition("-")
+    if not sep or not low.strip().isdigit() or not high.strip().isdigit():
+        raise CurationError(f"--scale {scale!r}: write MIN-MAX, e.g. 1-5")
+    spec = {"min": int(low), "max": int(high), "aspects": [
+        {"name": a.partition("=")[0].strip(),
+         "definition": {"en": a.partition("=")[2].strip()}} for a in aspects]}
+    ctx = open_context()
+    try:
+        protocol = q.define_protocol(ctx, cli_actor(), project, name, spec)
+    finally:
+        ctx.close()
+    click.echo(f"protocol {protocol.name} of {project}: {protocol.minimum}-{protocol.maximum} "
+               f"on {', '.join(protocol.aspect_names)}")
+
+
 # ---- campaigns -------------------------------------------------------------------------------
 @evaluation.group("campaign")
 def campaign() -> None:

@@ -661,6 +661,8 @@ def adjudicate(ctx: AppContext, actor: Actor, chosen_id: int, *,
             raise InvalidInputError(f"dialogue {chosen_id} has no overlap copies to choose "
                                     "between")
         current = uow.repo.get_dialogue(chosen_id)
+        if current.status == Status.DISCARDED:
+            raise InvalidInputError(f"dialogue {chosen_id} is discarded; choose another copy")
     if merged is not None:
         editing.save_revision(ctx.uow(), actor, chosen_id,
                               current.version if expected_version is None else expected_version,

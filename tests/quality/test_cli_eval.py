@@ -118,3 +118,17 @@ def test_judge_and_compare_responses_of_two_models(run, tmp_path: Path,
     assert lines[2].split() == ["fluency", "5.00", "5.00", "0.00", "[0.00,", "0.00]"]
     report = run("eval", "judge-report", 1)
     assert report.exit_code == 0 and "spearman" in report.stdout
+
+
+def test_a_custom_protocol_from_the_command_line(run):
+    made = run("eval", "define-protocol", "--project", "demo-extes", "--name", "warmth",
+               "--scale", "1-5", "--aspect", "warmth=The supporter sounds kind.",
+               "--aspect", "clarity")
+    assert made.stdout.strip() == "protocol warmth of demo-extes: 1-5 on warmth, clarity"
+    listed = run("eval", "protocols", "--project", "demo-extes").stdout.splitlines()
+    assert listed[-1] == "warmth: 1-5 on warmth, clarity"
+    bad = run("eval", "define-protocol", "--project", "demo-extes", "--name", "x",
+              "--scale", "1-5", "--aspect", "Not A Name")
+    assert bad.exit_code == 1
+    assert bad.stderr.strip() == ("Error: protocol 'x', aspects[0].name: lower-case letters, "
+                                  "digits and _, starting with a letter")
