@@ -245,11 +245,13 @@ class QualityRepository:
         self.session.flush()
 
     def ratings(self, campaign_id: int, rater: str | None = None) -> list[RatingRecord]:
-        query = select(RatingRow).where(RatingRow.campaign_id == campaign_id)
+        # Plain columns, not ORM objects: a campaign's agreement reads every rating at once.
+        query = select(RatingRow.item_id, RatingRow.rater, RatingRow.scores, RatingRow.comment,
+                       RatingRow.updated_at).where(RatingRow.campaign_id == campaign_id)
         if rater is not None:
             query = query.where(RatingRow.rater == rater)
-        return [RatingRecord(r.item_id, r.rater, dict(r.scores), r.comment, r.updated_at)
-                for r in self.session.scalars(query.order_by(RatingRow.item_id, RatingRow.rater))]
+        return [RatingRecord(i, r, dict(s), c, u) for i, r, s, c, u in
+                self.session.execute(query.order_by(RatingRow.item_id, RatingRow.rater))]
 
     # ---- judge runs ------------------------------------------------------------------------
     def create_judge_run(self, campaign_id: int, model: str, prompt_version: str,
