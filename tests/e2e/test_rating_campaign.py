@@ -19,21 +19,29 @@ ASPECTS = ("informativeness", "understanding", "helpfulness", "consistency", "co
 LEAD = Actor("lea", UserRole.LEAD)
 
 
+def shoot(page, path: Path) -> None:
+    """The whole page: Streamlit scrolls inside its main area, so the window is made as tall
+    as that area's content for the picture."""
+    wait_idle(page)
+    height = page.evaluate(
+        "() => document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 0")
+    page.set_viewport_size({"width": VIEWPORT["width"],
+                            "height": min(max(VIEWPORT["height"], height), 4000)})
+    wait_idle(page)
+    page.screenshot(path=str(path))
+    page.set_viewport_size(VIEWPORT)
+
+
 def pick(page, widget, score: int) -> None:
-    """Choose ``score`` in a radio group (ExTES's scale starts at 0, so the option's index is
-    the score) and wait until the rerun it starts has kept it chosen."""
+    """Choose ``score`` in a radio group of the rating form (ExTES's scale starts at 0, so the
+    option's index is the score). Inside a form a choice does not rerun the page."""
     from playwright.sync_api import expect
 
     group = widget.get_by_role("radiogroup")
-    option = group.locator(f'input[type="radio"][value="{score}"]')
-    for _ in range(3):  # a click that lands while a rerun replaces the widget is lost
-        # Until a rerun finishes, Streamlit may still show the widget's stale copy too.
-        expect(group).to_have_count(1, timeout=TIMEOUT_MS)
-        group.get_by_text(str(score), exact=True).click()
-        wait_idle(page)
-        if option.first.is_checked():
-            return
-    raise AssertionError(f"score {score} did not stay chosen")
+    expect(group).to_have_count(1, timeout=TIMEOUT_MS)
+    group.get_by_text(str(score), exact=True).click()
+    expect(group.locator(f'input[type="radio"][value="{score}"]')).to_be_checked(
+        timeout=TIMEOUT_MS)
 
 
 def rate(page, url: str, name: str, tasks: list[quality.RaterTask], plan: list[int]) -> None:
@@ -66,7 +74,8 @@ def test_two_raters_rate_the_same_three_dialogues_and_the_lead_sees_the_kappa(
     rita = browser.new_context(viewport=VIEWPORT).new_page()
     rate(ann, running_app.url, "ann", tasks["ann"], [3, 1, 2])
     rate(rita, running_app.url, "rita", tasks["rita"], [3, 1, 0])
-    ann.screenshot(path=str(screenshots / "ratings.png"))
+    ann.get_by_label("Item").first.wait_for(timeout=TIMEOUT_MS)
+    shoot(ann, screenshots / "ratings.png")
 
     # Per aspect: units [3,3], [1,1], [2,0]; P = 2/3, p_e = 10/36, kappa = 14/26 = 0.538.
     lea = browser.new_context(viewport=VIEWPORT).new_page()
@@ -77,6 +86,6 @@ def test_two_raters_rate_the_same_three_dialogues_and_the_lead_sees_the_kappa(
     wait_idle(lea)
     lea.get_by_text("Informativeness: Fleiss' kappa 0.538").wait_for(timeout=TIMEOUT_MS)
     lea.get_by_text("3 of 3 items rated").first.wait_for(timeout=TIMEOUT_MS)
-    lea.screenshot(path=str(screenshots / "ratings-agreement.png"))
+    shoot(lea, screenshots / "ratings-agreement.png")
     result = quality.campaign_agreement(running_app.ctx, LEAD, campaign.id)
     assert all(a.fleiss.kappa == 0.538 for a in result.aspects)

@@ -73,18 +73,23 @@ def rate_tab(campaign: quality.CampaignRecord) -> None:
     st.caption(t("ratings.scale", min=protocol.minimum, max=protocol.maximum))
     closed = campaign.status == "closed"
     chosen: dict[str, int | None] = {}
-    for aspect in protocol.aspects:
-        key = f"ratings.{task.item_id}.{aspect.name}"
-        current = (task.scores or {}).get(aspect.name)
-        chosen[aspect.name] = st.radio(
-            f"{aspect.shown(lang)}", protocol.scale, horizontal=True, key=key,
-            index=protocol.scale.index(current) if current is not None else None,
-            help=aspect.explained(lang), disabled=closed)
-        st.caption(aspect.explained(lang))
-    comment = st.text_input(t("ratings.comment"), value=task.comment or "",
-                            key=f"ratings.{task.item_id}.comment", disabled=closed)
-    if st.button(t("ratings.save"), type="primary", key="ratings.save", disabled=closed,
-                 icon=":material/save:"):
+    # One form per item: choosing a score does not rerun the page; saving does.
+    with st.form(f"ratings.form.{task.item_id}", border=False):
+        for aspect in protocol.aspects:
+            key = f"ratings.{task.item_id}.{aspect.name}"
+            current = (task.scores or {}).get(aspect.name)
+            # The definition sits between the aspect's name and its scale, where raters look.
+            st.markdown(f"**{aspect.shown(lang)}**")
+            st.caption(aspect.explained(lang))
+            chosen[aspect.name] = st.radio(
+                aspect.shown(lang), protocol.scale, horizontal=True, key=key,
+                index=protocol.scale.index(current) if current is not None else None,
+                disabled=closed, label_visibility="collapsed")
+        comment = st.text_input(t("ratings.comment"), value=task.comment or "",
+                                key=f"ratings.{task.item_id}.comment", disabled=closed)
+        saved = st.form_submit_button(t("ratings.save"), type="primary", key="ratings.save",
+                                      disabled=closed, icon=":material/save:")
+    if saved:
         missing = [a.shown(lang) for a in protocol.aspects if chosen[a.name] is None]
         if missing:
             st.error(t("ratings.missing", aspects=", ".join(missing)))
