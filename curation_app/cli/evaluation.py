@@ -253,10 +253,15 @@ def agreement(campaign_id: int, as_json: bool, out: str | None) -> None:
         click.echo(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
         return
     click.echo(f"{result.campaign} ({result.protocol}): {result.rated_items} of "
-               f"{result.items} items rated")
-    _table([["aspect", "mean", "fleiss_kappa", "alpha", "items"]] +
-           [[a.aspect, _f(a.mean, 2), _f(a.fleiss.kappa), _f(a.alpha), str(a.fleiss.units)]
-            for a in result.aspects])
+               f"{result.items} items rated, overall mean {_f(result.overall_mean, 2)}")
+    _table([["aspect", "mean", "fleiss_kappa", "alpha", "items", "paper_mean", "paper_kappa"]] +
+           [[a.aspect, _f(a.mean, 2), _f(a.fleiss.kappa), _f(a.alpha), str(a.fleiss.units),
+             _f(a.paper_mean, 2), _f(a.paper_kappa, 2)] for a in result.aspects])
+    overall = result.reference.get("overall")
+    if overall:  # PANDA reports one overall score per model
+        click.echo("paper overall: " + ", ".join(f"{m} {v:g}" for m, v in overall))
+    if result.reference.get("source"):
+        click.echo(f"paper figures: {result.reference['source']}")
     _table([["rater", "shared", "kappa_vs_rest", "spearman_vs_rest"]] +
            [[r.rater, str(r.units), _f(r.kappa), _f(r.spearman)] for r in result.raters])
 

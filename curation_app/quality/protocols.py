@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,10 @@ class Protocol:
     maximum: int
     aspects: tuple[Aspect, ...]
     source: str = ""
+    # The paper's published figures, to report ours beside: ``mean`` and ``kappa`` per aspect
+    # (ExTES table 4), or ``overall`` as [model, score] pairs in the paper's order (PANDA
+    # figure 1; a list because PostgreSQL's JSONB does not keep the keys of an object in order).
+    reference: dict[str, Any] = field(default_factory=dict)
 
     @property
     def aspect_names(self) -> tuple[str, ...]:
@@ -58,7 +62,7 @@ class Protocol:
 
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "title": dict(self.title), "source": self.source,
-                "min": self.minimum, "max": self.maximum,
+                "min": self.minimum, "max": self.maximum, "reference": dict(self.reference),
                 "aspects": [{"name": a.name, "label": dict(a.label),
                              "definition": dict(a.definition)} for a in self.aspects]}
 
@@ -93,8 +97,12 @@ class Protocol:
         names = [a.name for a in out]
         if len(set(names)) != len(names):
             raise InvalidInputError(f"{where}, field aspects: an aspect is named twice")
+        reference = data.get("reference") or {}
+        if not isinstance(reference, Mapping):
+            raise InvalidInputError(f"{where}, field reference: must be an object")
         return cls(name=name, title=_texts(data.get("title"), name), minimum=lo, maximum=hi,
-                   aspects=tuple(out), source=str(data.get("source") or ""))
+                   aspects=tuple(out), source=str(data.get("source") or ""),
+                   reference=dict(reference))
 
 
 def _texts(value: Any, default: str) -> dict[str, str]:

@@ -449,6 +449,8 @@ class AspectAgreement:
     ratings: int
     fleiss: stats.Fleiss
     alpha: float | None
+    paper_mean: float | None = None  # the protocol's published figures, where it has them
+    paper_kappa: float | None = None
 
 
 @dataclass
@@ -460,6 +462,8 @@ class CampaignAgreement:
     aspects: list[AspectAgreement]
     raters: list[stats.RaterAgreement]
     group_means: dict[str, dict[str, float]] = field(default_factory=dict)
+    overall_mean: float | None = None  # over every rating and aspect (PANDA's overall score)
+    reference: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -468,7 +472,9 @@ class CampaignAgreement:
             "aspects": [{"aspect": a.aspect, "mean": a.mean, "ratings": a.ratings,
                          "fleiss_kappa": a.fleiss.kappa, "fleiss_items": a.fleiss.units,
                          "raters_per_item": a.fleiss.raters_per_unit,
-                         "krippendorff_alpha": a.alpha} for a in self.aspects],
+                         "krippendorff_alpha": a.alpha, "paper_mean": a.paper_mean,
+                         "paper_kappa": a.paper_kappa} for a in self.aspects],
+            "overall_mean": self.overall_mean, "reference": self.reference,
             "raters": [{"rater": r.rater, "shared_items": r.units, "kappa": r.kappa,
                         "spearman": r.spearman, "mean_abs_diff": r.mean_abs_diff}
                        for r in self.raters],
@@ -499,10 +505,13 @@ def campaign_agreement(ctx: AppContext, actor: Actor, campaign_id: int) -> Campa
             by_rater.setdefault(r.rater, {})[r.item_id] = r.scores[aspect]
         values = [v for vs in by_item.values() for v in vs]
         fleiss = stats.fleiss_kappa(list(by_item.values()), protocol.scale)
+        paper = protocol.reference
         aspects.append(AspectAgreement(
             aspect=aspect, mean=_r(sum(values) / len(values)) if values else None,
             ratings=len(values), fleiss=replace(fleiss, kappa=_r(fleiss.kappa)),
-            alpha=_r(stats.krippendorff_alpha(by_rater, "ordinal", protocol.scale))))
+            alpha=_r(stats.krippendorff_alpha(by_rater, "ordinal", protocol.scale)),
+            paper_mean=(paper.get("mean") or {}).get(aspect),
+            paper_kappa=(paper.get("kappa") or {}).get(aspect)))
     pooled: dict[str, dict[tuple[int, str], int]] = {}
     for r in ratings:
         for aspect, value in r.scores.items():
@@ -516,9 +525,12 @@ def campaign_agreement(ctx: AppContext, actor: Actor, campaign_id: int) -> Campa
         group_means[group or "(all)"] = {
             a: round(sum(s[a] for s in scores.values()) / len(scores), 3)
             for a in protocol.aspect_names if scores}
+    every = [v for r in ratings for v in r.scores.values()]
     return CampaignAgreement(campaign=campaign.name, protocol=protocol.name, items=len(items),
                              rated_items=len({r.item_id for r in ratings}), aspects=aspects,
-                             raters=raters, group_means=group_means)
+                             raters=raters, group_means=group_means,
+                             overall_mean=_r(sum(every) / len(every)) if every else None,
+                             reference=dict(protocol.reference))
 
 
 def _item_means(ratings: Sequence[RatingRecord], item_ids: set[int]
@@ -567,10 +579,11 @@ def figures_markdown(figures: Mapping[str, Any]) -> str:
     """A Markdown table of :func:`latest_figures`, for a dataset card."""
     lines = [f"Human evaluation ({figures['protocol']} protocol, campaign "
              f"{figures['campaign']}, {figures['rated_items']} items):", "",
-             "| aspect | mean | Fleiss' kappa | Krippendorff's alpha |",
-             "| --- | --- | --- | --- |"]
+             "| aspect | mean | Fleiss' kappa | Krippendorff's alpha | paper mean | paper kappa |",
+             "| --- | --- | --- | --- | --- | --- |"]
     for a in figures["aspects"]:
-        cells = [a["aspect"], a["mean"], a["fleiss_kappa"], a["krippendorff_alpha"]]
+        cells = [a["aspect"], a["mean"], a["fleiss_kappa"], a["krippendorff_alpha"],
+                 a.get("paper_mean"), a.get("paper_kappa")]
         lines.append("| " + " | ".join("—" if c is None else str(c) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 

@@ -430,6 +430,10 @@ EN: dict[str, str] = {
     "ratings.judge_model_default": "the project's model",
     "ratings.judge_start": "Run the judge on this campaign",
     "ratings.judge_started": "Judge run {id} started; press Refresh to follow it.",
+    "ratings.paper_mean": "paper mean",
+    "ratings.paper_kappa": "paper kappa",
+    "ratings.paper_overall": "Overall mean here: {mean}. The paper's overall scores: {scores}.",
+    "ratings.paper_source": "Paper figures: {source}",
 }
 
 ZH: dict[str, str] = {
@@ -822,6 +826,10 @@ ZH: dict[str, str] = {
     "ratings.judge_model_default": "项目的默认模型",
     "ratings.judge_start": "对该评分任务运行评审模型",
     "ratings.judge_started": "评审运行 {id} 已开始；点击刷新查看进度。",
+    "ratings.paper_mean": "论文均分",
+    "ratings.paper_kappa": "论文 kappa",
+    "ratings.paper_overall": "本任务总均分：{mean}。论文中的总分：{scores}。",
+    "ratings.paper_source": "论文数据：{source}",
 }
 
 STRINGS: dict[str, dict[str, str]] = {"en": EN, "zh": ZH}

@@ -53,9 +53,10 @@ def test_campaign_rate_agreement_export_and_close(run, tmp_path: Path):
     shown = run("eval", "campaign", "show", 1).stdout.splitlines()
     assert shown[2].split() == ["demo-annotator", "3", "3"]
     table = run("eval", "agreement", 1).stdout.splitlines()
-    assert table[0] == "pilot (extes): 3 of 3 items rated"
-    assert table[2].split() == ["informativeness", "2.00", "1.000", "1.000", "3"]
-    assert table[4].split() == ["helpfulness", "2.17", "-0.636", "0.083", "3"]
+    assert table[0] == "pilot (extes): 3 of 3 items rated, overall mean 2.17"
+    # Beside ours, ExTES table 4's figures for the same aspect.
+    assert table[2].split() == ["informativeness", "2.00", "1.000", "1.000", "3", "2.53", "0.51"]
+    assert table[4].split() == ["helpfulness", "2.17", "-0.636", "0.083", "3", "2.61", "0.44"]
     figures = json.loads(run("eval", "agreement", 1, "--json").stdout)
     assert figures["aspects"][1]["fleiss_kappa"] == 0.455
 
@@ -116,6 +117,9 @@ def test_judge_and_compare_responses_of_two_models(run, tmp_path: Path,
     assert lines[0] == ("models: tuned vs base (judge run 1, paired, 95% bootstrap "
                         "interval)")
     assert lines[2].split() == ["fluency", "5.00", "5.00", "0.00", "[0.00,", "0.00]"]
+    figures = run("eval", "agreement", 1).stdout.splitlines()
+    assert ("paper overall: Bloom-7b1 5.5, Chinese-LLaMA 3.567, Baichuan2-7B-Base 6.971, "
+            "ChatGPT 7.058, PANDA 7.952") in figures
     report = run("eval", "judge-report", 1)
     assert report.exit_code == 0 and "spearman" in report.stdout
 

@@ -60,6 +60,9 @@ def test_campaign_flow_assign_rate_change_close_and_see_agreement(make_app, app_
     assert "3 of 3 items rated" in shown
     # Both raters now agree on every item: kappa 1 for every aspect.
     assert "Informativeness: Fleiss' kappa 1.000" in shown
+    (table,) = [d.value for d in lea.dataframe if "paper mean" in d.value.columns]
+    assert list(table.iloc[0])[-2:] == ["2.53", "0.51"]  # ExTES table 4, beside ours
+    assert "Paper figures: ExTES table 4" in shown
     lea.button(key="ratings.close").click().run()
     assert "Campaign pilot closed." in texts(lea)
 

@@ -169,10 +169,22 @@ def results_tab(campaign: quality.CampaignRecord) -> None:
         st.caption(t("ratings.agreement_caption", rated=result.rated_items, items=result.items))
         protocol = load(readers.campaign_protocol, actor, campaign.id)
         shown = {a.name: a.shown(lang) for a in protocol.aspects}
-        st.dataframe(pd.DataFrame([{
-            t("ratings.aspect"): shown[a.aspect], t("ratings.mean"): _f(a.mean, 2),
-            t("ratings.fleiss"): _f(a.fleiss.kappa), t("ratings.alpha"): _f(a.alpha),
-            t("ratings.items"): a.fleiss.units} for a in result.aspects]), hide_index=True)
+        rows = []
+        for a in result.aspects:
+            row = {t("ratings.aspect"): shown[a.aspect], t("ratings.mean"): _f(a.mean, 2),
+                   t("ratings.fleiss"): _f(a.fleiss.kappa), t("ratings.alpha"): _f(a.alpha),
+                   t("ratings.items"): a.fleiss.units}
+            if result.reference.get("mean"):  # the paper's own figures, beside ours
+                row[t("ratings.paper_mean")] = _f(a.paper_mean, 2)
+                row[t("ratings.paper_kappa")] = _f(a.paper_kappa, 2)
+            rows.append(row)
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
+        if result.reference.get("overall"):
+            st.caption(t("ratings.paper_overall", mean=_f(result.overall_mean, 2),
+                         scores=", ".join(f"{m} {v:g}" for m, v in
+                                          result.reference["overall"])))
+        if result.reference.get("source"):
+            st.caption(t("ratings.paper_source", source=result.reference["source"]))
         for a in result.aspects:  # one plain line per aspect, for reading and for tests
             st.caption(t("ratings.kappa_line", aspect=shown[a.aspect], kappa=_f(a.fleiss.kappa)))
         st.subheader(t("ratings.per_rater"))
