@@ -17,6 +17,7 @@ from curation_app.cli.base import cli_actor, handle_errors, main, open_context
 from curation_app.errors import CurationError
 from curation_app.generation.client import LLMConfig
 from curation_app.quality.judge import AsyncJudgeClient
+from curation_app.services import adjudication, judging
 from curation_app.services import quality as q
 from curation_app.store.quality_repository import JudgeRunRecord
 
@@ -290,7 +291,7 @@ def tags(project: str, as_json: bool) -> None:
     """Agreement on strategy tags between the finished overlap copies of the same drafts."""
     ctx = open_context()
     try:
-        result = q.tag_agreement(ctx, cli_actor(), project)
+        result = adjudication.tag_agreement(ctx, cli_actor(), project)
     finally:
         ctx.close()
     fleiss = result.fleiss.kappa if result.fleiss else None
@@ -344,25 +345,25 @@ def judge(campaign_id: int | None, model: str | None, temperature: float,
         if resume is None:
             if campaign_id is None:
                 raise CurationError("name a CAMPAIGN_ID (or --resume RUN)")
-            run_id = q.plan_judge(ctx, actor, campaign_id, model=model,
+            run_id = judging.plan_judge(ctx, actor, campaign_id, model=model,
                                   temperature=temperature, budget_usd=budget_usd,
                                   concurrency=concurrency or 4)
         else:
             run_id = resume
             if budget_usd is not None:
-                q.set_judge_budget(ctx, actor, run_id, budget_usd)
-        run = q.judge_run(ctx, actor, run_id)
+                judging.set_judge_budget(ctx, actor, run_id, budget_usd)
+        run = judging.judge_run(ctx, actor, run_id)
         config = LLMConfig.from_env(run.model, timeout_s=timeout, max_retries=max_retries,
                                     temperature=run.settings.get("temperature"))
 
         async def go() -> JudgeRunRecord:
             async with AsyncJudgeClient(config) as client:
-                return await q.run_judge(ctx, actor, run_id, client, concurrency=concurrency,
+                return await judging.run_judge(ctx, actor, run_id, client, concurrency=concurrency,
                                          retry_failed=retry_failed)
         try:
             run = asyncio.run(go())
         except KeyboardInterrupt:
-            click.echo(_run_line(q.judge_run(ctx, actor, run_id)), err=True)
+            click.echo(_run_line(judging.judge_run(ctx, actor, run_id)), err=True)
             click.echo(f"Error: interrupted; resume with `curation eval judge --resume "
                        f"{run_id}`", err=True)
             sys.exit(130)
@@ -381,9 +382,9 @@ def judge_report(run_id: int, as_json: bool) -> None:
     """A judge run beside the human ratings of the same items (Spearman per aspect)."""
     ctx = open_context()
     try:
-        run = q.judge_run(ctx, cli_actor(), run_id)
-        rows = q.judge_vs_human(ctx, cli_actor(), run_id)
-        failures = q.judge_failures(ctx, cli_actor(), run_id)
+        run = judging.judge_run(ctx, cli_actor(), run_id)
+        rows = judging.judge_vs_human(ctx, cli_actor(), run_id)
+        failures = judging.judge_failures(ctx, cli_actor(), run_id)
     finally:
         ctx.close()
     if as_json:

@@ -1,59 +1,48 @@
-"""Use cases of quality evaluation: rating campaigns, agreement, adjudication of overlap copies,
-LLM-judge runs and group comparisons.
+"""Use cases of rating campaigns: protocols, campaigns and their samples, rating, progress,
+agreement, exports and group comparisons.
 
-A campaign freezes what it rates: the protocol is copied into it and every item is a snapshot
-of the dialogue's turns (roles and texts only, no ids, tags or provenance), so raters are
-blind to where an item came from and a later edit of the dialogue does not change what was
-rated. Items come from the project (a random or per-topic sample, named dialogues, or each
-dialogue's machine draft beside its current text), from release split files, or from the
-responses a trained model generated (``curation-train evaluate``). Each item goes to
-``overlap`` raters; a rating is saved at once and may be changed until the lead closes the
-campaign.
+A campaign freezes what it rates: the protocol is copied into it and every item is a blinded
+snapshot (see :mod:`curation_app.quality.samples`), so raters do not know where an item came
+from and a later edit of the dialogue does not change what was rated. Items come from the
+project (a random or per-topic sample, named dialogues, each dialogue's machine draft beside its
+current text, seeds beside generated dialogues), from release split files, or from the responses
+a trained model generated. Each item goes to ``overlap`` raters; a rating is saved at once and
+may be changed until the lead closes the campaign. The LLM judge is in ``services.judging``,
+overlap copies and adjudication in ``services.adjudication``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
-import json
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from curation_app.domain import Dialogue, Role, Status, Turn
-from curation_app.errors import (
-    BudgetError,
-    InvalidInputError,
-    NotFoundError,
-    PermissionDeniedError,
-)
-from curation_app.generation.pricing import PriceTable
+from curation_app.domain import Dialogue, Status
+from curation_app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from curation_app.quality import agreement as stats
-from curation_app.quality.agreement import TagAgreement
 from curation_app.quality.compare import Difference, bootstrap_difference
-from curation_app.quality.judge import AsyncJudgeClient, judge_messages, prompt_version
 from curation_app.quality.protocols import Protocol, get_protocol, project_protocols
-from curation_app.services import editing
+from curation_app.quality.samples import (
+    SAMPLE_KINDS,
+    NewItem,
+    SampleSpec,
+    blind,
+    release_items,
+    response_items,
+)
 from curation_app.services.context import AppContext
-from curation_app.services.generation import DEFAULT_MODEL, _Budget
 from curation_app.services.permissions import Actor, UserRole, require
 from curation_app.store.quality_repository import (
-    FAILED,
-    PENDING,
     CampaignRecord,
-    JudgeItemRecord,
-    JudgeOutcome,
-    JudgeRunRecord,
-    NewItem,
     RatingItem,
     RatingRecord,
 )
 
-SAMPLE_KINDS = ("random", "stratified", "ids", "draft-vs-final", "seeds-vs-generated",
-                "release", "responses")
+__all__ = ["SAMPLE_KINDS", "CampaignRecord", "Protocol", "RatingItem", "SampleSpec"]
+
 NOT_DISCARDED = tuple(s for s in Status if s != Status.DISCARDED)
 
 
@@ -82,120 +71,6 @@ def define_protocol(ctx: AppContext, actor: Actor, project: str, name: str,
     return protocol
 
 
-# ---- samples ----------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class SampleSpec:
-    """Where a campaign's items come from.
-
-    ``random``: ``n`` dialogues of the project; ``stratified``: ``n`` per topic; ``ids``: the
-    dialogues named; ``draft-vs-final``: ``n`` edited dialogues (or ``ids``), each twice, as the
-    machine draft (group ``draft``) and as it is now (group ``final``); ``seeds-vs-generated``:
-    ``n`` seed dialogues (group ``seeds``) and ``n`` generated ones (group ``generated``);
-    ``release``: the records
-    of a release split file (``chat/<split>.jsonl``); ``responses``: a JSONL file of generated
-    responses, one ``{"id", "context", "response"}`` per line. ``statuses`` limits project
-    samples (default: every status but discarded). ``group`` labels the items for comparisons.
-    """
-
-    kind: str
-    n: int | None = None
-    ids: tuple[int, ...] = ()
-    path: str | None = None
-    group: str = ""
-    statuses: tuple[str, ...] = ()
-
-
-def _blind(turns: Sequence[Turn], language: str, topic: str | None = None,
-           description: str | None = None) -> dict[str, Any]:
-    return {"language": language, "topic": topic, "description": description,
-            "turns": [{"role": str(t.role), "text": t.text} for t in turns]}
-
-
-_ROLE_OF = {"user": "seeker", "seeker": "seeker", "assistant": "supporter",
-            "supporter": "supporter"}
-
-
-def _read_jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise NotFoundError(f"sample file {path} does not exist") from exc
-    except UnicodeDecodeError as exc:
-        raise InvalidInputError(f"sample file {path} is not UTF-8 text") from exc
-    out = []
-    for index, line in enumerate(lines):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{path.name}: record {index} (line {index + 1}) is not "
-                                    f"JSON: {exc.msg}") from exc
-        if not isinstance(record, dict):
-            raise InvalidInputError(f"{path.name}: record {index} (line {index + 1}) is not "
-                                    "a JSON object")
-        out.append((index, record))
-    if not out:
-        raise InvalidInputError(f"sample file {path} holds no records")
-    return out
-
-
-def _messages_to_turns(messages: Any, where: str) -> list[dict[str, Any]]:
-    if isinstance(messages, str):
-        return [{"role": "seeker", "text": messages}]
-    if not isinstance(messages, list):
-        raise InvalidInputError(f"{where}: must be a list of messages or a string")
-    turns = []
-    for j, m in enumerate(messages):
-        if not isinstance(m, dict):
-            raise InvalidInputError(f"{where}[{j}]: must be an object with role and content")
-        role = m.get("role")
-        if role == "system":
-            continue
-        text = m.get("content", m.get("text"))
-        if role not in _ROLE_OF or not isinstance(text, str):
-            raise InvalidInputError(f"{where}[{j}]: needs role user/assistant and a text "
-                                    "content")
-        turns.append({"role": _ROLE_OF[role], "text": text})
-    return turns
-
-
-def _release_items(spec: SampleSpec) -> list[NewItem]:
-    path = Path(spec.path or "")
-    items = []
-    for index, record in _read_jsonl(path):
-        where = f"{path.name}: record {index}, field messages"
-        turns = _messages_to_turns(record.get("messages"), where)
-        if not turns:
-            raise InvalidInputError(f"{where}: no user or assistant message")
-        items.append(NewItem(
-            source=f"release:{path}", group=spec.group or path.stem,
-            ref=str(record.get("id", index)),
-            content={"language": record.get("language") or "", "topic": record.get("topic"),
-                     "description": None, "turns": turns}))
-    return items
-
-
-def _response_items(spec: SampleSpec) -> list[NewItem]:
-    path = Path(spec.path or "")
-    items = []
-    for index, record in _read_jsonl(path):
-        response = record.get("response")
-        if not isinstance(response, str) or not response.strip():
-            raise InvalidInputError(f"{path.name}: record {index}, field response: must be "
-                                    "a non-empty text")
-        turns = _messages_to_turns(record.get("context", []),
-                                   f"{path.name}: record {index}, field context")
-        turns.append({"role": "supporter", "text": response, "focus": True})
-        items.append(NewItem(
-            source=f"responses:{path}", group=spec.group or str(record.get("model") or
-                                                               path.stem),
-            ref=str(record.get("id", index)),
-            content={"language": record.get("language") or "", "topic": record.get("topic"),
-                     "description": None, "turns": turns}))
-    return items
-
-
 def _project_items(uow: Any, project: Any, spec: SampleSpec, rng: random.Random
                    ) -> list[NewItem]:
     statuses = [Status(s) for s in spec.statuses] if spec.statuses else list(NOT_DISCARDED)
@@ -221,7 +96,7 @@ def _project_items(uow: Any, project: Any, spec: SampleSpec, rng: random.Random
             language = project.vocabulary.language
             return [NewItem(source=f"project:{project.name}:{group}", group=group,
                             ref=str(d.id), dialogue_id=d.id,
-                            content=_blind(d.turns, language, d.topic, d.description))
+                            content=blind(d.turns, language, d.topic, d.description))
                     for group, part in (("seeds", seeds), ("generated", made))
                     for d in rng.sample(part, min(spec.n, len(part)))]
         if spec.kind == "stratified":
@@ -246,15 +121,15 @@ def _project_items(uow: Any, project: Any, spec: SampleSpec, rng: random.Random
                 continue
             items.append(NewItem(source=f"project:{project.name}:draft", group="draft",
                                  ref=str(d.id), dialogue_id=d.id,
-                                 content=_blind(draft.turns, language, d.topic,
+                                 content=blind(draft.turns, language, d.topic,
                                                 draft.description)))
             items.append(NewItem(source=f"project:{project.name}:final", group="final",
                                  ref=str(d.id), dialogue_id=d.id,
-                                 content=_blind(d.turns, language, d.topic, d.description)))
+                                 content=blind(d.turns, language, d.topic, d.description)))
         else:
             items.append(NewItem(source=f"project:{project.name}", group=spec.group,
                                  ref=str(d.id), dialogue_id=d.id,
-                                 content=_blind(d.turns, language, d.topic, d.description)))
+                                 content=blind(d.turns, language, d.topic, d.description)))
     return items
 
 
@@ -289,9 +164,9 @@ def create_campaign(ctx: AppContext, actor: Actor, project: str, name: str, prot
         items: list[NewItem] = []
         for spec in samples:
             if spec.kind == "release":
-                items += _release_items(spec)
+                items += release_items(spec)
             elif spec.kind == "responses":
-                items += _response_items(spec)
+                items += response_items(spec)
             else:
                 items += _project_items(uow, record, spec, rng)
         rng.shuffle(items)
@@ -311,7 +186,7 @@ def create_campaign(ctx: AppContext, actor: Actor, project: str, name: str, prot
         return uow.quality.get_campaign(campaign_id)
 
 
-def _protocol(campaign: CampaignRecord) -> Protocol:
+def protocol_of(campaign: CampaignRecord) -> Protocol:
     data = campaign.protocol
     return Protocol.from_dict(data["name"], data)
 
@@ -334,7 +209,7 @@ def get_campaign(ctx: AppContext, actor: Actor, campaign_id: int) -> CampaignRec
 
 
 def campaign_protocol(ctx: AppContext, actor: Actor, campaign_id: int) -> Protocol:
-    return _protocol(get_campaign(ctx, actor, campaign_id))
+    return protocol_of(get_campaign(ctx, actor, campaign_id))
 
 
 @dataclass(frozen=True)
@@ -374,7 +249,7 @@ def rate(ctx: AppContext, actor: Actor, item_id: int, scores: Mapping[str, Any],
         if not uow.quality.is_assigned(item_id, actor.name):
             raise PermissionDeniedError(f"item {item_id} of campaign {campaign.name} is not "
                                         f"assigned to {actor.name}")
-        protocol = _protocol(campaign)
+        protocol = protocol_of(campaign)
         clean: dict[str, int] = {}
         for aspect in protocol.aspect_names:
             value = scores.get(aspect)
@@ -482,7 +357,7 @@ class CampaignAgreement:
         }
 
 
-def _r(x: float | None, digits: int = 3) -> float | None:
+def rounded(x: float | None, digits: int = 3) -> float | None:
     return None if x is None else round(x, digits)
 
 
@@ -494,7 +369,7 @@ def campaign_agreement(ctx: AppContext, actor: Actor, campaign_id: int) -> Campa
         campaign = uow.quality.get_campaign(campaign_id)
         items = uow.quality.items(campaign_id)
         ratings = uow.quality.ratings(campaign_id)
-    protocol = _protocol(campaign)
+    protocol = protocol_of(campaign)
     groups = {it.id: it.group for it in items}
     aspects = []
     for aspect in protocol.aspect_names:
@@ -507,21 +382,21 @@ def campaign_agreement(ctx: AppContext, actor: Actor, campaign_id: int) -> Campa
         fleiss = stats.fleiss_kappa(list(by_item.values()), protocol.scale)
         paper = protocol.reference
         aspects.append(AspectAgreement(
-            aspect=aspect, mean=_r(sum(values) / len(values)) if values else None,
-            ratings=len(values), fleiss=replace(fleiss, kappa=_r(fleiss.kappa)),
-            alpha=_r(stats.krippendorff_alpha(by_rater, "ordinal", protocol.scale)),
+            aspect=aspect, mean=rounded(sum(values) / len(values)) if values else None,
+            ratings=len(values), fleiss=replace(fleiss, kappa=rounded(fleiss.kappa)),
+            alpha=rounded(stats.krippendorff_alpha(by_rater, "ordinal", protocol.scale)),
             paper_mean=(paper.get("mean") or {}).get(aspect),
             paper_kappa=(paper.get("kappa") or {}).get(aspect)))
     pooled: dict[str, dict[tuple[int, str], int]] = {}
     for r in ratings:
         for aspect, value in r.scores.items():
             pooled.setdefault(r.rater, {})[(r.item_id, aspect)] = value
-    raters = [replace(x, kappa=_r(x.kappa), spearman=_r(x.spearman),
-                      mean_abs_diff=_r(x.mean_abs_diff))
+    raters = [replace(x, kappa=rounded(x.kappa), spearman=rounded(x.spearman),
+                      mean_abs_diff=rounded(x.mean_abs_diff))
               for x in stats.rater_agreement(pooled, protocol.scale)]
     group_means: dict[str, dict[str, float]] = {}
     for group in sorted({g for g in groups.values()}):
-        scores = _item_means(ratings, {i for i, g in groups.items() if g == group})
+        scores = item_means(ratings, {i for i, g in groups.items() if g == group})
         group_means[group or "(all)"] = {
             a: round(sum(s[a] for s in scores.values()) / len(scores), 3)
             for a in protocol.aspect_names if scores}
@@ -529,11 +404,11 @@ def campaign_agreement(ctx: AppContext, actor: Actor, campaign_id: int) -> Campa
     return CampaignAgreement(campaign=campaign.name, protocol=protocol.name, items=len(items),
                              rated_items=len({r.item_id for r in ratings}), aspects=aspects,
                              raters=raters, group_means=group_means,
-                             overall_mean=_r(sum(every) / len(every)) if every else None,
+                             overall_mean=rounded(sum(every) / len(every)) if every else None,
                              reference=dict(protocol.reference))
 
 
-def _item_means(ratings: Sequence[RatingRecord], item_ids: set[int]
+def item_means(ratings: Sequence[RatingRecord], item_ids: set[int]
                 ) -> dict[int, dict[str, float]]:
     sums: dict[int, list[dict[str, int]]] = {}
     for r in ratings:
@@ -550,7 +425,7 @@ def ratings_table(ctx: AppContext, actor: Actor, campaign_id: int) -> list[dict[
         campaign = uow.quality.get_campaign(campaign_id)
         items = {it.id: it for it in uow.quality.items(campaign_id)}
         ratings = uow.quality.ratings(campaign_id)
-    protocol = _protocol(campaign)
+    protocol = protocol_of(campaign)
     rows = []
     for r in ratings:
         it = items[r.item_id]
@@ -599,274 +474,6 @@ def latest_figures(ctx: AppContext, actor: Actor, project: str) -> dict[str, Any
     return campaign_agreement(ctx, actor, closed[0].id).to_json()
 
 
-# ---- strategy-tag agreement of overlap copies -------------------------------------------------
-FINISHED = (Status.SUBMITTED, Status.APPROVED)
-
-
-def _supporter_tags(d: Dialogue) -> list[list[str]]:
-    return [list(t.strategies) for t in d.turns if t.role == Role.SUPPORTER]
-
-
-def tag_agreement(ctx: AppContext, actor: Actor, project: str,
-                  statuses: Sequence[Status] = FINISHED) -> TagAgreement:
-    """Agreement on strategy tags between the overlap copies of the same drafts, counting only
-    copies whose annotators have finished (submitted or approved, by default)."""
-    require(actor, "quality.read")
-    with ctx.uow() as uow:
-        record = uow.repo.get_project(project)
-        groups = []
-        for ids in uow.quality.overlap_group_ids(record):
-            members = [uow.repo.get_dialogue(i) for i in ids]
-            done = {d.assignee or f"dialogue {d.id}": _supporter_tags(d) for d in members
-                    if d.status in statuses}
-            groups.append(done)
-    vocab = record.vocabulary
-    return stats.tag_agreement(groups, list(vocab.strategy_names), vocab.multi_strategy)
-
-
-# ---- adjudication -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class OverlapGroup:
-    original: int
-    members: list[Dialogue]
-    differing: list[int]  # turn indexes whose text or strategies differ between members
-    adjudicated: int | None
-
-
-def _differing(members: Sequence[Dialogue]) -> list[int]:
-    longest = max(len(d.turns) for d in members)
-    out = []
-    for i in range(longest):
-        seen = {(str(d.turns[i].role), d.turns[i].text.strip(), tuple(sorted(
-            d.turns[i].strategies))) if i < len(d.turns) else None for d in members}
-        if len(seen) > 1:
-            out.append(i)
-    return out
-
-
-def overlap_groups(ctx: AppContext, actor: Actor, project: str,
-                   only_open: bool = False) -> list[OverlapGroup]:
-    """Every group of overlap copies in the project, with the turns where they differ."""
-    require(actor, "quality.adjudicate")
-    with ctx.uow() as uow:
-        record = uow.repo.get_project(project)
-        out = []
-        for ids in uow.quality.overlap_group_ids(record):
-            members = [uow.repo.get_dialogue(i) for i in ids]
-            chosen = next((d.id for d in members if d.metadata.get("adjudicated")), None)
-            if only_open and chosen is not None:
-                continue
-            out.append(OverlapGroup(ids[0], members, _differing(members), chosen))
-    return out
-
-
-def adjudicate(ctx: AppContext, actor: Actor, chosen_id: int, *,
-               merged: Sequence[Turn] | None = None, expected_version: int | None = None,
-               note: str | None = None) -> int:
-    """Pick the copy of an overlap group that goes into the dataset: it gets
-    ``metadata["adjudicated"] = True``, the others lose the mark. With ``merged`` turns (a
-    merge of the copies), they are first saved as a new revision of the chosen copy through
-    the editor's service (so the usual version check and history apply)."""
-    require(actor, "quality.adjudicate")
-    with ctx.uow() as uow:
-        group = uow.quality.group_of(chosen_id)
-        if len(group) < 2:
-            raise InvalidInputError(f"dialogue {chosen_id} has no overlap copies to choose "
-                                    "between")
-        current = uow.repo.get_dialogue(chosen_id)
-        if current.status == Status.DISCARDED:
-            raise InvalidInputError(f"dialogue {chosen_id} is discarded; choose another copy")
-    if merged is not None:
-        editing.save_revision(ctx.uow(), actor, chosen_id,
-                              current.version if expected_version is None else expected_version,
-                              list(merged), note=note or "merge of overlap copies")
-    with ctx.uow() as uow:
-        uow.quality.set_adjudicated(group, chosen_id)
-        uow.workflow.add_event(chosen_id, actor.name, "adjudicate", None, None,
-                               note or f"chosen among {', '.join(map(str, group))}")
-        uow.commit()
-    return chosen_id
-
-
-# ---- the LLM judge ----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class JudgeProgress:
-    run_id: int
-    requested: int
-    succeeded: int
-    failed: int
-    cost_usd: float
-
-
-def plan_judge(ctx: AppContext, actor: Actor, campaign_id: int, *, model: str | None = None,
-               temperature: float | None = 0.0, budget_usd: float | None = None,
-               concurrency: int = 4) -> int:
-    """Store a judge run over every item of the campaign; returns its id. Makes no call."""
-    require(actor, "quality.manage")
-    if concurrency < 1:
-        raise InvalidInputError("--concurrency must be at least 1")
-    with ctx.uow() as uow:
-        campaign = uow.quality.get_campaign(campaign_id)
-        record = uow.repo.get_project(campaign.project)
-        model = model or record.settings.get("judge_model") or record.settings.get("model") \
-            or DEFAULT_MODEL
-        if budget_usd is not None and PriceTable.load().price(model) is None:
-            raise BudgetError(f"model {model!r} has no price in the price table, so a budget "
-                              "cannot be enforced; add it (CURATION_PRICES_FILE)")
-        items = uow.quality.items(campaign_id)
-        run_id = uow.quality.create_judge_run(
-            campaign_id, model, prompt_version(),
-            {"temperature": temperature, "budget_usd": budget_usd, "concurrency": concurrency,
-             "protocol": campaign.protocol["name"]}, actor.name, [it.id for it in items])
-        uow.commit()
-    return run_id
-
-
-def _estimate(prices: PriceTable, model: str, messages: list[dict[str, str]],
-              aspects: int) -> float:
-    prompt = sum(len(m["content"]) for m in messages) // 4
-    return prices.cost_usd(model, {"prompt_tokens": prompt,
-                                   "completion_tokens": 20 + 10 * aspects}) or 0.0
-
-
-async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJudgeClient, *,
-                    concurrency: int | None = None, retry_failed: bool = False,
-                    on_progress: Callable[[JudgeProgress], None] | None = None
-                    ) -> JudgeRunRecord:
-    """Run (or resume) a judge run until no item is pending or the budget stops it; every
-    item ends scored or failed with its raw reply and error, never with invalid scores."""
-    require(actor, "quality.manage")
-    with ctx.uow() as uow:
-        run = uow.quality.get_judge_run(run_id)
-        campaign = uow.quality.get_campaign(run.campaign_id)
-        record = uow.repo.get_project(campaign.project)
-        if retry_failed:
-            uow.quality.reset_failed_judgements(run_id)
-        # What the client really sends, kept with the run (the key never is).
-        uow.quality.update_judge_settings(run_id, {"client": {
-            "temperature": client.config.temperature, "max_tokens": client.config.max_tokens,
-            "structured": client.structured_mode, "max_retries": client.config.max_retries,
-            "timeout_s": client.config.timeout_s}})
-        uow.quality.set_judge_status(run_id, "running")
-        uow.commit()
-        run = uow.quality.get_judge_run(run_id)
-        pending = uow.quality.judge_items(run_id, PENDING)
-        items = {it.id: it for it in uow.quality.items(run.campaign_id)}
-    protocol = _protocol(campaign)
-    vocab = record.vocabulary
-    speakers = {str(r): vocab.role_display(r, "en") for r in Role}
-    prices = PriceTable.load()
-    budget = _Budget(run.settings.get("budget_usd"), run.cost_usd)
-    counts = {"succeeded": run.counts.get("succeeded", 0), "failed": run.counts.get("failed", 0),
-              "cost": run.cost_usd}
-    stop: list[str] = []
-    semaphore = asyncio.Semaphore(concurrency or int(run.settings.get("concurrency") or 4))
-    lock = asyncio.Lock()
-
-    def store(judge_item: JudgeItemRecord, result: Any) -> None:
-        outcome = JudgeOutcome(
-            scores=result.scores, reason=result.reason, raw_text=result.raw_text,
-            error=result.error_text, attempts=result.attempts, request_id=result.request_id,
-            prompt_tokens=int(result.usage.get("prompt_tokens", 0)),
-            completion_tokens=int(result.usage.get("completion_tokens", 0)),
-            cost_usd=result.cost_usd)
-        with ctx.uow() as uow:
-            uow.quality.record_judgement(judge_item.id, outcome)
-            uow.commit()
-
-    async def one(judge_item: JudgeItemRecord) -> None:
-        async with semaphore:
-            messages = judge_messages(protocol, items[judge_item.item_id].content, speakers)
-            async with lock:
-                reserved = budget.expected(_estimate(prices, run.model, messages,
-                                                     len(protocol.aspects)))
-                if stop or not budget.try_reserve(reserved):
-                    if not stop:
-                        stop.append(f"budget of ${run.settings['budget_usd']:.4f} reached "
-                                    f"(spent ${budget.spent:.4f})")
-                    return
-            result = await client.judge(messages, protocol, model=run.model)
-            budget.settle(reserved, result.cost_usd)
-            await asyncio.to_thread(store, judge_item, result)
-            counts["succeeded" if result.ok else "failed"] += 1
-            counts["cost"] += result.cost_usd or 0.0
-            if on_progress:
-                on_progress(JudgeProgress(run_id, run.requested, counts["succeeded"],
-                                          counts["failed"], round(counts["cost"], 8)))
-
-    try:
-        await asyncio.gather(*(one(it) for it in pending))
-    finally:
-        with ctx.uow() as uow:
-            left = len(uow.quality.judge_items(run_id, PENDING))
-            if left == 0:
-                uow.quality.set_judge_status(run_id, "finished")
-            else:
-                uow.quality.set_judge_status(run_id, "stopped",
-                                             stop[0] if stop else "interrupted")
-            uow.commit()
-    with ctx.uow() as uow:
-        return uow.quality.get_judge_run(run_id)
-
-
-def set_judge_budget(ctx: AppContext, actor: Actor, run_id: int,
-                     budget_usd: float | None) -> None:
-    require(actor, "quality.manage")
-    with ctx.uow() as uow:
-        uow.quality.get_judge_run(run_id)
-        uow.quality.update_judge_settings(run_id, {"budget_usd": budget_usd})
-        uow.commit()
-
-
-def judge_runs(ctx: AppContext, actor: Actor, campaign_id: int) -> list[JudgeRunRecord]:
-    require(actor, "quality.read")
-    with ctx.uow() as uow:
-        uow.quality.get_campaign(campaign_id)
-        return uow.quality.judge_runs(campaign_id)
-
-
-def judge_run(ctx: AppContext, actor: Actor, run_id: int) -> JudgeRunRecord:
-    require(actor, "quality.read")
-    with ctx.uow() as uow:
-        return uow.quality.get_judge_run(run_id)
-
-
-def judge_failures(ctx: AppContext, actor: Actor, run_id: int) -> list[JudgeItemRecord]:
-    require(actor, "quality.read")
-    with ctx.uow() as uow:
-        uow.quality.get_judge_run(run_id)
-        return uow.quality.judge_items(run_id, FAILED)
-
-
-@dataclass(frozen=True)
-class JudgeVsHuman:
-    aspect: str
-    items: int
-    judge_mean: float | None
-    human_mean: float | None
-    spearman: float | None
-
-
-def judge_vs_human(ctx: AppContext, actor: Actor, run_id: int) -> list[JudgeVsHuman]:
-    """Per aspect: the judge's scores beside the mean human rating of the same items, and
-    their Spearman correlation."""
-    require(actor, "quality.read")
-    with ctx.uow() as uow:
-        run = uow.quality.get_judge_run(run_id)
-        campaign = uow.quality.get_campaign(run.campaign_id)
-        judged = {j.item_id: j.scores for j in uow.quality.judge_items(run_id, "succeeded")}
-        ratings = uow.quality.ratings(run.campaign_id)
-    human = _item_means(ratings, set(judged))
-    out = []
-    for aspect in _protocol(campaign).aspect_names:
-        both = [i for i in judged if i in human]
-        j = [float(judged[i][aspect]) for i in both]  # type: ignore[index]
-        h = [human[i][aspect] for i in both]
-        out.append(JudgeVsHuman(aspect, len(both), _r(sum(j) / len(j)) if j else None,
-                                _r(sum(h) / len(h)) if h else None, _r(stats.spearman(j, h))))
-    return out
-
-
 # ---- comparisons ------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class AspectComparison:
@@ -909,7 +516,7 @@ def compare_groups(ctx: AppContext, actor: Actor, campaign_id: int, group_a: str
                 j.item_id: {k: float(v) for k, v in (j.scores or {}).items()}
                 for j in uow.quality.judge_items(judge_run_id, "succeeded")}
         else:
-            scored = _item_means(uow.quality.ratings(campaign_id), {it.id for it in items})
+            scored = item_means(uow.quality.ratings(campaign_id), {it.id for it in items})
     groups = {it.group for it in items}
     for g in (group_a, group_b):
         if g not in groups:
@@ -921,7 +528,7 @@ def compare_groups(ctx: AppContext, actor: Actor, campaign_id: int, group_a: str
     pairs = [(a, b_by_ref[a.ref]) for a in a_items if a.ref is not None and a.ref in b_by_ref]
     paired = bool(pairs) and len(pairs) == len(a_items) == len(b_items)
     out = []
-    for aspect in _protocol(campaign).aspect_names:
+    for aspect in protocol_of(campaign).aspect_names:
         if paired:
             xs = [scored[a.id][aspect] for a, _ in pairs]
             ys = [scored[b.id][aspect] for _, b in pairs]

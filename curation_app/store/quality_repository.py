@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from curation_app.errors import AlreadyExistsError, NotFoundError
+from curation_app.quality.samples import NewItem
 from curation_app.store.models import (
     DialogueRow,
     JudgeItemRow,
@@ -41,15 +42,6 @@ class CampaignRecord:
     created_by: str
     created_at: datetime
     closed_at: datetime | None
-
-
-@dataclass(frozen=True)
-class NewItem:
-    source: str
-    content: dict[str, Any]
-    group: str = ""
-    ref: str | None = None
-    dialogue_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import streamlit as st
 
+import curation_app.services.adjudication as adjudication
+import curation_app.services.judging as judging
+import curation_app.services.quality as quality
 from curation_app.checks import CheckConfig, Finding
 from curation_app.domain import Dialogue, Revision, Status
 from curation_app.generation.prompts import RenderedPrompt
-from curation_app.services import checks, editing, generation, projects, quality, users, workflow
+from curation_app.services import checks, editing, generation, projects, users, workflow
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor
 from curation_app.store import ProjectCounts, ProjectRecord
@@ -183,13 +186,13 @@ def comparison(actor: Actor, campaign_id: int, group_a: str, group_b: str,
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def judge_runs(actor: Actor, campaign_id: int) -> list[quality.JudgeRunRecord]:
-    return quality.judge_runs(context(), actor, campaign_id)
+def judge_runs(actor: Actor, campaign_id: int) -> list[judging.JudgeRunRecord]:
+    return judging.judge_runs(context(), actor, campaign_id)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def judge_vs_human(actor: Actor, run_id: int) -> list[quality.JudgeVsHuman]:
-    return quality.judge_vs_human(context(), actor, run_id)
+def judge_vs_human(actor: Actor, run_id: int) -> list[judging.JudgeVsHuman]:
+    return judging.judge_vs_human(context(), actor, run_id)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -198,10 +201,10 @@ def protocols(name: str) -> dict[str, quality.Protocol]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def overlap_groups(actor: Actor, name: str, only_open: bool) -> list[quality.OverlapGroup]:
-    return quality.overlap_groups(context(), actor, name, only_open=only_open)
+def overlap_groups(actor: Actor, name: str, only_open: bool) -> list[adjudication.OverlapGroup]:
+    return adjudication.overlap_groups(context(), actor, name, only_open=only_open)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def tag_agreement(actor: Actor, name: str) -> quality.TagAgreement:
-    return quality.tag_agreement(context(), actor, name)
+def tag_agreement(actor: Actor, name: str) -> adjudication.TagAgreement:
+    return adjudication.tag_agreement(context(), actor, name)

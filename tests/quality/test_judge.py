@@ -13,8 +13,8 @@ from curation_app.domain import Dialogue, Role, Turn
 from curation_app.generation import LLMConfig, PriceTable
 from curation_app.quality.judge import AsyncJudgeClient, JudgeClient, judge_messages
 from curation_app.quality.protocols import builtin_protocols
+from curation_app.services import judging, users
 from curation_app.services import quality as q
-from curation_app.services import users
 from curation_app.services.permissions import Actor, UserRole
 from curation_app.services.projects import create_project
 from tests.conftest import LEAD
@@ -103,7 +103,7 @@ def campaign(ctx):
 def run(ctx, stub, run_id, **kwargs):
     async def go():
         async with AsyncJudgeClient(config(stub), prices=PRICES) as client:
-            return await q.run_judge(ctx, LEAD, run_id, client, **kwargs)
+            return await judging.run_judge(ctx, LEAD, run_id, client, **kwargs)
     return asyncio.run(go())
 
 
@@ -114,7 +114,7 @@ def extes_reply(score: int) -> str:
 
 
 def test_a_judge_run_stores_scores_and_failures_and_resumes_failed_items(ctx, stub, campaign):
-    run_id = q.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", concurrency=1)
+    run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", concurrency=1)
     stub.script(rate_limit(0.01), reply(extes_reply(2)), reply(extes_reply(9)),
                 reply("not json at all"), reply(extes_reply(3)), reply(extes_reply(1)),
                 reply(extes_reply(0)))
@@ -123,7 +123,7 @@ def test_a_judge_run_stores_scores_and_failures_and_resumes_failed_items(ctx, st
     assert record.counts == {"pending": 0, "succeeded": 4, "failed": 1}
     assert record.model == "gpt-4o-mini" and record.prompt_version.startswith("judge@")
     assert record.settings["temperature"] == 0.0 and record.cost_usd > 0
-    (failed,) = q.judge_failures(ctx, LEAD, run_id)
+    (failed,) = judging.judge_failures(ctx, LEAD, run_id)
     assert failed.scores is None and failed.raw_text == "not json at all"
     assert "ModelOutputError" in failed.error
     # Resume with --retry-failed: only the failed item is asked again (the stub's default).
@@ -134,13 +134,13 @@ def test_a_judge_run_stores_scores_and_failures_and_resumes_failed_items(ctx, st
 
 
 def test_a_budget_stops_the_run_and_a_raised_budget_resumes_it(ctx, stub, campaign):
-    run_id = q.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", budget_usd=0.00015,
+    run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", budget_usd=0.00015,
                           concurrency=1)
     record = run(ctx, stub, run_id)
     assert record.status == "stopped" and "budget" in record.stop_reason
     done = record.counts["succeeded"]
     assert 0 < done < 5 and record.cost_usd <= 0.00015
-    q.set_judge_budget(ctx, LEAD, run_id, None)
+    judging.set_judge_budget(ctx, LEAD, run_id, None)
     record = run(ctx, stub, run_id)
     assert record.status == "finished" and record.counts["succeeded"] == 5
     assert len(stub.chat_requests) == 5  # nothing paid for twice
@@ -154,12 +154,12 @@ def test_judge_scores_sit_beside_human_ratings_with_spearman(ctx, stub, campaign
             score = task.item_id % 4
             human[task.item_id] = score
             q.rate(ctx, actor, task.item_id, {a: score for a in aspects})
-    run_id = q.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", concurrency=1)
+    run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", concurrency=1)
     # The judge agrees with the humans on the order of the items, not on the level.
     items = sorted(human)
     stub.script(*[reply(extes_reply(min(3, human[i] + 0))) for i in items])
     run(ctx, stub, run_id)
-    table = q.judge_vs_human(ctx, LEAD, run_id)
+    table = judging.judge_vs_human(ctx, LEAD, run_id)
     assert [row.aspect for row in table] == list(aspects)
     assert all(row.items == 5 and row.spearman == pytest.approx(1.0) for row in table)
     comparison = q.compare_groups(ctx, LEAD, campaign.id, "", "", judge_run_id=run_id)

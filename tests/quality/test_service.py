@@ -13,7 +13,7 @@ from curation_app.errors import (
     NotFoundError,
     PermissionDeniedError,
 )
-from curation_app.services import editing, users, workflow
+from curation_app.services import adjudication, editing, users, workflow
 from curation_app.services import quality as q
 from curation_app.services.permissions import Actor, UserRole
 from curation_app.services.projects import create_project
@@ -202,17 +202,17 @@ def test_tag_agreement_between_overlap_copies_and_adjudication(ctx, peconv):
                                                overlap=2)
     _tag(ctx, ANN, original, [["validation", "empathy"], ["support"]])
     _tag(ctx, BEN, copy, [["empathy"], ["support"]])
-    result = q.tag_agreement(ctx, LEAD, peconv)
+    result = adjudication.tag_agreement(ctx, LEAD, peconv)
     assert result.groups == 1 and result.units == 6
     (pair,) = result.pairs
     # 6 yes/no decisions, 5 agree; ann says yes 3 times, ben 2: p_e = 3/6*2/6 + 3/6*4/6 = 1/2.
     assert pair.kappa == pytest.approx((5 / 6 - 1 / 2) / (1 - 1 / 2))
 
-    (group,) = q.overlap_groups(ctx, REV, peconv)
+    (group,) = adjudication.overlap_groups(ctx, REV, peconv)
     assert [d.id for d in group.members] == [original, copy]
     assert group.differing == [1] and group.adjudicated is None
-    q.adjudicate(ctx, REV, copy)
-    q.adjudicate(ctx, REV, original)
+    adjudication.adjudicate(ctx, REV, copy)
+    adjudication.adjudicate(ctx, REV, original)
     marks = {d.id: d.metadata.get("adjudicated") for d in
              (editing.get_dialogue(ctx.uow(), LEAD, i) for i in (original, copy))}
     assert marks == {original: True, copy: None}
@@ -220,15 +220,15 @@ def test_tag_agreement_between_overlap_copies_and_adjudication(ctx, peconv):
     chosen = editing.get_dialogue(ctx.uow(), LEAD, copy)
     merged = [*chosen.turns[:1], Turn(Role.SUPPORTER, "你很难过吧", ["validation", "empathy"]),
               *chosen.turns[2:]]
-    q.adjudicate(ctx, REV, copy, merged=merged, note="ann's tags, ben's text")
+    adjudication.adjudicate(ctx, REV, copy, merged=merged, note="ann's tags, ben's text")
     after = editing.get_dialogue(ctx.uow(), LEAD, copy)
     assert after.turns[1].strategies == ["validation", "empathy"]
     assert after.metadata["adjudicated"] is True
     assert editing.get_dialogue(ctx.uow(), LEAD, original).metadata.get("adjudicated") is None
-    assert q.overlap_groups(ctx, REV, peconv, only_open=True) == []
+    assert adjudication.overlap_groups(ctx, REV, peconv, only_open=True) == []
     assert after.status == Status.SUBMITTED
     with pytest.raises(PermissionDeniedError):
-        q.adjudicate(ctx, ANN, original)
+        adjudication.adjudicate(ctx, ANN, original)
 
 
 def test_seeds_versus_generated_and_the_figures_for_a_dataset_card(ctx, project):

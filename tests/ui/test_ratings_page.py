@@ -5,7 +5,7 @@ merges overlap copies."""
 from __future__ import annotations
 
 from curation_app.domain import Role, Turn
-from curation_app.services import editing, workflow
+from curation_app.services import editing, judging, workflow
 from curation_app.services import quality as q
 from tests.ui.conftest import actor, open_page, texts
 
@@ -134,12 +134,12 @@ def test_the_lead_runs_the_judge_and_sees_it_beside_the_humans(make_app, app_ctx
         assert "Judge run 1 started" in texts(at)
         # The run goes on in a background thread, as in the app; wait for it to end.
         deadline = time.monotonic() + 60
-        while q.judge_run(app_ctx, actor("lea"), 1).status not in ("finished", "stopped"):
+        while judging.judge_run(app_ctx, actor("lea"), 1).status not in ("finished", "stopped"):
             assert time.monotonic() < deadline, "the judge run did not finish"
             time.sleep(0.1)
         assert len(stub.chat_requests) == 3
     at.button(key="ratings.judge.refresh").click().run()
     shown = texts(at)
     assert "Judge run 1: gpt-4o-mini, judge@" in shown and "3 scored, 0 failed" in shown
-    rows = q.judge_vs_human(app_ctx, actor("lea"), 1)
+    rows = judging.judge_vs_human(app_ctx, actor("lea"), 1)
     assert all(r.items == 3 for r in rows)

@@ -10,7 +10,7 @@ import streamlit as st
 
 from curation_app.domain import Dialogue, Turn
 from curation_app.errors import CurationError
-from curation_app.services import quality
+from curation_app.services import adjudication
 from curation_app.ui import layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
@@ -57,7 +57,7 @@ def _turn_html(i: int, turn: Turn) -> str:
 
 def decide(chosen: int, merged: list[Turn] | None = None) -> None:
     try:
-        quality.adjudicate(readers.context(), actor, chosen, merged=merged)
+        adjudication.adjudicate(readers.context(), actor, chosen, merged=merged)
     except CurationError as exc:
         show_error(exc)
         return

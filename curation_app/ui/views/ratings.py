@@ -13,7 +13,7 @@ import streamlit as st
 from curation_app.errors import CurationError
 from curation_app.generation.client import LLMConfig
 from curation_app.quality.judge import AsyncJudgeClient
-from curation_app.services import quality
+from curation_app.services import judging, quality
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import ALLOWED, Actor
 from curation_app.ui import layout, readers, state
@@ -236,7 +236,7 @@ def compare_section(campaign: quality.CampaignRecord) -> None:
 def _judge_in_background(ctx: AppContext, who: Actor, run_id: int, config: LLMConfig) -> None:
     async def run() -> None:
         async with AsyncJudgeClient(config) as client:
-            await quality.run_judge(ctx, who, run_id, client)
+            await judging.run_judge(ctx, who, run_id, client)
 
     threading.Thread(target=lambda: asyncio.run(run()), name=f"judge-run-{run_id}",
                      daemon=True).start()
@@ -254,9 +254,9 @@ def judge_section(campaign: quality.CampaignRecord) -> None:
         if st.button(t("ratings.judge_start"), key="ratings.judge.start",
                      icon=":material/smart_toy:"):
             try:
-                run_id = quality.plan_judge(readers.context(), actor, campaign.id,
+                run_id = judging.plan_judge(readers.context(), actor, campaign.id,
                                             model=model.strip() or None)
-                run = quality.judge_run(readers.context(), actor, run_id)
+                run = judging.judge_run(readers.context(), actor, run_id)
                 config = LLMConfig.from_env(run.model, temperature=run.settings["temperature"])
             except CurationError as exc:
                 show_error(exc)
