@@ -123,6 +123,10 @@ def test_a_judge_run_stores_scores_and_failures_and_resumes_failed_items(ctx, st
     assert record.counts == {"pending": 0, "succeeded": 4, "failed": 1}
     assert record.model == "gpt-4o-mini" and record.prompt_version.startswith("judge@")
     assert record.settings["temperature"] == 0.0 and record.cost_usd > 0
+    # What the client really sent is kept with the run, never the key.
+    assert record.settings["client"]["structured"] == "json_schema"
+    assert record.settings["client"]["max_retries"] == 2
+    assert KEY not in repr(record.settings)
     (failed,) = judging.judge_failures(ctx, LEAD, run_id)
     assert failed.scores is None and failed.raw_text == "not json at all"
     assert "ModelOutputError" in failed.error
