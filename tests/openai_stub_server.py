@@ -231,6 +231,38 @@ def _format_type(body: Any) -> str | None:
     return rf.get("type") if isinstance(rf, dict) else None
 
 
+# ---- judgements (the quality judge) ---------------------------------------------------------
+
+
+def find_judge_schema(body: dict[str, Any]) -> dict[str, Any] | None:
+    """The judge's score schema (an object with ``scores``), from response_format or quoted in
+    a message; None for any other request."""
+    rf = body.get("response_format")
+    if isinstance(rf, dict) and rf.get("type") == "json_schema":
+        schema = rf.get("json_schema", {}).get("schema") or {}
+        return schema if "scores" in (schema.get("properties") or {}) else None
+    for message in body.get("messages") or []:
+        content = message.get("content")
+        if isinstance(content, str) and '"scores"' in content and '"properties"' in content:
+            for obj in _iter_json_objects(content):
+                if "scores" in (obj.get("properties") or {}):
+                    return obj
+    return None
+
+
+def make_judgement(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """A valid judgement: each aspect gets a point of its scale chosen from the conversation's
+    text (the same text always gets the same scores, different texts differ)."""
+    text = " ".join(str(m.get("content", "")) for m in body.get("messages") or [])
+    aspects = schema["properties"]["scores"]["properties"]
+    scores = {}
+    for name, spec in aspects.items():
+        scale = spec.get("enum") or [1, 2, 3]
+        digest = sum(ord(c) * (i + 1) for i, c in enumerate(name + text[-400:]))
+        scores[name] = scale[digest % len(scale)]
+    return {"scores": scores, "reason": "Stub judgement: the scores follow from the text."}
+
+
 # ---- moderation ------------------------------------------------------------------------------
 
 MODERATION_CATEGORIES = (
@@ -488,6 +520,9 @@ class OpenAIStub:
         return self._send_json(h, rid, 200, self._completion(n, body, content, finish))
 
     def _content(self, behaviour: Behaviour, body: dict[str, Any]) -> tuple[str, str]:
+        judge = find_judge_schema(body)
+        if judge is not None and behaviour.kind in ("ok", "stall"):
+            return json.dumps(make_judgement(body, judge), ensure_ascii=False), "stop"
         turns = self.turns
         if self.random_turns is not None:
             with self._lock:

@@ -20,6 +20,8 @@ main.lazy.update({
               "Run the checks over a project and store its findings."),
     "dedup": ("curation_app.cli.quality", "Find duplicate dialogues and recycled supporter "
               "turns in FILE, outside any project."),
+    "eval": ("curation_app.cli.evaluation", "Rating campaigns, agreement, the LLM judge and group "
+             "comparisons."),
     "export": ("curation_app.cli.data", "Export a project's dialogues to a file."),
     "generate": ("curation_app.cli.drafts", "Generate draft dialogues with the model at "
                  "$OPENAI_BASE_URL (key: $OPENAI_API_KEY)."),

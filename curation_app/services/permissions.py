@@ -32,6 +32,12 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "generation.single": frozenset(UserRole),
     "checks.run": frozenset({UserRole.LEAD}),
     "checks.configure": frozenset({UserRole.LEAD}),
+    # Quality evaluation: leads run campaigns and judges; anyone assigned rates; reviewers also
+    # read the figures and adjudicate overlap copies.
+    "quality.manage": frozenset({UserRole.LEAD}),
+    "quality.rate": frozenset(UserRole),
+    "quality.read": frozenset({UserRole.REVIEWER, UserRole.LEAD}),
+    "quality.adjudicate": frozenset({UserRole.REVIEWER, UserRole.LEAD}),
 }
 
 

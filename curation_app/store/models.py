@@ -220,3 +220,118 @@ class CheckFindingRow(Base):
     category: Mapped[str | None] = mapped_column(String(200), nullable=True)
     cluster: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+# ---- quality evaluation (rating campaigns, judge runs) -------------------------------------
+class RatingCampaignRow(Base):
+    """A rating campaign: a sample of items, a protocol (copied in), raters and an overlap."""
+
+    __tablename__ = "rating_campaigns"
+    __table_args__ = (UniqueConstraint("project_id", "name", name="uq_rating_campaign_name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    protocol: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(String(20))  # open|closed
+    overlap: Mapped[int] = mapped_column(Integer, default=1)
+    raters: Mapped[list[str]] = mapped_column(JSONType)
+    sample: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class RatingItemRow(Base):
+    """One thing to rate: a snapshot of the dialogue as raters see it, blinded to its source
+    (``source`` and ``group`` are for the lead's analysis only)."""
+
+    __tablename__ = "rating_items"
+    __table_args__ = (UniqueConstraint("campaign_id", "seq", name="uq_rating_item_seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("rating_campaigns.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(Integer)
+    group: Mapped[str] = mapped_column("grp", String(200), default="")
+    source: Mapped[str] = mapped_column(String(500))
+    ref: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    dialogue_id: Mapped[int | None] = mapped_column(
+        ForeignKey("dialogues.id", ondelete="SET NULL"), nullable=True)
+    content: Mapped[dict[str, Any]] = mapped_column(JSONType)
+
+
+class RatingAssignmentRow(Base):
+    __tablename__ = "rating_assignments"
+    __table_args__ = (
+        UniqueConstraint("item_id", "rater", name="uq_rating_assignment"),
+        Index("ix_rating_assignments_campaign_rater", "campaign_id", "rater"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("rating_campaigns.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("rating_items.id", ondelete="CASCADE"))
+    rater: Mapped[str] = mapped_column(String(200))
+
+
+class RatingRow(Base):
+    """One rater's scores for one item ({aspect: score}); changed in place until closing."""
+
+    __tablename__ = "ratings"
+    __table_args__ = (
+        UniqueConstraint("item_id", "rater", name="uq_rating"),
+        Index("ix_ratings_campaign", "campaign_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("rating_campaigns.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("rating_items.id", ondelete="CASCADE"))
+    rater: Mapped[str] = mapped_column(String(200))
+    scores: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JudgeRunRow(Base):
+    """An LLM-judge job over a campaign's items: model, prompt version and settings kept."""
+
+    __tablename__ = "judge_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    campaign_id: Mapped[int] = mapped_column(
+        ForeignKey("rating_campaigns.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))  # pending|running|finished|stopped
+    model: Mapped[str] = mapped_column(String(200))
+    prompt_version: Mapped[str] = mapped_column(String(200))
+    settings: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    stop_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class JudgeItemRow(Base):
+    """One item of a judge run: pending until scored or failed (never a score out of range)."""
+
+    __tablename__ = "judge_items"
+    __table_args__ = (
+        UniqueConstraint("run_id", "item_id", name="uq_judge_item"),
+        Index("ix_judge_items_run_status", "run_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("judge_runs.id", ondelete="CASCADE"))
+    item_id: Mapped[int] = mapped_column(ForeignKey("rating_items.id", ondelete="CASCADE"))
+    status: Mapped[str] = mapped_column(String(20))  # pending|succeeded|failed
+    scores: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    raw_text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    request_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

@@ -12,6 +12,7 @@ from curation_app.store.checks_repository import CheckRepository
 from curation_app.store.db import redact
 from curation_app.store.jobs import JobRepository
 from curation_app.store.queue import QueueRepository
+from curation_app.store.quality_repository import QualityRepository
 from curation_app.store.repository import Repository
 from curation_app.store.workflow import WorkflowRepository
 
@@ -24,6 +25,7 @@ class UnitOfWork:
     checks: CheckRepository
     workflow: WorkflowRepository
     queue: QueueRepository
+    quality: QualityRepository
 
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
@@ -36,6 +38,7 @@ class UnitOfWork:
         self.checks = CheckRepository(self._session)
         self.workflow = WorkflowRepository(self._session)
         self.queue = QueueRepository(self._session)
+        self.quality = QualityRepository(self._session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -38,6 +38,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("views/progress.py", "nav.progress", "progress.read", ":material/monitoring:",
              "progress"),
     PageSpec("views/users.py", "nav.users", "user.manage", ":material/group:", "users"),
+    PageSpec("views/ratings.py", "nav.ratings", "quality.rate", ":material/star_rate:",
+             "ratings"),
+    PageSpec("views/adjudication.py", "nav.adjudication", "quality.adjudicate",
+             ":material/compare:", "adjudication"),
 )
 SIGN_IN = PageSpec("views/sign_in.py", "nav.sign_in", "", ":material/login:", "sign-in")
 # The page a role lands on after signing in.

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+import curation_app.services.adjudication as adjudication
+import curation_app.services.judging as judging
+import curation_app.services.quality as quality
 from curation_app.checks import CheckConfig, Finding
 from curation_app.domain import Dialogue, Revision, Status
 from curation_app.generation.prompts import RenderedPrompt
@@ -142,3 +145,66 @@ def findings(edited: Dialogue) -> list[Finding]:
     unsaved edits included)."""
     assert edited.id is not None
     return _findings(edited.id, edited)
+
+
+# ---- quality evaluation ----------------------------------------------------------------------
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def campaigns(actor: Actor, name: str) -> list[quality.CampaignRecord]:
+    return quality.list_campaigns(context(), actor, name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def campaign_protocol(actor: Actor, campaign_id: int) -> quality.Protocol:
+    return quality.campaign_protocol(context(), actor, campaign_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def rating_tasks(actor: Actor, campaign_id: int) -> list[quality.RaterTask]:
+    return quality.my_items(context(), actor, campaign_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def campaign_progress(actor: Actor, campaign_id: int) -> list[quality.RaterProgress]:
+    return quality.campaign_progress(context(), actor, campaign_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def campaign_agreement(actor: Actor, campaign_id: int) -> quality.CampaignAgreement:
+    return quality.campaign_agreement(context(), actor, campaign_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def campaign_groups(actor: Actor, campaign_id: int) -> list[str]:
+    return sorted({it.group for it in quality.campaign_items(context(), actor, campaign_id)})
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def comparison(actor: Actor, campaign_id: int, group_a: str, group_b: str,
+               judge_run_id: int | None = None) -> quality.Comparison:
+    return quality.compare_groups(context(), actor, campaign_id, group_a, group_b,
+                                  judge_run_id=judge_run_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def judge_runs(actor: Actor, campaign_id: int) -> list[judging.JudgeRunRecord]:
+    return judging.judge_runs(context(), actor, campaign_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def judge_vs_human(actor: Actor, run_id: int) -> list[judging.JudgeVsHuman]:
+    return judging.judge_vs_human(context(), actor, run_id)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def protocols(name: str) -> dict[str, quality.Protocol]:
+    return quality.list_protocols(context(), name)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def overlap_groups(actor: Actor, name: str, only_open: bool) -> list[adjudication.OverlapGroup]:
+    return adjudication.overlap_groups(context(), actor, name, only_open=only_open)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def tag_agreement(actor: Actor, name: str) -> adjudication.TagAgreement:
+    return adjudication.tag_agreement(context(), actor, name)

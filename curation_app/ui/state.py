@@ -40,6 +40,10 @@ CHECKS_FILTER_SEVERITIES = "checks.filter_severities"
 CHECKS_FILTER_TEXT = "checks.filter_text"
 CHECKS_OPEN = "checks.open_id"  # the dialogue to open in the editor from the findings
 CHECKS_RULES_SHOWN = "checks.rules_shown"  # the settings the rule form was last filled from
+RATINGS_CAMPAIGN = "ratings.campaign_id"  # the campaign the Ratings page shows
+RATINGS_ITEM = "ratings.item"  # the rater's item number (from 1) within it
+RATINGS_COMPARE = "ratings.compare"  # (group A, group B) the lead compares
+ADJUDICATION_GROUP = "adjudication.original_id"  # the overlap group (its original's id)
 
 DEFAULTS: dict[str, Callable[[], Any]] = {
     AUTH_ACTOR: lambda: None,
@@ -63,6 +67,10 @@ DEFAULTS: dict[str, Callable[[], Any]] = {
     CHECKS_FILTER_TEXT: lambda: "",
     CHECKS_OPEN: lambda: None,
     CHECKS_RULES_SHOWN: lambda: None,
+    RATINGS_CAMPAIGN: lambda: None,
+    RATINGS_ITEM: lambda: 1,
+    RATINGS_COMPARE: lambda: None,
+    ADJUDICATION_GROUP: lambda: None,
 }
 
 

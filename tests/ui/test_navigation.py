@@ -10,9 +10,10 @@ from curation_app.ui.layout import pages_for
 from tests.ui.conftest import actor, open_page, texts
 
 OFFERED = {
-    "ann": ["queue", "editor", "generate", "progress"],
-    "rita": ["review", "queue", "editor", "generate", "progress"],
-    "lea": ["progress", "queue", "editor", "generate", "review", "checks", "users"],
+    "ann": ["queue", "editor", "generate", "progress", "ratings"],
+    "rita": ["review", "queue", "editor", "generate", "progress", "ratings", "adjudication"],
+    "lea": ["progress", "queue", "editor", "generate", "review", "checks", "users", "ratings",
+            "adjudication"],
 }
 
 
