@@ -11,8 +11,8 @@ from curation_app.errors import StorageError
 from curation_app.store.checks_repository import CheckRepository
 from curation_app.store.db import redact
 from curation_app.store.jobs import JobRepository
-from curation_app.store.queue import QueueRepository
 from curation_app.store.quality_repository import QualityRepository
+from curation_app.store.queue import QueueRepository
 from curation_app.store.repository import Repository
 from curation_app.store.workflow import WorkflowRepository
 
