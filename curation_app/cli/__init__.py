@@ -37,6 +37,8 @@ main.lazy.update({
               "Plan a generation job and leave it to a worker (`curation worker`)."),
     "seeds": ("curation_app.cli.drafts",
               "Seed dialogues: the in-context examples of iterative expansion."),
+    "show": ("curation_app.cli.drafts", "Print dialogue DIALOGUE_ID with where it came from "
+             "(model, template, seeds, cost)."),
     "serve": ("curation_app.cli.team", "Start the web app on the configured database."),
     "users": ("curation_app.cli.team", "Accounts for the web app (annotator, reviewer, lead)."),
     "worker": ("curation_app.cli.worker", "Run queued generation jobs (model server: "

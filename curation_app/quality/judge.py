@@ -128,6 +128,15 @@ def judge_messages(protocol: Protocol, content: Mapping[str, Any],
             {"role": "user", "content": blocks["user"]}]
 
 
+# The most output tokens one judgement request may take when the client sets no cap of its own.
+JUDGE_MAX_TOKENS = 1024
+
+
+def judge_max_tokens(config: Any) -> int:
+    """The output cap a judge request is sent with (the client's own, or the judge default)."""
+    return int(getattr(config, "max_tokens", None) or JUDGE_MAX_TOKENS)
+
+
 def prompt_version() -> str:
     return load_template(JUDGE_TEMPLATE).ref
 
@@ -144,6 +153,8 @@ class _JudgeCore(_DraftCore):
         while True:
             mode = self.mode
             kwargs = self.request(messages, schema, mode, model)
+            # A judgement is short: cap its output so the budget's worst case is a real bound.
+            kwargs.setdefault("max_completion_tokens", JUDGE_MAX_TOKENS)
             if mode == "json_schema":
                 kwargs["extra_body"]["response_format"]["json_schema"]["name"] = SCHEMA_NAME
             try:

@@ -16,10 +16,18 @@ from typing import Any
 from curation_app.domain import Role
 from curation_app.errors import BudgetError, InvalidInputError
 from curation_app.generation.pricing import PriceTable
+from curation_app.generation.tokens import request_prompt_tokens
 from curation_app.quality import agreement as stats
-from curation_app.quality.judge import AsyncJudgeClient, judge_messages, prompt_version
+from curation_app.quality.judge import (
+    JUDGE_MAX_TOKENS,
+    AsyncJudgeClient,
+    judge_json_schema,
+    judge_max_tokens,
+    judge_messages,
+    prompt_version,
+)
 from curation_app.services.context import AppContext
-from curation_app.services.generation import DEFAULT_MODEL, _Budget
+from curation_app.services.generation import DEFAULT_MODEL
 from curation_app.services.permissions import Actor, require
 from curation_app.services.quality import item_means, protocol_of, rounded
 from curation_app.store.quality_repository import (
@@ -64,11 +72,50 @@ def plan_judge(ctx: AppContext, actor: Actor, campaign_id: int, *, model: str | 
     return run_id
 
 
-def _estimate(prices: PriceTable, model: str, messages: list[dict[str, str]],
-              aspects: int) -> float:
-    prompt = sum(len(m["content"]) for m in messages) // 4
-    return prices.cost_usd(model, {"prompt_tokens": prompt,
-                                   "completion_tokens": 20 + 10 * aspects}) or 0.0
+def _worst_case(prices: PriceTable, model: str, messages: list[dict[str, str]],
+                schema: dict[str, Any], max_out: int) -> float:
+    """The most one judgement may cost: the request and its one repair (which carries the first
+    reply back), each at the prompt's upper bound and the full output cap."""
+    prompt = request_prompt_tokens({"model": model, "messages": messages,
+                                    "response_format": schema})
+    usage = {"prompt_tokens": 2 * prompt + max_out + 64, "completion_tokens": 2 * max_out}
+    return prices.cost_usd(model, usage) or 0.0
+
+
+class _JudgeBudget:
+    """A judge run's budget as a gate: each judgement reserves its worst case before it is sent
+    and settles with what the server reported, so the cap is never passed."""
+
+    def __init__(self, cap: float | None, spent: float):
+        self.cap = cap
+        self.spent = spent  # by the whole run, earlier sittings included
+        self.reserved = 0.0
+
+    def try_reserve(self, amount: float) -> bool:
+        if self.cap is not None and self.spent + self.reserved + amount > self.cap:
+            return False
+        self.reserved += amount
+        return True
+
+    def settle(self, reserved: float, cost: float | None) -> None:
+        self.reserved -= reserved
+        self.spent += cost or 0.0
+
+
+def worst_case_of_run(ctx: AppContext, campaign_id: int, model: str,
+                      prices: PriceTable | None = None, max_out: int | None = None) -> float:
+    """The most any one judgement of the campaign may cost: what a budget must at least allow
+    for one item to be sent (a lead sizes ``--budget-usd`` with it)."""
+    with ctx.uow() as uow:
+        campaign = uow.quality.get_campaign(campaign_id)
+        vocab = uow.repo.get_project(campaign.project).vocabulary
+        items = uow.quality.items(campaign_id)
+    protocol = protocol_of(campaign)
+    speakers = {str(r): vocab.role_display(r, "en") for r in Role}
+    schema = judge_json_schema(protocol)
+    return max((_worst_case(prices or PriceTable.load(), model,
+                            judge_messages(protocol, it.content, speakers), schema,
+                            max_out or JUDGE_MAX_TOKENS) for it in items), default=0.0)
 
 
 async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJudgeClient, *,
@@ -98,7 +145,9 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
     vocab = record.vocabulary
     speakers = {str(r): vocab.role_display(r, "en") for r in Role}
     prices = PriceTable.load()
-    budget = _Budget(run.settings.get("budget_usd"), run.cost_usd)
+    budget = _JudgeBudget(run.settings.get("budget_usd"), run.cost_usd)
+    max_out = judge_max_tokens(client.config)
+    schema = judge_json_schema(protocol)
     counts = {"succeeded": run.counts.get("succeeded", 0), "failed": run.counts.get("failed", 0),
               "cost": run.cost_usd}
     stop: list[str] = []
@@ -120,8 +169,7 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
         async with semaphore:
             messages = judge_messages(protocol, items[judge_item.item_id].content, speakers)
             async with lock:
-                reserved = budget.expected(_estimate(prices, run.model, messages,
-                                                     len(protocol.aspects)))
+                reserved = _worst_case(prices, run.model, messages, schema, max_out)
                 if stop or not budget.try_reserve(reserved):
                     if not stop:
                         stop.append(f"budget of ${run.settings['budget_usd']:.4f} reached "

@@ -11,7 +11,12 @@ import pytest
 
 from curation_app.domain import Dialogue, Role, Turn
 from curation_app.generation import LLMConfig, PriceTable
-from curation_app.quality.judge import AsyncJudgeClient, JudgeClient, judge_messages
+from curation_app.quality.judge import (
+    JUDGE_MAX_TOKENS,
+    AsyncJudgeClient,
+    JudgeClient,
+    judge_messages,
+)
 from curation_app.quality.protocols import builtin_protocols
 from curation_app.services import judging, users
 from curation_app.services import quality as q
@@ -138,16 +143,28 @@ def test_a_judge_run_stores_scores_and_failures_and_resumes_failed_items(ctx, st
 
 
 def test_a_budget_stops_the_run_and_a_raised_budget_resumes_it(ctx, stub, campaign):
-    run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", budget_usd=0.00015,
-                          concurrency=1)
+    # What a judgement really costs here, from a first run without a cap.
+    free = run(ctx, stub, judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini",
+                                             concurrency=1))
+    actual = free.cost_usd / 5
+    sent_before = len(stub.chat_requests)
+    # Each judgement reserves its worst case (request and repair at the full output cap)
+    # before it is sent: a cap of one worst case plus 2.5 real judgements lets exactly 3 through.
+    worst = PRICES.cost_usd("gpt-4o-mini", {"prompt_tokens": 0,
+                                            "completion_tokens": 2 * JUDGE_MAX_TOKENS})
+    assert worst > 10 * actual  # the bound dominates, or the count below means nothing
+    cap = judging.worst_case_of_run(ctx, campaign.id, "gpt-4o-mini", PRICES,
+                                    JUDGE_MAX_TOKENS) + 2.5 * actual
+    run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", budget_usd=cap,
+                                concurrency=1)
     record = run(ctx, stub, run_id)
     assert record.status == "stopped" and "budget" in record.stop_reason
     done = record.counts["succeeded"]
-    assert 0 < done < 5 and record.cost_usd <= 0.00015
+    assert 0 < done < 5 and record.cost_usd <= cap
     judging.set_judge_budget(ctx, LEAD, run_id, None)
     record = run(ctx, stub, run_id)
     assert record.status == "finished" and record.counts["succeeded"] == 5
-    assert len(stub.chat_requests) == 5  # nothing paid for twice
+    assert len(stub.chat_requests) - sent_before == 5  # nothing paid for twice
 
 
 def test_judge_scores_sit_beside_human_ratings_with_spearman(ctx, stub, campaign):
