@@ -170,3 +170,12 @@ class ModelOutputError(GenerationError):
     def __init__(self, message: str, *, field: str | None = None, **kwargs: Any):
         super().__init__(message, **kwargs)
         self.field = field
+
+
+class ReleaseBlockedError(CurationError):
+    """A release refused because error-level check findings remain on dialogues it would
+    ship; ``findings`` lists them (rule, dialogue, message)."""
+
+    def __init__(self, message: str, findings: list | None = None):
+        super().__init__(message)
+        self.findings = list(findings or [])

@@ -6,6 +6,7 @@ carries just the one-line summary. One module per family of commands; importing 
 their commands on ``main``.
 """
 
+import curation_app.cli.release  # noqa: F401  (registers the release and stats commands)
 from curation_app.cli import data, drafts, quality, team  # noqa: F401  (registers commands)
 from curation_app.cli.base import main
 

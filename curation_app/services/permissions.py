@@ -32,6 +32,8 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "generation.single": frozenset(UserRole),
     "checks.run": frozenset({UserRole.LEAD}),
     "checks.configure": frozenset({UserRole.LEAD}),
+    "release.build": frozenset({UserRole.LEAD}),
+    "stats.read": frozenset({UserRole.LEAD}),
 }
 
 
