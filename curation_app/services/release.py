@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from curation_app import __version__
-from curation_app.checks import KINDS, CheckConfig, dedup_findings
+from curation_app.checks import KINDS, RULES, CheckConfig, dedup_findings
 from curation_app.domain import Dialogue, Source, Status
 from curation_app.errors import InvalidInputError, ReleaseBlockedError
 from curation_app.release import card as card_module
@@ -37,6 +37,7 @@ from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.stats import change_stats, corpus_stats
 from curation_app.store.release_queries import ReleaseQueries
+from curation_app.wording import plural
 
 DEFAULT_OUT = "exports"
 STAGES = ("select", "checks", "duplicates", "split", "native", "chat", "parquet", "card",
@@ -62,7 +63,7 @@ class ReleaseSummary:
                 f"{sum(self.counts.values())} dialogues ({counts}); "
                 f"{self.copies_left_out} overlap copies left out, "
                 f"{self.clusters} near-duplicate clusters kept within one split, "
-                f"{self.warnings} warnings in the card's limitations")
+                f"{plural(self.warnings, 'warning')} listed in the card's limitations")
 
 
 def _statuses(values: Sequence[str] | None) -> list[Status]:
@@ -145,6 +146,10 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
             f"(fix them, discard the dialogues, or set the rules to warning):\n{listed}{more}",
             errors)
     warnings = Counter(f.rule for f in mine if f.severity == "warning")
+    warned: dict[str, set[int]] = {}
+    for f in mine:
+        if f.severity == "warning" and f.dialogue_id is not None:
+            warned.setdefault(f.rule, set()).add(f.dialogue_id)
     clusters = [[chosen[m.item].id for m in c.members] for c in result.clusters
                 if c.level == "dialogue"]
 
@@ -173,8 +178,10 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         tokens.update({k: int(v) for k, v in (d.provenance.get("usage") or {}).items()
                        if isinstance(v, int)})
     prompt = system_prompt(vocab, record.settings)
-    limitations = [f"{n} dialogues carry a {rule} warning" for rule, n in
-                   sorted(warnings.items(), key=lambda kv: (-kv[1], kv[0]))]
+    limitations = [f"{len(warned[rule])} dialogues carry a {rule} warning "
+                   f"({plural(n, 'finding')}: {RULES[rule].description})"
+                   if rule in RULES else f"{len(warned[rule])} dialogues carry a {rule} warning"
+                   for rule, n in sorted(warnings.items(), key=lambda kv: (-kv[1], kv[0]))]
     if clusters:
         limitations.append(f"{len(clusters)} clusters of near-duplicate dialogues "
                            f"({sum(map(len, clusters))} dialogues) ship, each within one split")
