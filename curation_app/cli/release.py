@@ -9,15 +9,16 @@ import click
 
 from curation_app.cli.base import STATUSES, cli_actor, handle_errors, main, open_context
 from curation_app.errors import CurationError
-from curation_app.services import release as release_services
-from curation_app.services import stats as stats_services
-from curation_app.stats import markdown_table
+
+# The services (pandas, pyarrow) are imported inside the commands: every other command, and
+# `curation --help`, starts without them.
+DEFAULT_OUT = "exports"
 
 
 @main.group("release", invoke_without_command=True)
 @click.option("--project", help="The project to release.")
 @click.option("--version", "version", help="The release version, X.Y.Z (written once).")
-@click.option("--out", default=release_services.DEFAULT_OUT, show_default=True,
+@click.option("--out", default=DEFAULT_OUT, show_default=True,
               type=click.Path(file_okay=False),
               help="Folder under which <project>/<version>/ is written.")
 @click.option("--splits", "ratios", default="0.8,0.1,0.1", show_default=True,
@@ -34,6 +35,8 @@ def release(click_ctx: click.Context, project: str | None, version: str | None, 
     """Build a versioned release of a project (or: release verify DIR, release diff A B)."""
     if click_ctx.invoked_subcommand is not None:
         return
+    from curation_app.services import release as release_services
+
     if not project or not version:
         raise CurationError("name the project and the version: curation release --project NAME "
                             "--version X.Y.Z")
@@ -56,6 +59,8 @@ def release(click_ctx: click.Context, project: str | None, version: str | None, 
 @handle_errors
 def release_verify(folder: str) -> None:
     """Re-check every file hash and schema of the release in FOLDER."""
+    from curation_app.services import release as release_services
+
     result = release_services.verify_release(folder)
     for problem in result.problems:
         click.echo(f"problem: {problem}", err=True)
@@ -71,6 +76,8 @@ def release_verify(folder: str) -> None:
 @handle_errors
 def release_diff(a: str, b: str, as_json: bool) -> None:
     """Dialogues added, removed and changed from release A to release B."""
+    from curation_app.services import release as release_services
+
     result = release_services.diff_releases(a, b)
     if as_json:
         click.echo(json.dumps(result.to_json(), indent=2))
@@ -91,6 +98,9 @@ def release_diff(a: str, b: str, as_json: bool) -> None:
 @handle_errors
 def stats(project: str | None, release_dir: str | None, as_json: bool) -> None:
     """Statistics as in the ExTES paper: sizes, topics, strategies, phases, transitions."""
+    from curation_app.services import stats as stats_services
+    from curation_app.stats import markdown_table
+
     if bool(project) == bool(release_dir):
         raise CurationError("name either --project NAME or --release DIR")
     if release_dir:

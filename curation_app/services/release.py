@@ -16,6 +16,7 @@ safety, or kinds added later). The duplicate search runs over the selection itse
 
 from __future__ import annotations
 
+import os
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -40,8 +41,14 @@ from curation_app.store.release_queries import ReleaseQueries
 from curation_app.wording import plural
 
 DEFAULT_OUT = "exports"
-STAGES = ("select", "checks", "duplicates", "split", "native", "chat", "parquet", "card",
-          "manifest", "rename")
+
+
+def exports_dir() -> Path:
+    """Where the app writes releases: $CURATION_EXPORTS_DIR, else ``exports`` (as the CLI)."""
+    return Path(os.environ.get("CURATION_EXPORTS_DIR") or DEFAULT_OUT)
+
+STAGES = ("select", "checks", "duplicates", "split", "describe", "native", "chat", "parquet",
+          "card", "manifest", "rename")
 Progress = Callable[[str, int, int], None]  # stage, its number (1-based), how many stages
 
 
@@ -159,6 +166,7 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
                                  clusters=clusters, families=_families(chosen))
 
     # ---- what goes into the card and the manifest ----------------------------------------
+    stage("describe")
     with ctx.uow() as uow:
         queries = ReleaseQueries(uow.repo.session)
         drafts = queries.drafts(list(by_id))

@@ -38,6 +38,10 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("views/progress.py", "nav.progress", "progress.read", ":material/monitoring:",
              "progress"),
     PageSpec("views/users.py", "nav.users", "user.manage", ":material/group:", "users"),
+    PageSpec("views/releases.py", "nav.releases", "release.build", ":material/inventory_2:",
+             "releases"),
+    PageSpec("views/statistics.py", "nav.statistics", "stats.read", ":material/bar_chart:",
+             "statistics"),
 )
 SIGN_IN = PageSpec("views/sign_in.py", "nav.sign_in", "", ":material/login:", "sign-in")
 # The page a role lands on after signing in.

@@ -53,7 +53,7 @@ def test_release_and_stats_commands(run, corpus: Corpus, tmp_path: Path):
     assert built.exit_code == 0, built.output
     folder = out / corpus.project / "0.1.0"
     assert built.stdout.startswith(f"released {corpus.project} 0.1.0 to {folder}: 59 dialogues")
-    assert "[1/10] select" in built.stderr
+    assert "[1/11] select" in built.stderr
     verified = run("release", "verify", folder)
     assert verified.exit_code == 0 and verified.stdout.startswith(f"{folder}: OK")
     again = run("release", "--project", corpus.project, "--version", "0.1.0", "--out", out)
