@@ -7,11 +7,13 @@
     diff_releases   dialogues added, removed, changed between two release folders
     list_releases   a project's release folders with their manifests
 
-The build reads the database in batches and writes nothing to it except the check run it
-starts: the per-dialogue checks (every kind but the corpus-wide duplicate search) run afresh,
-then every error-level finding stored for the project's latest run of each kind that falls
-on a dialogue about to ship blocks the release, whatever rule it comes from (format, lint,
-safety, or kinds added later). The duplicate search runs over the selection itself.
+The build reads the database in batches and writes nothing to it except the check run it may
+start: the per-dialogue checks (every kind but the corpus-wide duplicate search) run again
+unless the latest run of that kind is newer than the last change to any dialogue of the
+project; then every finding stored for the project's latest run of each kind that falls on a
+dialogue about to ship, with the severity the project's rules give it now, blocks the release
+if it is an error, whatever rule it comes from (format, lint, safety, or kinds added later).
+The duplicate search runs over the selection itself.
 """
 
 from __future__ import annotations
@@ -97,6 +99,22 @@ def _families(dialogues: Sequence[Dialogue]) -> dict[int, list[int]]:
     return out
 
 
+def _stale_kinds(ctx: AppContext, project: str) -> list[str]:
+    """The per-dialogue kinds of check (every kind but the corpus-wide duplicate search,
+    which the build runs over its own selection) whose latest run is older than the
+    project's last change to a dialogue, or that never ran: those run again."""
+    kinds = [k for k in KINDS if k != "dedup"]
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        changed = ReleaseQueries(uow.repo.session).last_change(record)
+        runs = uow.checks.runs(record, limit=50)
+    fresh: set[str] = set()
+    for run in runs:
+        if run.finished_at is not None and (changed is None or run.finished_at >= changed):
+            fresh.update(run.kinds)
+    return [k for k in kinds if k not in fresh]
+
+
 def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
                   out: str | Path = DEFAULT_OUT, ratios: str | Sequence[float] = (0.8, 0.1, 0.1),
                   seed: int = 0, statuses: Sequence[str] | None = None,
@@ -133,11 +151,17 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
 
     # ---- checks -----------------------------------------------------------------------------
     stage("checks")
-    check_services.run_checks(ctx, actor, project, only=[k for k in KINDS if k != "dedup"])
+    config = CheckConfig.resolve(vocab.checks, record.settings)
+    stale = _stale_kinds(ctx, project)
+    if stale:
+        check_services.run_checks(ctx, actor, project, only=stale)
     with ctx.uow() as uow:
         stored = uow.checks.findings(uow.repo.get_project(project))
-    mine = [f for f in stored if f.dialogue_id in by_id and f.kind != "dedup"]
-    config = CheckConfig.resolve(vocab.checks, record.settings)
+    # Severities as the project sets them now (a lead may have made a rule an error since).
+    # Findings of rules this version does not know (a newer check wrote them) keep theirs.
+    shipped = [f for f in stored if f.dialogue_id in by_id and f.kind != "dedup"]
+    mine = config.keep(f for f in shipped if f.rule in config.rules)
+    mine += [f for f in shipped if f.rule not in config.rules]
 
     # ---- duplicates over the selection --------------------------------------------------------
     stage("duplicates")
@@ -171,7 +195,8 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         queries = ReleaseQueries(uow.repo.session)
         drafts = queries.drafts(list(by_id))
         annotators, reviewers, revisions = queries.people(list(by_id))
-    changes = change_stats((drafts[i], by_id[i].turns) for i in by_id if i in drafts)
+    changes = change_stats(((drafts[i], by_id[i].turns) for i in by_id if i in drafts),
+                           unchanged=(d.turns for i, d in by_id.items() if i not in drafts))
     stats = corpus_stats(chosen, language=vocab.language, strategies=vocab.strategy_names,
                          topics=vocab.topics,
                          role_names={str(r): vocab.role_display(r) for r in vocab.roles})

@@ -55,7 +55,8 @@ def project_stats(ctx: AppContext, actor: Actor, project: str,
         chosen = selection.pick_members(queries.stream_dialogues(record, statuses)).dialogues
         drafts = queries.drafts([d.id for d in chosen if d.id is not None])
     vocab = record.vocabulary
-    changes = change_stats((drafts[d.id], d.turns) for d in chosen if d.id in drafts)
+    changes = change_stats(((drafts[d.id], d.turns) for d in chosen if d.id in drafts),
+                           unchanged=(d.turns for d in chosen if d.id not in drafts))
     rows = generation.target_progress(ctx, project)
     progress = pd.DataFrame(
         [{"topic": t, "target": n, "have": have, "missing": max(0, n - have)}

@@ -221,13 +221,18 @@ def _key(t: Turn) -> tuple[str, str]:
     return (str(t.role), t.text)
 
 
-def change_stats(pairs: Iterable[tuple[Sequence[Turn], Sequence[Turn]]]) -> ChangeStats:
+def change_stats(pairs: Iterable[tuple[Sequence[Turn], Sequence[Turn]]], *,
+                 unchanged: Iterable[Sequence[Turn]] = ()) -> ChangeStats:
     """Compare each machine draft (revision 0) with the final turns. Turns are aligned with
     difflib over (role, text), so one inserted turn does not make every later turn "changed";
     a replaced block pairs turns in order, the surplus counts as added or removed. The edit
     distance (Levenshtein, characters) is per changed turn; a strategy change is an aligned
-    supporter turn whose tags differ."""
+    supporter turn whose tags differ. ``unchanged``: the turns of dialogues known to be as
+    drafted (no human revision), counted without comparing."""
     out = ChangeStats(0, 0, 0, 0, 0, 0, 0)
+    for turns in unchanged:
+        out.dialogues += 1
+        out.turns_before += len(turns)
     for draft, final in pairs:
         out.dialogues += 1
         out.turns_before += len(draft)

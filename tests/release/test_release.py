@@ -15,6 +15,7 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from curation_app import formats
+from curation_app.checks import Finding
 from curation_app.domain import Role, Status, Turn
 from curation_app.errors import (
     AlreadyExistsError,
@@ -25,6 +26,7 @@ from curation_app.errors import (
 from curation_app.presets import load_preset
 from curation_app.release.splits import SPLITS
 from curation_app.release.verify import read_chat
+from curation_app.services import checks as check_services
 from curation_app.services import release as release_services
 from curation_app.services.context import AppContext
 from tests.conftest import ANNOTATOR, LEAD, REPO_ROOT
@@ -144,6 +146,38 @@ def test_an_error_finding_blocks_the_release_and_writes_nothing(
     assert f"dialogue {corpus.approved[4]}: lint.empty_turn" in str(info.value)
     assert not (tmp_path / corpus.project).exists() or \
         not any((tmp_path / corpus.project).iterdir())
+
+
+def test_any_stored_error_finding_blocks_and_severities_follow_the_rules(
+        ctx: AppContext, corpus: Corpus, tmp_path: Path):
+    # A fresh check run: the build trusts it instead of running the checks again, so a
+    # finding stored by any check (here one a newer privacy check might write) blocks.
+    check_services.run_checks(ctx, LEAD, corpus.project, only="format,lint,safety")
+    target = corpus.approved[8]
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(corpus.project)
+        run_id = uow.checks.start_run(record, "lead", ["privacy"])
+        uow.checks.replace_findings(record, run_id, ["privacy"], [Finding(
+            "privacy.phone_number", "error", target, 3, "turns[3].text",
+            "a phone number")])
+        uow.checks.finish_run(run_id, {})
+        uow.commit()
+    with pytest.raises(ReleaseBlockedError, match=f"dialogue {target}: privacy.phone_number"):
+        build(ctx, corpus, tmp_path)
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(corpus.project)
+        uow.checks.replace_findings(record, run_id, ["privacy"], [])
+        uow.commit()
+    # A rule a lead made an error blocks too: the planted near-twins.
+    check_services.configure_checks(ctx, LEAD, corpus.project,
+                                    rules={"dedup.near": {"severity": "error"}})
+    with pytest.raises(ReleaseBlockedError, match="dedup.near") as info:
+        build(ctx, corpus, tmp_path)
+    assert {f.dialogue_id for f in info.value.findings} == {i for pair in corpus.twins
+                                                             for i in pair}
+    check_services.configure_checks(ctx, LEAD, corpus.project,
+                                    rules={"dedup.near": {"severity": "warning"}})
+    assert build(ctx, corpus, tmp_path).counts["train"] > 0
 
 
 def test_discarded_and_statuses_and_roles_are_refused(ctx: AppContext, corpus: Corpus,

@@ -12,7 +12,8 @@ from tests.ui.conftest import actor, open_page, texts
 OFFERED = {
     "ann": ["queue", "editor", "generate", "progress"],
     "rita": ["review", "queue", "editor", "generate", "progress"],
-    "lea": ["progress", "queue", "editor", "generate", "review", "checks", "users"],
+    "lea": ["progress", "queue", "editor", "generate", "review", "checks", "users", "releases",
+            "statistics"],
 }
 
 
