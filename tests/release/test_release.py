@@ -224,9 +224,13 @@ def test_verify_finds_a_changed_file(ctx: AppContext, corpus: Corpus, tmp_path: 
     target = folder / "chat" / "train.jsonl"
     target.chmod(0o644)
     target.write_text(target.read_text().replace("I feel", "I felt", 1))
+    (folder / "native" / "extra.json").write_text("[]")
+    (folder / "data" / "test.parquet").unlink()
     result = release_services.verify_release(folder)
     assert not result.ok
-    assert any("chat/train.jsonl: sha256 differs" in p for p in result.problems)
+    assert "chat/train.jsonl: sha256 differs from the manifest (file changed)" in result.problems
+    assert "native/extra.json: not listed in the manifest" in result.problems
+    assert "data/test.parquet: listed in the manifest but missing" in result.problems
 
 
 KILL_SCRIPT = """
