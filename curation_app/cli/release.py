@@ -28,10 +28,13 @@ DEFAULT_OUT = "exports"
 @click.option("--include-status", "statuses", multiple=True,
               type=click.Choice([s for s in STATUSES if s != "discarded"]),
               help="Statuses to release (repeatable). Default: approved.")
+@click.option("--license", "license_id",
+              help="License id for the dataset card (e.g. cc-by-4.0; default: the project's "
+              "settings, else 'other').")
 @click.pass_context
 @handle_errors
 def release(click_ctx: click.Context, project: str | None, version: str | None, out: str,
-            ratios: str, seed: int, statuses: tuple[str, ...]) -> None:
+            ratios: str, seed: int, statuses: tuple[str, ...], license_id: str | None) -> None:
     """Build a versioned release of a project (or: release verify DIR, release diff A B)."""
     if click_ctx.invoked_subcommand is not None:
         return
@@ -48,7 +51,7 @@ def release(click_ctx: click.Context, project: str | None, version: str | None, 
     try:
         summary = release_services.build_release(
             ctx, cli_actor(), project, version, out=out, ratios=ratios, seed=seed,
-            statuses=list(statuses) or None, on_progress=progress)
+            statuses=list(statuses) or None, license_id=license_id, on_progress=progress)
     finally:
         ctx.close()
     click.echo(summary.line())

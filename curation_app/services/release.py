@@ -19,6 +19,7 @@ The duplicate search runs over the selection itself.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -118,11 +119,15 @@ def _stale_kinds(ctx: AppContext, project: str) -> list[str]:
 def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
                   out: str | Path = DEFAULT_OUT, ratios: str | Sequence[float] = (0.8, 0.1, 0.1),
                   seed: int = 0, statuses: Sequence[str] | None = None,
+                  license_id: str | None = None,
                   on_progress: Progress | None = None) -> ReleaseSummary:
     """Build release ``version`` of ``project`` under ``out/<project>/<version>``."""
     require(actor, "release.build")
     wanted = _statuses(statuses)
     shares = splits.parse_ratios(ratios)
+    if license_id is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.\-+]*", license_id):
+        raise InvalidInputError(f"--license {license_id!r} is not a license id such as "
+                                "cc-by-4.0, mit or other")
     target = writer.target_dir(out, project, version)
     writer.refuse_existing(target)  # before any work: a version is written once
     timings: dict[str, float] = {}
@@ -240,6 +245,7 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "tool": {"name": "curation-app", "version": __version__},
         "native_format": vocab.export_format,
+        "license": license_id or record.settings.get("license") or card_module.LICENSE_DEFAULT,
         "selection": {"statuses": [str(s) for s in wanted],
                       "overlap_policy": "adjudicated copy, else the original",
                       "selected": len(chosen),
@@ -258,7 +264,7 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
     }
     info = {
         "project": project, "version": version, "title": vocab.title or project,
-        "language": vocab.language, "license": record.settings.get("license"),
+        "language": vocab.language, "license": license_id or record.settings.get("license"),
         "counts": counts, "system_prompt": prompt, "native_format": vocab.export_format,
         "models": dict(models), "templates": dict(templates), "cost_usd": cost,
         "generated": len(generated), "annotators": annotators, "reviewers": reviewers,

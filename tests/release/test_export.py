@@ -49,11 +49,15 @@ def test_export_leaves_out_discarded_and_copies_and_says_so(run, corpus: Corpus,
 def test_release_and_stats_commands(run, corpus: Corpus, tmp_path: Path):
     out = tmp_path / "exports"
     built = run("release", "--project", corpus.project, "--version", "0.1.0", "--out", out,
-                "--seed", "2")
+                "--seed", "2", "--license", "cc-by-4.0")
     assert built.exit_code == 0, built.output
     folder = out / corpus.project / "0.1.0"
     assert built.stdout.startswith(f"released {corpus.project} 0.1.0 to {folder}: 59 dialogues")
     assert "[1/11] select" in built.stderr
+    assert "license: cc-by-4.0" in (folder / "README.md").read_text()
+    bad = run("release", "--project", corpus.project, "--version", "0.2.0", "--out", out,
+              "--license", "CC BY")
+    assert bad.exit_code == 1 and "not a license id" in bad.stderr
     verified = run("release", "verify", folder)
     assert verified.exit_code == 0 and verified.stdout.startswith(f"{folder}: OK")
     again = run("release", "--project", corpus.project, "--version", "0.1.0", "--out", out)
