@@ -6,9 +6,11 @@ several seeds joins their families into one). Groups, not dialogues, are assigne
 
 1. groups are ordered largest first, ties by a hash of (seed, the group's smallest id), so the
    same selection and seed always give the same order, and another seed another order;
-2. each group goes to the split whose per-topic shortfall against its target share is largest
-   for the group's topics (stratified by topic), ties by the overall shortfall, then in the
-   order train, validation, test.
+2. each group goes to the split where its topics have the most room left against their
+   target shares (stratified by topic), ties by the overall shortfall, then in the order
+   train, validation, test; when no split has room for the whole group (topics of a handful
+   of dialogues, where 10% is less than one), to the split with the largest overall
+   shortfall, so the overall shares still hold.
 
 A group larger than a small split's target lands in train; the manifest reports the shares
 actually reached next to the ones asked for.
@@ -119,12 +121,14 @@ def assign_splits(topics: Mapping[int, str | None], *, ratios: tuple[float, floa
         members = groups[root]
         mix = Counter(topics[i] or "" for i in members)
 
-        def score(s: int, mix: Counter[str] = mix) -> tuple[float, float, int]:
-            topic_gap = sum(c * (target[t][s] - have[t][s]) for t, c in mix.items())
-            return (topic_gap, total_target[s] - total_have[s], -s)
-
+        size = len(members)
         candidates = [s for s in range(3) if ratios[s] > 0]
-        chosen = max(candidates, key=score)
+        room = {s: sum(target[t][s] - have[t][s] for t in mix) for s in candidates}
+        fits = [s for s in candidates if room[s] >= size - 1e-9]
+        if fits:  # the group's topics still have room for it in some split: the most room
+            chosen = max(fits, key=lambda s: (room[s], total_target[s] - total_have[s], -s))
+        else:  # small topics (a handful of dialogues each): keep the overall shares
+            chosen = max(candidates, key=lambda s: (total_target[s] - total_have[s], -s))
         for t, c in mix.items():
             have[t][chosen] += c
         total_have[chosen] += len(members)

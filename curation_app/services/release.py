@@ -174,13 +174,19 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
     mine += found
     errors = [f for f in mine if f.severity == "error"]
     if errors:
-        listed = "\n".join(f"  dialogue {f.dialogue_id}: {f.rule}: {f.message}"
-                           for f in errors[:20])
+        per_rule: dict[str, set[int]] = {}
+        for f in errors:
+            per_rule.setdefault(f.rule, set()).add(f.dialogue_id or 0)
+        rules = ", ".join(f"{rule} in {plural(len(ids), 'dialogue')}"
+                          for rule, ids in sorted(per_rule.items()))
+        listed = "\n".join(
+            f"  dialogue {f.dialogue_id}" + (f" turn {f.turn + 1}" if f.turn is not None else "")
+            + f": {f.rule}: {f.message}" for f in errors[:20])
         more = f"\n  … {len(errors) - 20} more" if len(errors) > 20 else ""
         raise ReleaseBlockedError(
-            f"release refused: {len(errors)} error-level findings on dialogues it would ship "
-            f"(fix them, discard the dialogues, or set the rules to warning):\n{listed}{more}",
-            errors)
+            f"release refused: {plural(len(errors), 'error-level finding')} on dialogues it "
+            f"would ship ({rules}); fix them, discard the dialogues, or set the rules to "
+            f"warning:\n{listed}{more}", errors)
     warnings = Counter(f.rule for f in mine if f.severity == "warning")
     warned: dict[str, set[int]] = {}
     for f in mine:

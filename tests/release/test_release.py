@@ -143,7 +143,8 @@ def test_an_error_finding_blocks_the_release_and_writes_nothing(
         uow.commit()
     with pytest.raises(ReleaseBlockedError) as info:
         build(ctx, corpus, tmp_path)
-    assert f"dialogue {corpus.approved[4]}: lint.empty_turn" in str(info.value)
+    assert f"dialogue {corpus.approved[4]} turn 3: lint.empty_turn" in str(info.value)
+    assert "(lint.empty_turn in 1 dialogue)" in str(info.value)
     assert not (tmp_path / corpus.project).exists() or \
         not any((tmp_path / corpus.project).iterdir())
 
@@ -162,7 +163,8 @@ def test_any_stored_error_finding_blocks_and_severities_follow_the_rules(
             "a phone number")])
         uow.checks.finish_run(run_id, {})
         uow.commit()
-    with pytest.raises(ReleaseBlockedError, match=f"dialogue {target}: privacy.phone_number"):
+    blocked = f"dialogue {target} turn 4: privacy.phone_number"
+    with pytest.raises(ReleaseBlockedError, match=blocked):
         build(ctx, corpus, tmp_path)
     with ctx.uow() as uow:
         record = uow.repo.get_project(corpus.project)

@@ -25,6 +25,14 @@ def test_shares_per_topic_follow_the_ratios_and_the_seed_decides():
     assert a.ids != assign_splits(TOPICS, ratios=(0.8, 0.1, 0.1), seed=2).ids
 
 
+def test_many_small_topics_still_fill_every_split():
+    # 100 dialogues over 94 topics (PECONV's sample): 10% of a topic is less than a dialogue.
+    topics = {i: f"topic{min(i, 94)}" for i in range(1, 101)}
+    result = assign_splits(topics, ratios=(0.8, 0.1, 0.1), seed=0)
+    assert {s: len(v) for s, v in result.ids.items()} == {"train": 80, "validation": 10,
+                                                          "test": 10}
+
+
 def test_without_the_clusters_twins_are_separated_with_them_never():
     # The check below can fail: without telling the splitter, some pair is split.
     loose = where(assign_splits(TOPICS, ratios=(0.6, 0.2, 0.2), seed=5).ids)
