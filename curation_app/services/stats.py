@@ -52,7 +52,8 @@ def project_stats(ctx: AppContext, actor: Actor, project: str,
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         queries = ReleaseQueries(uow.repo.session)
-        chosen = selection.pick_members(queries.stream_dialogues(record, statuses)).dialogues
+        chosen = selection.pick_members(
+            queries.stream_dialogues(record, statuses, provenance=False)).dialogues
         drafts = queries.drafts([d.id for d in chosen if d.id is not None])
     vocab = record.vocabulary
     changes = change_stats(((drafts[d.id], d.turns) for d in chosen if d.id in drafts),

@@ -10,11 +10,11 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from curation_app.domain import Dialogue, Role, Source, Status, Turn
-from curation_app.store.models import DialogueRow, RevisionRow, WorkflowEventRow
+from curation_app.store.models import DialogueRow, JSONType, RevisionRow, WorkflowEventRow
 from curation_app.store.repository import ProjectRecord
 
 BATCH = 1000
@@ -36,7 +36,8 @@ def _dialogue(row: Any, project_name: str) -> Dialogue:
         id=row.id, project=project_name, turns=_turns(row.turns), language=row.language,
         topic=row.topic, emotion=row.emotion, description=row.description,
         status=_STATUSES[row.status], source=_SOURCES[row.source],
-        external_id=row.external_id, provenance=dict(row.provenance or {}),
+        external_id=row.external_id,
+        provenance=dict(getattr(row, "provenance", None) or {}),
         metadata=dict(row.meta or {}), version=row.version, assignee=row.assignee,
         is_seed=row.is_seed, seed_round=row.seed_round, overlap_of=row.overlap_of,
         created_at=row.created_at, updated_at=row.updated_at)
@@ -47,12 +48,16 @@ class ReleaseQueries:
         self.session = session
 
     def stream_dialogues(self, project: ProjectRecord, statuses: Sequence[Status] | None = None,
-                         *, originals_only: bool = False,
+                         *, originals_only: bool = False, provenance: bool = True,
                          batch: int = BATCH) -> Iterator[Dialogue]:
         """The project's dialogues in id order, read ``batch`` rows at a time (keyset paging,
         so memory stays flat on both SQLite and PostgreSQL). Plain column rows, not ORM
-        objects: at 200k turns the mapping and enum lookups are most of the cost."""
-        columns = [getattr(DialogueRow, name) for name in _COLUMNS]
+        objects: at 200k turns the mapping and enum lookups are most of the cost.
+        ``provenance=False`` leaves out the provenance (a generated draft's holds its whole
+        prompt, seed dialogues included), for readers that only count."""
+        columns = [self._provenance_column() if name == "provenance"
+                   else getattr(DialogueRow, name) for name in _COLUMNS
+                   if provenance or name != "provenance"]
         last = 0
         while True:
             query = select(*columns).where(DialogueRow.project_id == project.id,
@@ -67,6 +72,18 @@ class ReleaseQueries:
             for row in rows:
                 yield _dialogue(row, project.name)
             last = rows[-1].id
+
+    def _provenance_column(self) -> Any:
+        """The provenance without its ``prompt`` (the rendered messages, seed dialogues and
+        all: most of its bytes), cut in the database so it is never sent nor decoded."""
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "sqlite":
+            cut = func.json_remove(DialogueRow.provenance, "$.prompt")
+        elif dialect == "postgresql":
+            cut = DialogueRow.provenance.op("-")("prompt")
+        else:
+            return DialogueRow.provenance
+        return type_coerce(cut, JSONType).label("provenance")
 
     def last_change(self, project: ProjectRecord) -> datetime | None:
         """When a dialogue of the project last changed (content, status or labels)."""

@@ -87,7 +87,8 @@ def build_corpus(ctx: AppContext, name: str = "extes-demo", per_topic: int = 12,
                                     source=Source.GENERATED, seed_round=1,
                                     provenance={"model": "gpt-test", "template":
                                                 "extes_selfchat@1", "seed_ids": [s],
-                                                "cost_usd": 0.01,
+                                                "cost_usd": 0.01, "prompt": [
+                                                    {"role": "system", "content": "x" * 500}],
                                                 "usage": {"prompt_tokens": 100,
                                                           "completion_tokens": 50}})
                       for k in range(3)]

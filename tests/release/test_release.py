@@ -29,6 +29,7 @@ from curation_app.release.verify import read_chat
 from curation_app.services import checks as check_services
 from curation_app.services import release as release_services
 from curation_app.services.context import AppContext
+from curation_app.store.release_queries import ReleaseQueries
 from tests.conftest import ANNOTATOR, LEAD, REPO_ROOT
 from tests.release.conftest import Corpus, build_corpus
 
@@ -91,6 +92,21 @@ def test_release_round_trips_every_file(ctx: AppContext, corpus: Corpus, tmp_pat
     assert manifest["models"] == {"gpt-test": 6}
     assert manifest["human_changes"]["edited"] == 1
     assert manifest["people"]["annotators"] == 1
+
+
+def test_dialogues_are_read_without_their_prompts(ctx: AppContext, corpus: Corpus):
+    with ctx.uow() as uow:
+        queries = ReleaseQueries(uow.repo.session)
+        record = uow.repo.get_project(corpus.project)
+        drafts = {d.id: d for d in queries.stream_dialogues(record, batch=7)
+                  if d.provenance}
+        slim = {d.id: d for d in queries.stream_dialogues(record, provenance=False)}
+        stored = uow.repo.get_dialogue(next(iter(drafts)))
+    assert set(drafts) == {i for ids in corpus.families.values() for i in ids}
+    assert "prompt" in stored.provenance
+    for d in drafts.values():
+        assert "prompt" not in d.provenance and d.provenance["seed_ids"]
+    assert all(not d.provenance for d in slim.values()) and set(drafts) <= set(slim)
 
 
 def test_load_dataset_reads_the_folder_with_no_other_argument(ctx: AppContext, corpus: Corpus,
@@ -240,6 +256,7 @@ import sys, time
 from pathlib import Path
 from curation_app.services import release
 from curation_app.services.context import AppContext
+from curation_app.store.release_queries import ReleaseQueries
 from tests.conftest import LEAD
 url, project, out, marker = sys.argv[1:5]
 ctx = AppContext.from_url(url)
