@@ -11,7 +11,7 @@ from curation_app.domain import Status
 from curation_app.errors import CurationError, ReleaseBlockedError
 from curation_app.services import release as release_services
 from curation_app.ui import layout, readers
-from curation_app.ui.feedback import show_error
+from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 
 actor = layout.require_actor(layout.start())
@@ -20,7 +20,7 @@ out = release_services.exports_dir()
 st.title(t("releases.title"))
 st.caption(t("releases.intro", folder=str(out)))
 
-earlier = release_services.list_releases(project, out)
+earlier = load(release_services.list_releases, project, out)
 with st.form("releases.form"):
     c1, c2, c3 = st.columns(3)
     # Suggest the next patch version after the newest release.
