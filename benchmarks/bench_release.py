@@ -2,8 +2,9 @@
 
 Fills a fresh SQLite database (or the one at --db-url) with an ExTES-like project: 11,000
 approved English dialogues of 18 turns of about 26 words (about 200k utterances), a strategy
-on every AI turn, scenarios from the preset, 1% machine drafts edited by an annotator, a few
-planted near-duplicates and seed families. Then, on that database:
+on every AI turn, scenarios from the preset; the first 20 are seeds, 1% are machine drafts
+prompted with one of them (seed families), one in a hundred was edited by an annotator, and one
+in 500 is a near-duplicate of the one before. Then, on that database:
 
 1. ``curation release`` in a child process (the user's path: selection from the database, the
    checks, the near-duplicate search over the selection, splits, every writer, card, manifest,
