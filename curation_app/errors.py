@@ -176,3 +176,10 @@ class BudgetReachedError(GenerationError):
     """A call was not sent: its worst-case cost would pass the job's budget."""
 
     retryable = False
+class ReleaseBlockedError(CurationError):
+    """A release refused because error-level check findings remain on dialogues it would
+    ship; ``findings`` lists them (rule, dialogue, message)."""
+
+    def __init__(self, message: str, findings: list | None = None):
+        super().__init__(message)
+        self.findings = list(findings or [])

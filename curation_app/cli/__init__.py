@@ -35,11 +35,15 @@ main.lazy.update({
     "projects": ("curation_app.cli.data", "Create and list projects."),
     "queue": ("curation_app.cli.worker",
               "Plan a generation job and leave it to a worker (`curation worker`)."),
+    "release": ("curation_app.cli.release", "Build a versioned release of a project (or: release "
+                "verify DIR, release diff A B)."),
     "seeds": ("curation_app.cli.drafts",
               "Seed dialogues: the in-context examples of iterative expansion."),
     "show": ("curation_app.cli.drafts", "Print dialogue DIALOGUE_ID with where it came from "
              "(model, template, seeds, cost)."),
     "serve": ("curation_app.cli.team", "Start the web app on the configured database."),
+    "stats": ("curation_app.cli.release", "Statistics as in the ExTES paper: sizes, topics, "
+              "strategies, phases, transitions."),
     "users": ("curation_app.cli.team", "Accounts for the web app (annotator, reviewer, lead)."),
     "worker": ("curation_app.cli.worker", "Run queued generation jobs (model server: "
                "$OPENAI_BASE_URL, key: $OPENAI_API_KEY)."),

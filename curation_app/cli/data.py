@@ -184,18 +184,25 @@ def import_(file: str, fmt: str, project: str, status: str, skip_invalid: bool,
 @click.option("-o", "--output", required=True, type=click.Path(dir_okay=False),
               help="The file to write (never overwritten unless --overwrite).")
 @click.option("--status", "statuses", multiple=True, type=click.Choice(STATUSES),
-              help="Only dialogues in this status (repeatable). Default: all.")
+              help="Only dialogues in this status (repeatable). Default: all but discarded.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTPUT if it exists.")
+@click.option("--include-discarded", is_flag=True,
+              help="Also write discarded dialogues (left out otherwise).")
+@click.option("--include-overlap-copies", is_flag=True,
+              help="Also write second annotators' overlap copies (left out otherwise).")
 @handle_errors
 def export(project: str, fmt: str, output: str, statuses: tuple[str, ...],
-           overwrite: bool) -> None:
-    """Export a project's dialogues to a file."""
+           overwrite: bool, include_discarded: bool, include_overlap_copies: bool) -> None:
+    """Export a project's dialogues to a file (for a versioned dataset: curation release)."""
     ctx = open_context()
     try:
         summary = transfer.export_file(ctx.uow(), cli_actor(), project, fmt, output,
-                                       statuses=statuses, overwrite=overwrite)
+                                       statuses=statuses, overwrite=overwrite,
+                                       include_discarded=include_discarded,
+                                       include_overlap_copies=include_overlap_copies)
     finally:
         ctx.close()
+    click.echo(summary.included(), err=True)
     click.echo(summary.line())
 
 

@@ -277,3 +277,10 @@ def _preset_data(name: str) -> dict[str, Any]:
 def load_preset(name: str) -> Vocabulary:
     """The vocabulary of a bundled preset (``peconv``, ``extes`` or ``esconv``)."""
     return Vocabulary.from_dict(_preset_data(name))
+
+
+def preset_text(name: str, key: str) -> str | None:
+    """A text field of a bundled preset that is not part of the vocabulary (such as
+    ``system_prompt``, the first message of every chat record a release writes)."""
+    value = _preset_data(name).get(key) if name in PRESET_NAMES else None
+    return value if isinstance(value, str) else None

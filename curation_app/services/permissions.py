@@ -38,6 +38,8 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "quality.rate": frozenset(UserRole),
     "quality.read": frozenset({UserRole.REVIEWER, UserRole.LEAD}),
     "quality.adjudicate": frozenset({UserRole.REVIEWER, UserRole.LEAD}),
+    "release.build": frozenset({UserRole.LEAD}),
+    "stats.read": frozenset({UserRole.LEAD}),
 }
 
 

@@ -49,10 +49,30 @@ class ExportSummary:
     dialogues: int
     turns: int
     fmt: str
+    # What went in and what was left out, so an export never says less than it did.
+    by_status: dict[str, int] = field(default_factory=dict)
+    overlap_copies: int = 0
+    left_out_discarded: int = 0
+    left_out_copies: int = 0
 
     def line(self) -> str:
         return (f"exported {self.dialogues} dialogues ({self.turns} turns) from {self.project} "
                 f"to {self.path} as {self.fmt}")
+
+    def included(self) -> str:
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(self.by_status.items())) or "none"
+        parts = [f"included: {statuses}"]
+        if self.overlap_copies:
+            parts.append(f"{self.overlap_copies} overlap copies among them")
+        left = []
+        if self.left_out_discarded:
+            left.append(f"{self.left_out_discarded} discarded (--include-discarded adds them)")
+        if self.left_out_copies:
+            left.append(f"{self.left_out_copies} overlap copies "
+                        "(--include-overlap-copies adds them)")
+        if left:
+            parts.append("left out: " + ", ".join(left))
+        return "; ".join(parts)
 
 
 def _parse_statuses(values: Sequence[str] | None) -> list[Status] | None:
@@ -132,12 +152,38 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
 
 
 def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str | Path, *,
-                statuses: Sequence[str] | None = None, overwrite: bool = False) -> ExportSummary:
+                statuses: Sequence[str] | None = None, overwrite: bool = False,
+                include_discarded: bool = False,
+                include_overlap_copies: bool = False) -> ExportSummary:
+    """Write a project's dialogues (those in ``statuses``, default all) to one file.
+
+    Discarded dialogues and overlap copies (a second annotator's copy of a dialogue, kept for
+    agreement) go in only when asked for by their own flag; the summary says what went in
+    and what was left out. A versioned, split dataset is ``curation release``'s job.
+    """
     require(actor, "dialogue.export")
     wanted = _parse_statuses(statuses)
+    if wanted and Status.DISCARDED in wanted and not include_discarded:
+        raise InvalidInputError("discarded dialogues are exported only with "
+                                "--include-discarded")
     with uow:
         record = uow.repo.get_project(project)
-        dialogues = uow.repo.list_dialogues(record, wanted)
+        everything = uow.repo.list_dialogues(record, wanted)
+    dialogues = []
+    discarded = copies = 0
+    for d in everything:
+        if d.status == Status.DISCARDED and not include_discarded:
+            discarded += 1
+        elif d.overlap_of is not None and not include_overlap_copies:
+            copies += 1
+        else:
+            dialogues.append(d)
     count = formats.write_file(dialogues, fmt, record.vocabulary, path, overwrite=overwrite)
+    by_status: dict[str, int] = {}
+    for d in dialogues:
+        by_status[str(d.status)] = by_status.get(str(d.status), 0) + 1
     return ExportSummary(project=project, path=Path(path), dialogues=count,
-                         turns=sum(len(d.turns) for d in dialogues), fmt=fmt)
+                         turns=sum(len(d.turns) for d in dialogues), fmt=fmt,
+                         by_status=by_status,
+                         overlap_copies=sum(1 for d in dialogues if d.overlap_of is not None),
+                         left_out_discarded=discarded, left_out_copies=copies)

@@ -42,6 +42,10 @@ PAGES: tuple[PageSpec, ...] = (
              "ratings"),
     PageSpec("views/adjudication.py", "nav.adjudication", "quality.adjudicate",
              ":material/compare:", "adjudication"),
+    PageSpec("views/releases.py", "nav.releases", "release.build", ":material/inventory_2:",
+             "releases"),
+    PageSpec("views/statistics.py", "nav.statistics", "stats.read", ":material/bar_chart:",
+             "statistics"),
 )
 SIGN_IN = PageSpec("views/sign_in.py", "nav.sign_in", "", ":material/login:", "sign-in")
 # The page a role lands on after signing in.

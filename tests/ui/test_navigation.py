@@ -13,7 +13,7 @@ OFFERED = {
     "ann": ["queue", "editor", "generate", "progress", "ratings"],
     "rita": ["review", "queue", "editor", "generate", "progress", "ratings", "adjudication"],
     "lea": ["progress", "queue", "editor", "generate", "review", "checks", "users", "ratings",
-            "adjudication"],
+            "adjudication", "releases", "statistics"],
 }
 
 

@@ -1,0 +1,97 @@
+"""Statistics of a project (from the database) or of a release (from its files).
+
+For a project the corpus is what a release would take now: the approved dialogues, one per
+overlap group. The human-change figures compare each with its machine draft (revision 0);
+progress compares the non-discarded originals per topic with the project's targets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from curation_app.domain import Dialogue, Role, Status, Turn
+from curation_app.presets import Vocabulary, load_preset
+from curation_app.release import selection
+from curation_app.release.splits import SPLITS
+from curation_app.release.verify import read_chat, read_manifest
+from curation_app.services import generation
+from curation_app.services.context import AppContext
+from curation_app.services.permissions import Actor, require
+from curation_app.stats import ChangeStats, CorpusStats, change_stats, corpus_stats
+from curation_app.store.release_queries import ReleaseQueries
+
+
+@dataclass
+class ProjectStats:
+    name: str
+    source: str  # "project" or the release folder
+    corpus: CorpusStats
+    changes: ChangeStats | None
+    progress: pd.DataFrame  # topic, target, have, missing
+    splits: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "source": self.source, **self.corpus.to_json(),
+                "human_changes": self.changes.to_json() if self.changes else None,
+                "progress": self.progress.to_dict(orient="records"), "splits": self.splits}
+
+
+def _stats(dialogues: list[Dialogue], vocab: Vocabulary) -> CorpusStats:
+    return corpus_stats(dialogues, language=vocab.language, strategies=vocab.strategy_names,
+                        topics=vocab.topics,
+                        role_names={str(r): vocab.role_display(r) for r in vocab.roles})
+
+
+def project_stats(ctx: AppContext, actor: Actor, project: str,
+                  statuses: tuple[Status, ...] = (Status.APPROVED,)) -> ProjectStats:
+    require(actor, "stats.read")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        queries = ReleaseQueries(uow.repo.session)
+        chosen = selection.pick_members(
+            queries.stream_dialogues(record, statuses, provenance=False)).dialogues
+        drafts = queries.drafts([d.id for d in chosen if d.id is not None])
+    vocab = record.vocabulary
+    changes = change_stats(((drafts[d.id], d.turns) for d in chosen if d.id in drafts),
+                           unchanged=(d.turns for d in chosen if d.id not in drafts))
+    rows = generation.target_progress(ctx, project)
+    progress = pd.DataFrame(
+        [{"topic": t, "target": n, "have": have, "missing": max(0, n - have)}
+         for t, n, have in rows], columns=["topic", "target", "have", "missing"])
+    return ProjectStats(name=project, source="project", corpus=_stats(chosen, vocab),
+                        changes=changes, progress=progress)
+
+
+def _from_chat(record: dict[str, Any]) -> Dialogue:
+    turns = [Turn(Role.SUPPORTER if m["role"] == "assistant" else Role.SEEKER, m["content"],
+                  list(m.get("strategies") or []))
+             for m in record["messages"] if m["role"] != "system"]
+    return Dialogue(turns=turns, language=record.get("language") or "en",
+                    topic=record.get("topic"), emotion=record.get("emotion"),
+                    id=int(record["id"]) if str(record["id"]).isdigit() else None)
+
+
+def release_stats(folder: str | Path) -> ProjectStats:
+    """Statistics of a release, read from its chat files; the table order comes from the
+    preset the manifest names, with the manifest's strategy list."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    vocab = load_preset(manifest["preset"])
+    dialogues: list[Dialogue] = []
+    counts = {}
+    for split in SPLITS:
+        rows = read_chat(folder / "chat" / f"{split}.jsonl")
+        counts[split] = len(rows)
+        dialogues += [_from_chat(r) for r in rows]
+    corpus = corpus_stats(dialogues, language=manifest.get("language") or vocab.language,
+                          strategies=manifest.get("strategies") or vocab.strategy_names,
+                          topics=vocab.topics,
+                          role_names={str(r): vocab.role_display(r) for r in vocab.roles})
+    return ProjectStats(name=f"{manifest['project']} {manifest['version']}",
+                        source=str(folder), corpus=corpus, changes=None,
+                        progress=pd.DataFrame(columns=["topic", "target", "have", "missing"]),
+                        splits=counts)
