@@ -22,7 +22,8 @@ main.lazy.update({
               "turns in FILE, outside any project."),
     "eval": ("curation_app.cli.evaluation", "Rating campaigns, agreement, the LLM judge and group "
              "comparisons."),
-    "export": ("curation_app.cli.data", "Export a project's dialogues to a file."),
+    "export": ("curation_app.cli.data", "Export a project's dialogues to a file (for a "
+               "versioned dataset: curation release)."),
     "generate": ("curation_app.cli.drafts", "Generate draft dialogues with the model at "
                  "$OPENAI_BASE_URL (key: $OPENAI_API_KEY)."),
     "import": ("curation_app.cli.data", "Import dialogues from FILE into a project."),
