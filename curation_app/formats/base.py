@@ -37,6 +37,7 @@ from curation_app.formats.validation import (
     show,
 )
 from curation_app.presets import LabelKind, LabelMatch, Vocabulary, load_preset
+from curation_app.textsafety import label_problem
 
 
 @dataclass
@@ -144,6 +145,10 @@ class RecordContext:
         if not value.strip():
             self.warn(where, f"empty {kind} read as missing")
             return None
+        too_long = label_problem(kind, value)
+        if too_long:
+            self.refuse(where, f"{kind} {too_long}")
+            return None
         match = self.lookups.match(kind, value)
         if match.label is None:
             self.unknown.append(UnknownLabel(kind, value, where))
@@ -242,10 +247,11 @@ def decode(data: bytes, source: str) -> str:
     return text
 
 
-def parse_json(text: str, source: str, *, what: str = "") -> Any:
+def parse_json(text: str, source: str, *, what: str = "",
+               object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
     """``json.loads`` with its failures turned into one line naming the place."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=object_pairs_hook)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         if exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()):
