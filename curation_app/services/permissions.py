@@ -32,6 +32,7 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "generation.single": frozenset(UserRole),
     "checks.run": frozenset({UserRole.LEAD}),
     "checks.configure": frozenset({UserRole.LEAD}),
+    "privacy.dismiss": frozenset({UserRole.LEAD}),
 }
 
 

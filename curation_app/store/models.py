@@ -210,3 +210,25 @@ class CheckFindingRow(Base):
     category: Mapped[str | None] = mapped_column(String(200), nullable=True)
     cluster: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+class PrivacyDismissalRow(Base):
+    """A privacy finding a lead marked as a false alarm: which value (by digest, never the value
+    itself) in which field of which dialogue, who decided and why."""
+
+    __tablename__ = "privacy_dismissals"
+    __table_args__ = (
+        UniqueConstraint("dialogue_id", "path", "rule", "digest", name="uq_privacy_dismissal"),
+        Index("ix_privacy_dismissals_project", "project_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(300))
+    rule: Mapped[str] = mapped_column(String(60))
+    digest: Mapped[str] = mapped_column(String(64))
+    masked: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    dismissed_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

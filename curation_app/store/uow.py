@@ -12,6 +12,7 @@ from curation_app.store.checks_repository import CheckRepository
 from curation_app.store.db import redact
 from curation_app.store.jobs import JobRepository
 from curation_app.store.repository import Repository
+from curation_app.store.security_repository import SecurityRepository
 from curation_app.store.workflow import WorkflowRepository
 
 
@@ -22,6 +23,7 @@ class UnitOfWork:
     jobs: JobRepository
     checks: CheckRepository
     workflow: WorkflowRepository
+    security: SecurityRepository
 
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
@@ -33,6 +35,7 @@ class UnitOfWork:
         self.jobs = JobRepository(self._session, self.repo)
         self.checks = CheckRepository(self._session)
         self.workflow = WorkflowRepository(self._session)
+        self.security = SecurityRepository(self._session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

