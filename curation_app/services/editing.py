@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from curation_app.domain import Dialogue, Revision, Role, Status, Turn
 from curation_app.errors import InvalidInputError, PermissionDeniedError
-from curation_app.services.permissions import Actor, UserRole, require
+from curation_app.services.permissions import Actor, UserRole, check_may_read, require
 from curation_app.store import UnitOfWork
 from curation_app.textsafety import bad_text_in, label_problem, text_problem
 
@@ -30,7 +30,9 @@ class SaveResult:
 def get_dialogue(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> Dialogue:
     require(actor, "dialogue.read")
     with uow:
-        return uow.repo.get_dialogue(dialogue_id)
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+    check_may_read(actor, dialogue)
+    return dialogue
 
 
 def check_may_edit(actor: Actor, dialogue: Dialogue) -> None:
@@ -117,5 +119,5 @@ def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_vers
 def history(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> list[Revision]:
     require(actor, "dialogue.read")
     with uow:
-        uow.repo.get_dialogue(dialogue_id)
+        check_may_read(actor, uow.repo.get_dialogue(dialogue_id))
         return uow.repo.revisions(dialogue_id)

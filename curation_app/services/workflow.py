@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from curation_app.domain import Dialogue, Status
 from curation_app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from curation_app.services.context import AppContext
-from curation_app.services.permissions import Actor, UserRole, require
+from curation_app.services.permissions import Actor, UserRole, check_may_read, require
 from curation_app.store.workflow import WorkflowEvent
 
 OPEN_WORK = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED)
@@ -145,7 +145,7 @@ def review_queue(ctx: AppContext, actor: Actor, project: str) -> list[Dialogue]:
 def events(ctx: AppContext, actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
     require(actor, "dialogue.read")
     with ctx.uow() as uow:
-        uow.repo.get_dialogue(dialogue_id)
+        check_may_read(actor, uow.repo.get_dialogue(dialogue_id))
         return uow.workflow.events(dialogue_id)
 
 

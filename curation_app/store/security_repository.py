@@ -1,15 +1,42 @@
-"""SQL of the security features: privacy false-alarm marks (and, below, what later parts add)."""
+"""SQL of the security features: privacy false-alarm marks, account sessions, the audit log."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from curation_app.checks.findings import Finding
-from curation_app.store.models import CheckFindingRow, PrivacyDismissalRow, utcnow
+from curation_app.errors import NotFoundError
+from curation_app.store.models import (
+    AuditEventRow,
+    CheckFindingRow,
+    PrivacyDismissalRow,
+    UserRow,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    name: str
+    role: str
+    session_version: int
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    created_at: datetime
+    actor: str | None
+    action: str
+    target: str | None
+    address: str | None
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -80,3 +107,62 @@ class SecurityRepository:
              "kind": kind, "rule": f.rule, "severity": f.severity, "turn": f.turn,
              "path": f.path[:300], "message": f.message, "category": f.category,
              "cluster": f.cluster, "score": f.score} for f in findings])
+
+    # ---- accounts ---------------------------------------------------------------------------
+    def account(self, name: str) -> Account:
+        row = self.session.scalar(select(UserRow).where(UserRow.name == name))
+        if row is None:
+            raise NotFoundError(f"no user named {name!r}")
+        return Account(row.id, row.name, row.role, row.session_version)
+
+    def account_by_id(self, user_id: int) -> Account | None:
+        row = self.session.get(UserRow, user_id)
+        return None if row is None else Account(row.id, row.name, row.role, row.session_version)
+
+    def bump_session(self, name: str) -> None:
+        """End every sign-in of ``name``: tokens and actors of older versions are refused."""
+        self.session.execute(update(UserRow).where(UserRow.name == name)
+                             .values(session_version=UserRow.session_version + 1))
+
+    def set_role(self, name: str, role: str) -> None:
+        self.session.execute(update(UserRow).where(UserRow.name == name).values(role=role))
+
+    def delete_user(self, name: str) -> None:
+        self.session.execute(delete(UserRow).where(UserRow.name == name))
+
+    # ---- the audit log ----------------------------------------------------------------------
+    def audit(self, action: str, actor: str | None, target: str | None = None, *,
+              address: str | None = None, detail: dict[str, Any] | None = None,
+              at: datetime | None = None) -> None:
+        self.session.add(AuditEventRow(created_at=at or utcnow(), actor=actor, action=action,
+                                       target=None if target is None else target[:300],
+                                       address=None if address is None else address[:100],
+                                       detail=detail or {}))
+
+    def count_events(self, action: str, since: datetime, *, target: str | None = None,
+                     address: str | None = None) -> int:
+        query = select(func.count()).select_from(AuditEventRow).where(
+            AuditEventRow.action == action, AuditEventRow.created_at > since)
+        if target is not None:
+            query = query.where(AuditEventRow.target == target)
+        if address is not None:
+            query = query.where(AuditEventRow.address == address)
+        return int(self.session.scalar(query) or 0)
+
+    def last_event(self, actions: list[str], target: str) -> datetime | None:
+        return self.session.scalar(
+            select(func.max(AuditEventRow.created_at)).where(
+                AuditEventRow.action.in_(actions), AuditEventRow.target == target))
+
+    def events(self, *, actor: str | None = None, action: str | None = None,
+               since: datetime | None = None, limit: int = 500) -> list[AuditEvent]:
+        query = select(AuditEventRow)
+        if actor is not None:
+            query = query.where(AuditEventRow.actor == actor)
+        if action is not None:
+            query = query.where(AuditEventRow.action.startswith(action))
+        if since is not None:
+            query = query.where(AuditEventRow.created_at >= since)
+        rows = self.session.scalars(query.order_by(AuditEventRow.id.desc()).limit(limit))
+        return [AuditEvent(r.id, r.created_at, r.actor, r.action, r.target, r.address,
+                           dict(r.detail or {})) for r in rows]
