@@ -6,7 +6,7 @@ carries just the one-line summary. One module per family of commands; importing 
 their commands on ``main``.
 """
 
-from curation_app.cli import data, drafts, quality, team  # noqa: F401  (registers commands)
+from curation_app.cli import data, drafts, ops, quality, team  # noqa: F401  (registers commands)
 from curation_app.cli.base import main
 
 __all__ = ["main"]

@@ -48,6 +48,9 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "checks.run": frozenset({UserRole.LEAD}),
     "checks.configure": frozenset({UserRole.LEAD}),
     "privacy.dismiss": frozenset({UserRole.LEAD}),
+    "backup.run": frozenset({UserRole.LEAD}),
+    "backup.restore": frozenset({UserRole.LEAD}),
+    "audit.read": frozenset({UserRole.LEAD}),
 }
 
 

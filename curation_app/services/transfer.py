@@ -112,6 +112,9 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
         ]
         uow.repo.add_dialogues(record, dialogues, author=actor.name,
                                note=f"imported from {Path(path).name}")
+        uow.security.audit("import", actor.name, str(path),
+                           detail={"project": project, "format": fmt,
+                                   "dialogues": len(dialogues)})
         uow.commit()
     return ImportSummary(
         project=project, imported=len(dialogues), turns=sum(len(d.turns) for d in dialogues),
@@ -128,5 +131,9 @@ def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str
         record = uow.repo.get_project(project)
         dialogues = uow.repo.list_dialogues(record, wanted)
     count = formats.write_file(dialogues, fmt, record.vocabulary, path, overwrite=overwrite)
+    with uow:
+        uow.security.audit("export", actor.name, str(path),
+                           detail={"project": project, "format": fmt, "dialogues": count})
+        uow.commit()
     return ExportSummary(project=project, path=Path(path), dialogues=count,
                          turns=sum(len(d.turns) for d in dialogues), fmt=fmt)

@@ -20,6 +20,13 @@ from curation_app.store.workflow import WorkflowEvent
 OPEN_WORK = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED)
 
 
+def _audit(uow, actor: Actor, action: str, dialogue_id: int,  # type: ignore[no-untyped-def]
+           to: Status) -> None:
+    """Status changes also go to the audit log (the comment stays in the workflow events)."""
+    uow.security.audit(f"dialogue.{action}", actor.name, f"dialogue {dialogue_id}",
+                       detail={"to": str(to)})
+
+
 def take_next(ctx: AppContext, actor: Actor, project: str) -> Dialogue | None:
     """Assign the oldest unassigned draft (or returned dialogue) to the actor."""
     require(actor, "workflow.take")
@@ -103,6 +110,7 @@ def submit(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None 
             raise PermissionDeniedError(f"dialogue {dialogue_id} is not assigned to you")
         uow.workflow.transition(dialogue_id, OPEN_WORK, Status.SUBMITTED, actor.name, "submit",
                                 comment)
+        _audit(uow, actor, "submit", dialogue_id, Status.SUBMITTED)
         uow.commit()
 
 
@@ -111,6 +119,7 @@ def approve(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None
     with ctx.uow() as uow:
         uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.APPROVED, actor.name,
                                 "approve", comment)
+        _audit(uow, actor, "approve", dialogue_id, Status.APPROVED)
         uow.commit()
 
 
@@ -122,6 +131,7 @@ def return_(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str) -> No
     with ctx.uow() as uow:
         uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.RETURNED, actor.name,
                                 "return", comment.strip())
+        _audit(uow, actor, "return", dialogue_id, Status.RETURNED)
         uow.commit()
 
 
@@ -133,6 +143,7 @@ def discard(ctx: AppContext, actor: Actor, dialogue_id: int, reason: str) -> Non
     with ctx.uow() as uow:
         uow.workflow.transition(dialogue_id, (*OPEN_WORK, Status.SUBMITTED), Status.DISCARDED,
                                 actor.name, "discard", reason.strip())
+        _audit(uow, actor, "discard", dialogue_id, Status.DISCARDED)
         uow.commit()
 
 
