@@ -17,6 +17,7 @@ from curation_app.ui import components, layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
+from curation_app.ui.plain import t_md
 
 SHOWN_CLUSTERS = 20
 PER_ROW = 3
@@ -44,7 +45,7 @@ if right.button(t("checks.run"), type="primary", icon=":material/play_arrow:",
         show_error(exc)
     else:
         readers.clear()
-        st.success(t("checks.done", line=summary.line()))
+        st.success(t_md("checks.done", line=summary.line()))
 
 runs = load(readers.check_runs, project)
 with st.expander(t("checks.runs"), expanded=False):
@@ -260,7 +261,7 @@ def rule_settings(config: CheckConfig) -> None:
         show_error(exc)
     else:
         readers.clear()
-        state.flash(t("checks.rules_saved", project=project))
+        state.flash(t_md("checks.rules_saved", project=project))
         st.rerun()
 
 

@@ -12,6 +12,7 @@ from curation_app.ui import layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
+from curation_app.ui.plain import t_md
 
 actor = layout.require_actor(layout.start())
 st.title(t("users.title"))
@@ -39,7 +40,7 @@ if add:
         show_error(exc)
     else:
         readers.clear()
-        state.flash(t("users.added", name=made.name, role=t(f"role.{made.role}")))
+        state.flash(t_md("users.added", name=made.name, role=t(f"role.{made.role}")))
         st.rerun()
 
 with right, st.form("users.password_form", clear_on_submit=True):
@@ -53,5 +54,5 @@ if change:
     except CurationError as exc:
         show_error(exc)
     else:
-        state.flash(t("users.password_set", name=who))
+        state.flash(t_md("users.password_set", name=who))
         st.rerun()
