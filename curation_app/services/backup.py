@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import os
-import secrets
 import sqlite3
 import tempfile
 from collections.abc import Iterator
@@ -31,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from curation_app.errors import InvalidInputError, StorageError
+from curation_app.formats.base import remove_stale_temps, temp_beside
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.store.db import current_revision, head_revision, migrate
@@ -75,7 +75,8 @@ def _write_dump(conn: Connection, schema: str, out: Path, *, overwrite: bool) ->
               "created_at": datetime.now(UTC).isoformat(), "tables": counts}
     folder = out.parent
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{out.name}.{secrets.token_hex(4)}.tmp"
+    tmp = temp_beside(out)
+    remove_stale_temps(out)  # what a killed backup left behind
     try:
         with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(json.dumps(header) + "\n")

@@ -20,6 +20,7 @@ from curation_app.generation.client import AsyncDraftClient, DraftClient, DraftR
 from curation_app.generation.pricing import PriceTable
 from curation_app.generation.prompts import RenderedPrompt, load_template, render
 from curation_app.presets import Vocabulary
+from curation_app.processes import current_runner
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.store import ProjectRecord, UnitOfWork
@@ -233,6 +234,7 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
         if retry_failed:
             uow.jobs.reset_failed(job_id)
         uow.jobs.set_status(job_id, "running")
+        uow.jobs.update_params(job_id, {"runner": current_runner()})  # see processes.py
         uow.commit()
         job = uow.jobs.get(job_id)
         pending = uow.jobs.items(job_id, PENDING)

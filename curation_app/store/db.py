@@ -142,7 +142,11 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def is_up_to_date(engine: Engine) -> bool:
+    """Whether the schema is the newest. A database that cannot be read at all (unreachable,
+    a full disk, a file that cannot be opened) raises StorageError with the true cause, rather
+    than passing for "not initialised"."""
     try:
         return current_revision(engine) == head_revision()
-    except OperationalError:
-        return False
+    except OperationalError as exc:
+        raise StorageError(f"cannot read the database {redact(str(engine.url))}: "
+                           f"{exc.orig}") from exc

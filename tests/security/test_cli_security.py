@@ -47,3 +47,16 @@ def test_backup_restore_roles_and_the_audit_log(db_url, tmp_path, monkeypatch):
     only = _run(monkeypatch, target, "audit", "--action", "user.role").stdout.splitlines()
     assert len(only) == 1 and "\ttester\tuser.role\tdemo-annotator\tfrom=annotator to=reviewer" \
         in only[0]
+
+
+def test_an_unreadable_database_says_why_not_that_it_is_uninitialised(tmp_path, monkeypatch):
+    # a SQLite "file" that cannot be opened stands for a full or failing disk: the message is
+    # the database's own reason, not "run curation init"
+    folder = tmp_path / "db-is-a-folder.db"
+    folder.mkdir()
+    result = _run(monkeypatch, f"sqlite:///{folder}", "export", "--project", "p",
+                  "--format", "jsonl", "-o", tmp_path / "out.jsonl")
+    assert result.exit_code == 1
+    assert "cannot read the database" in result.stderr
+    assert "unable to open database file" in result.stderr
+    assert "curation init" not in result.stderr

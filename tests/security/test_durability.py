@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,28 @@ def test_backup_refuses_to_overwrite_and_restore_refuses_junk(ctx, tmp_path):
         backup.restore(ctx, SYSTEM_ACTOR, out)
     with pytest.raises(PermissionDeniedError):
         backup.backup(ctx, ANNOTATOR, tmp_path / "c.jsonl")
+
+
+def test_a_killed_writer_leaves_no_temp_file_behind_for_long(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from curation_app.formats.base import remove_stale_temps, temp_beside, write_atomic
+
+    target = tmp_path / "export.jsonl"
+    # a real writer killed with SIGKILL half-way through writing its temporary file
+    script = ("import sys, time; from pathlib import Path; "
+              "from curation_app.formats.base import temp_beside; "
+              f"p = temp_beside(Path({str(target)!r})); f = open(p, 'w'); "
+              "f.write('half'); f.flush(); print(p, flush=True); time.sleep(60)")
+    child = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    left = Path(child.stdout.readline().strip())
+    live = temp_beside(target)
+    live.write_text("a live writer's file")
+    assert remove_stale_temps(target) == []  # its writer still runs: kept
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    write_atomic(target, "the next export\n", overwrite=False)
+    assert not left.exists() and live.exists()  # only the dead writer's file went
+    assert target.read_text() == "the next export\n"
