@@ -5,6 +5,7 @@ from __future__ import annotations
 from curation_app.domain import Dialogue, Role, Source, Turn
 from curation_app.services import editing, privacy
 from curation_app.services.projects import create_project
+from curation_app.ui import state
 from tests.ui.conftest import actor, open_page, texts
 
 PROJECT = "pp"
@@ -59,3 +60,13 @@ def test_a_lead_marks_a_false_alarm_with_a_reason(make_app, app_ctx):
     assert (mark.rule, mark.dismissed_by, mark.reason) == ("privacy.phone", "lea",
                                                            "这是学校的公开总机")
     assert f"Dialogue #{dialogue_id}: 2 findings" in texts(at)
+
+
+def test_the_editor_shows_privacy_findings_under_their_turn(make_app, app_ctx):
+    dialogue_id = _seed(app_ctx)
+    at = make_app("lea", project=PROJECT)
+    at.session_state[state.EDITOR_DIALOGUE] = dialogue_id
+    at = open_page(at, "editor")
+    shown = texts(at)
+    assert "`privacy.phone` a phone number in turn 1 ('13" in shown
+    assert "`privacy.school` a school or class name in turn 1" in shown
