@@ -204,3 +204,46 @@ def test_a_killed_writer_leaves_no_temp_file_behind_for_long(tmp_path):
     write_atomic(target, "the next export\n", overwrite=False)
     assert not left.exists() and live.exists()  # only the dead writer's file went
     assert target.read_text() == "the next export\n"
+
+
+# ---- PostgreSQL dropping its connections (what a restart does to a running app) ---------------
+@pytest.mark.postgres
+def test_postgres_dropping_connections_mid_session(pg_url):
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    ctx = AppContext.from_url(pg_url)
+    create_project(ctx.uow(), LEAD, "p", "extes")
+    with ctx.uow() as uow:
+        (did,) = uow.repo.add_dialogues(uow.repo.get_project("p"), [Dialogue(
+            turns=[Turn(Role.SEEKER, "hi"), Turn(Role.SUPPORTER, "hello")],
+            topic="Sleep Problems", source=Source.GENERATED)], author="model")
+        uow.commit()
+    admin = create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
+    database = make_url(pg_url).database
+
+    def drop_connections() -> None:
+        with admin.connect() as conn:
+            conn.execute(text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                              "WHERE datname = :db AND pid <> pg_backend_pid()"), {"db": database})
+
+    try:
+        editing.get_dialogue(ctx.uow(), LEAD, did)  # the pool now holds a connection
+        drop_connections()
+        # the next action recovers on its own (the pool checks connections before use)
+        assert _save(ctx, did, 0, "after the restart").revision == 1
+        # a save whose connection dies half-way: a clear error, nothing half-written
+        with pytest.raises(StorageError, match="refused"), ctx.uow() as uow:
+            uow.repo.get_dialogue(did)
+            drop_connections()
+            uow.repo.save_content(did, 1, [Turn(Role.SEEKER, "lost?")], topic=None,
+                                  emotion=None, description=None, author="lead", note=None,
+                                  seconds_spent=None, status=None)
+            uow.commit()
+        # and the one after works, on the version the failed one did not change
+        assert _save(ctx, did, 1, "kept text, saved again").revision == 2
+        texts = [r.turns[0].text for r in editing.history(ctx.uow(), LEAD, did)]
+        assert texts == ["hi", "after the restart", "kept text, saved again"]
+    finally:
+        admin.dispose()
+        ctx.close()
