@@ -7,9 +7,11 @@ import json
 import click
 
 from curation_app.cli.base import cli_actor, handle_errors, main, open_context
+from curation_app.cli.data import projects as projects_group
 from curation_app.cli.team import users_group
 from curation_app.services import audit as audit_services
 from curation_app.services import backup as backup_services
+from curation_app.services import projects as project_services
 from curation_app.services import users as user_services
 from curation_app.services.permissions import UserRole
 
@@ -91,3 +93,22 @@ def audit(user: str | None, action: str | None, limit: int, as_json: bool) -> No
             detail = " ".join(f"{k}={v}" for k, v in e.detail.items())
             click.echo("\t".join([e.created_at.strftime("%Y-%m-%d %H:%M:%S"), e.actor or "-",
                                   e.action, e.target or "", detail]).rstrip())
+
+
+@projects_group.command("access")
+@click.argument("name")
+@click.option("--annotators-read", type=click.Choice(["own", "all"]), required=True,
+              help="own: their dialogues and unassigned drafts (the default); all: every "
+                   "dialogue of the project (editing stays limited to their own).")
+@handle_errors
+def projects_access(name: str, annotators_read: str) -> None:
+    """Set what annotators of project NAME may read."""
+    ctx = open_context()
+    try:
+        project_services.set_annotator_reading(ctx.uow(), cli_actor(), name,
+                                               read_all=annotators_read == "all")
+    finally:
+        ctx.close()
+    click.echo(f"annotators of {name} now read "
+               + ("every dialogue" if annotators_read == "all"
+                  else "their own dialogues and unassigned drafts"))

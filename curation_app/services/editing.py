@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from curation_app.domain import Dialogue, Revision, Role, Status, Turn
@@ -31,8 +31,14 @@ def get_dialogue(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> Dialogue:
     require(actor, "dialogue.read")
     with uow:
         dialogue = uow.repo.get_dialogue(dialogue_id)
-    check_may_read(actor, dialogue)
+        check_may_read(actor, dialogue, project_allows(uow, dialogue))
     return dialogue
+
+
+def project_allows(uow: UnitOfWork, dialogue: Dialogue) -> Callable[[], bool]:
+    """Whether the dialogue's project lets annotators read all its dialogues (asked lazily)."""
+    return lambda: bool(uow.repo.get_project(dialogue.project or "").settings.get(
+        "annotators_read_all"))
 
 
 def check_may_edit(actor: Actor, dialogue: Dialogue) -> None:
@@ -119,5 +125,6 @@ def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_vers
 def history(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> list[Revision]:
     require(actor, "dialogue.read")
     with uow:
-        check_may_read(actor, uow.repo.get_dialogue(dialogue_id))
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        check_may_read(actor, dialogue, project_allows(uow, dialogue))
         return uow.repo.revisions(dialogue_id)

@@ -119,10 +119,14 @@ def require(actor: Actor, action: str) -> None:
         )
 
 
-def check_may_read(actor: Actor, dialogue: Any) -> None:
-    """Annotators read the dialogues assigned to them and the unassigned drafts of the queue;
-    reviewers and leads read everything. ``dialogue`` is a domain Dialogue."""
+def check_may_read(actor: Actor, dialogue: Any,
+                   project_allows: Callable[[], bool] | None = None) -> None:
+    """Annotators read the dialogues assigned to them and the unassigned drafts of the queue,
+    or every dialogue where the project allows it (``project_allows``, asked only when it
+    matters); reviewers and leads read everything. ``dialogue`` is a domain Dialogue."""
     if actor.role != UserRole.ANNOTATOR or dialogue.assignee == actor.name:
+        return
+    if project_allows is not None and project_allows():
         return
     if dialogue.assignee is None and str(dialogue.status) == "draft":
         return

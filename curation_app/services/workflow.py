@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from curation_app.domain import Dialogue, Status
 from curation_app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from curation_app.services import editing
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, UserRole, check_may_read, require
 from curation_app.store.workflow import WorkflowEvent
@@ -156,7 +157,8 @@ def review_queue(ctx: AppContext, actor: Actor, project: str) -> list[Dialogue]:
 def events(ctx: AppContext, actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
     require(actor, "dialogue.read")
     with ctx.uow() as uow:
-        check_may_read(actor, uow.repo.get_dialogue(dialogue_id))
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        check_may_read(actor, dialogue, editing.project_allows(uow, dialogue))
         return uow.workflow.events(dialogue_id)
 
 

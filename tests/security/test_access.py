@@ -295,3 +295,20 @@ def test_a_copied_token_stops_working(world, monkeypatch, how):
                                "my new password" if how == "password" else PASSWORD)
     new_token = tokens.issue_token(fresh.user_id, fresh.session_version)
     assert _cookie_actor(world.ctx, new_token).name == "annotator"
+
+
+def test_a_project_may_let_annotators_read_everything_but_edit_only_their_own(world):
+    ann = users.get_actor(world.ctx, "annotator")
+    other = world.dialogue(assignee="reviewer")
+    with pytest.raises(PermissionDeniedError):
+        editing.get_dialogue(world.ctx.uow(), ann, other)
+    with pytest.raises(PermissionDeniedError):
+        projects.set_annotator_reading(world.ctx.uow(), ann, "p", read_all=True)
+    projects.set_annotator_reading(world.ctx.uow(), users.get_actor(world.ctx, "lead"), "p",
+                                   read_all=True)
+    assert editing.get_dialogue(world.ctx.uow(), ann, other).id == other
+    assert editing.history(world.ctx.uow(), ann, other)[0].number == 0
+    assert workflow.events(world.ctx, ann, other) == []
+    with pytest.raises(PermissionDeniedError):
+        editing.save_revision(world.ctx.uow(), ann, other, 0,
+                              editing.get_dialogue(world.ctx.uow(), ann, other).turns)

@@ -7,6 +7,8 @@ import json
 from click.testing import CliRunner
 
 from curation_app.cli import main
+from curation_app.services.context import AppContext
+from curation_app.services.projects import get_project
 
 
 def _run(monkeypatch, url: str, *args: str):
@@ -60,3 +62,19 @@ def test_an_unreadable_database_says_why_not_that_it_is_uninitialised(tmp_path, 
     assert "cannot read the database" in result.stderr
     assert "unable to open database file" in result.stderr
     assert "curation init" not in result.stderr
+
+
+def test_projects_access_switches_what_annotators_read(db_url, monkeypatch):
+    assert _run(monkeypatch, db_url, "init", "--demo").exit_code == 0
+    done = _run(monkeypatch, db_url, "projects", "access", "demo-extes", "--annotators-read",
+                "all")
+    assert done.stdout.strip() == "annotators of demo-extes now read every dialogue"
+    ctx = AppContext.from_url(db_url)
+    try:
+        assert get_project(ctx.uow(), "demo-extes").settings["annotators_read_all"] is True
+    finally:
+        ctx.close()
+    back = _run(monkeypatch, db_url, "projects", "access", "demo-extes", "--annotators-read",
+                "own")
+    assert back.stdout.strip() == ("annotators of demo-extes now read their own dialogues and "
+                                   "unassigned drafts")
