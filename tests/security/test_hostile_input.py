@@ -241,3 +241,47 @@ def test_save_path_refuses_wrong_types_and_bad_fields(ctx, bad):
         editing.save_revision(ctx.uow(), LEAD, dialogue_id, current.version,
                               bad.get("turns", current.turns), **kwargs)
     assert editing.get_dialogue(ctx.uow(), LEAD, dialogue_id).version == current.version
+
+
+# ---- any JSON value in any place of a record -----------------------------------------------
+_json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**70, 2**70),
+              st.floats(allow_nan=False, allow_infinity=False), hostile_text),
+    lambda inner: st.one_of(st.lists(inner, max_size=3),
+                            st.dictionaries(hostile_text, inner, max_size=3)),
+    max_leaves=8)
+
+
+def _paths(node, path=()):
+    yield path
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield from _paths(value, (*path, key))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _paths(value, (*path, i))
+
+
+@pytest.mark.parametrize("fmt", formats.FORMAT_NAMES)
+def test_any_value_anywhere_is_refused_with_its_record_or_imported(ctx, tmp_path, fmt):
+    base = json.loads(json.dumps(record(fmt)))
+    paths = [p for p in _paths(base) if p]
+
+    @FUZZ
+    @given(where=st.sampled_from(paths), value=_json_values)
+    def check(where, value) -> None:
+        changed = json.loads(json.dumps(base))
+        parent = changed
+        for part in where[:-1]:
+            parent = parent[part]
+        parent[where[-1]] = value
+        try:
+            project, summary = _import(ctx, tmp_path, fmt, [changed], add_labels=True)
+        except ImportRefusedError as exc:
+            assert {p.index for p in exc.problems} == {0}
+            str(exc).encode("utf-8")  # printable, whatever the input held
+            return
+        assert summary.imported == 1
+        _exports(ctx, tmp_path, project, fmt)  # what was taken can be written again
+
+    check()
