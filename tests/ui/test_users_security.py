@@ -4,6 +4,7 @@ log, filtered."""
 from __future__ import annotations
 
 from curation_app.services import users
+from curation_app.ui import state
 from tests.ui.conftest import PASSWORD, open_page, texts
 
 
@@ -35,3 +36,16 @@ def test_a_lead_changes_a_role_and_removes_an_account_and_reads_the_audit_log(ma
     log = at.dataframe[-1].value
     assert list(log["action"]) == ["user.role"] and list(log["target"]) == ["ben"]
     assert log["detail"][0] == "from=annotator, to=reviewer"
+
+
+def test_an_open_session_ends_when_the_role_changes(make_app, app_ctx):
+    at = make_app(None)
+    at.run()
+    at.text_input(key="sign_in.name").input("ann")
+    at.text_input(key="sign_in.password").input(PASSWORD)
+    at.button(key="FormSubmitter:sign_in.form-Sign in").click().run()
+    assert at.title[0].value == "My queue"
+    users.set_role(app_ctx, users.get_actor(app_ctx, "lea"), "ann", "reviewer")
+    at.run()
+    assert at.session_state[state.AUTH_ACTOR] is None
+    assert at.text_input(key="sign_in.name") is not None  # back on the sign-in form
