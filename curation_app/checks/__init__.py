@@ -6,6 +6,7 @@
     schema      format: each dialogue against its export format's JSON Schema
     lint        lint rules: roles, strategies, empty turns, lengths, language, artefacts, labels
     safety      the local safety screen (phrase lists in safety_terms.json)
+    privacy     personal data: names, phones, e-mail, addresses, schools, ID/passport/SSN/card
     moderation  the optional OpenAI-compatible moderation endpoint
     dedup       exact and near-duplicate dialogues and recycled supporter turns
     text        normalisation and tokens shared by the above
@@ -33,6 +34,7 @@ from curation_app.checks.findings import (
     validate_settings,
 )
 from curation_app.checks.lint import Linter
+from curation_app.checks.privacy import PrivacyScreen
 from curation_app.checks.safety import default_screen
 from curation_app.checks.schema import check_format, validator_for
 from curation_app.domain import Dialogue, Role
@@ -46,10 +48,12 @@ __all__ = [
 
 
 class DialogueChecker:
-    """Format, lint and the local safety screen for one project's dialogues, compiled once."""
+    """Format, lint, the local safety screen and the privacy scan for one project's dialogues,
+    compiled once. ``dismissed`` holds the privacy findings marked as false alarms."""
 
     def __init__(self, vocab: Vocabulary, config: CheckConfig,
-                 kinds: Iterable[str] = ("format", "lint", "safety")):
+                 kinds: Iterable[str] = ("format", "lint", "safety", "privacy"),
+                 dismissed: Iterable[tuple[int | None, str, str, str]] = ()):
         self.vocab = vocab
         self.config = config
         self.kinds = frozenset(kinds)
@@ -57,6 +61,7 @@ class DialogueChecker:
         self.validator = validator_for(self.fmt, vocab) if "format" in self.kinds else None
         self.linter = Linter(vocab, config) if "lint" in self.kinds else None
         self.screen = default_screen() if "safety" in self.kinds else None
+        self.privacy = PrivacyScreen(dismissed) if "privacy" in self.kinds else None
 
     def check(self, dialogue: Dialogue) -> list[Finding]:
         out: list[Finding] = []
@@ -66,6 +71,8 @@ class DialogueChecker:
             out += self.linter.check(dialogue)
         if self.screen is not None:
             out += self.screen.check(dialogue, self.vocab, self.config)
+        if self.privacy is not None:
+            out += self.privacy.check(dialogue, self.config)
         return out
 
 

@@ -29,8 +29,8 @@ from curation_app.errors import InvalidInputError
 
 Severity = Literal["error", "warning"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning")
-Kind = Literal["format", "lint", "dedup", "safety"]
-KINDS: tuple[Kind, ...] = ("format", "lint", "dedup", "safety")
+Kind = Literal["format", "lint", "dedup", "safety", "privacy"]
+KINDS: tuple[Kind, ...] = ("format", "lint", "dedup", "safety", "privacy")
 DEFAULT_THRESHOLD = 0.85
 # Used when neither the project nor its preset sets a bound.
 DEFAULT_BOUNDS: dict[str, int] = {"min_turns": 4, "max_turns": 100, "max_turn_chars": 1000}
@@ -112,6 +112,16 @@ RULES: dict[str, Rule] = {r.id: r for r in (
          "a won case)"),
     Rule("safety.moderation", "warning",
          "flagged by the configured moderation endpoint (categories in the finding)"),
+    # Personal data (curation_app/checks/privacy.py): errors, so a release waits for them.
+    Rule("privacy.name", "error", "a personal name beside a family or school word"),
+    Rule("privacy.phone", "error", "a phone number (Chinese mobiles and landlines included)"),
+    Rule("privacy.email", "error", "an e-mail address"),
+    Rule("privacy.address", "error", "a street address or postal code"),
+    Rule("privacy.school", "error", "the name of a school or a class"),
+    Rule("privacy.id_number", "error", "a Chinese resident ID number (checksum verified)"),
+    Rule("privacy.passport", "error", "a passport number"),
+    Rule("privacy.ssn", "error", "a US Social Security number"),
+    Rule("privacy.card", "error", "a payment card number (Luhn check verified)"),
 )}
 
 

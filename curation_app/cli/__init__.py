@@ -16,6 +16,10 @@ from curation_app.cli.base import main
 main.lazy.update({
     # name: (module, one-line help as in the command's docstring)
     "assign": ("curation_app.cli.team", "Assign dialogues to annotators."),
+    "audit": ("curation_app.cli.ops", "Show the audit log, newest first: sign-ins, account "
+              "changes, reviews, exports, backups."),
+    "backup": ("curation_app.cli.ops", "Write a consistent backup of the whole database to OUT "
+               "(a JSON Lines dump)."),
     "check": ("curation_app.cli.quality",
               "Run the checks over a project and store its findings."),
     "dedup": ("curation_app.cli.quality", "Find duplicate dialogues and recycled supporter "
@@ -38,6 +42,8 @@ main.lazy.update({
               "Plan a generation job and leave it to a worker (`curation worker`)."),
     "release": ("curation_app.cli.release", "Build a versioned release of a project (or: release "
                 "verify DIR, release diff A B)."),
+    "restore": ("curation_app.cli.ops", "Restore BACKUP_FILE into the (empty) database; creates "
+                "its tables first."),
     "seeds": ("curation_app.cli.drafts",
               "Seed dialogues: the in-context examples of iterative expansion."),
     "show": ("curation_app.cli.drafts", "Print dialogue DIALOGUE_ID with where it came from "

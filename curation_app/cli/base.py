@@ -38,7 +38,12 @@ def open_context(require_schema: bool = True) -> AppContext:
     from curation_app.store.db import is_up_to_date
 
     ctx = AppContext.from_url()
-    if require_schema and not is_up_to_date(ctx.engine):
+    try:
+        ready = not require_schema or is_up_to_date(ctx.engine)
+    except CurationError:  # unreadable (a full disk, unreachable): the true cause, not "init"
+        ctx.close()
+        raise
+    if not ready:
         ctx.close()
         raise CurationError(
             f"the database {redact(database_url())} is not initialised or is out of date; "

@@ -131,7 +131,10 @@ def serve(port: int, address: str, headless: bool, with_worker: bool) -> None:
            "--server.address", address, "--server.headless", str(headless).lower(),
            "--browser.gatherUsageStats", "false",
            # Streamlit's developer toolbar ("Deploy", rerun settings) is noise for annotators.
-           "--client.toolbarMode", "minimal"]
+           "--client.toolbarMode", "minimal",
+           # An unexpected exception shows its type only: no traceback with server paths and
+           # no message quoting data in the browser (the server log has the details).
+           "--client.showErrorDetails", "type"]
     click.echo(f"serving on http://{address}:{port} (database {redact(database_url())})")
     sys.stdout.flush()
     if with_worker:

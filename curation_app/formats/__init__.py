@@ -12,6 +12,13 @@ One module per format holds its reader and writer together (``peconv``, ``extes`
 A file that cannot be read at all raises :class:`InvalidInputError` with one line; a record that
 cannot be taken is listed in ``refused`` with its index and field, and the rest are still read,
 so the import service can decide between all-or-nothing and ``--skip-invalid``.
+
+Hostile text (:mod:`curation_app.textsafety`), the same for every format and both databases:
+a NUL (U+0000) or a lone surrogate in any string or key refuses the record, naming the field
+(no replacement is made); a topic, emotion, external id or language longer than its column
+refuses the record; a key repeated within one object keeps the last value, as JSON parsers do,
+with a warning naming the record and the object; a file over ``CURATION_MAX_IMPORT_BYTES``
+(default 256 MiB) is refused before it is read.
 """
 
 from __future__ import annotations
@@ -47,6 +54,14 @@ from curation_app.formats.validation import (
     structural_validator,
 )
 from curation_app.presets import Vocabulary
+from curation_app.textsafety import (
+    bad_text_in,
+    duplicate_keys_in,
+    label_problem,
+    may_hold_bad_text,
+    pairs_hook,
+    size_problem,
+)
 
 __all__ = [
     "FORMAT_NAMES",
@@ -97,6 +112,10 @@ def read_file(path: str | Path, fmt: str, vocab: Vocabulary) -> ReadResult:
     _adapter(fmt)
     path = Path(path)
     try:
+        # The size is checked before reading: a 2 GB file must not be read whole to refuse it.
+        too_big = size_problem(path.stat().st_size, str(path)) if path.is_file() else None
+        if too_big:
+            raise InvalidInputError(too_big)
         data = path.read_bytes()
     except FileNotFoundError as exc:
         raise InvalidInputError(f"{path} does not exist") from exc
@@ -114,7 +133,13 @@ def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<inpu
     not JSON, truncated, empty, wrong top level). Problems of single records are returned.
     """
     adapter = _adapter(fmt)
+    too_big = size_problem(len(data), source)
+    if too_big:
+        raise InvalidInputError(too_big)
     text = decode(data, source)
+    scan_text = may_hold_bad_text(text)
+    repeated: dict[int, list[str]] = {}  # id of a parsed object -> keys it repeated
+    hook = pairs_hook(repeated)
     items: list[tuple[int, Any]] = []
     refused: list[RecordProblem] = []
     if adapter.CONTAINER == "lines":
@@ -126,13 +151,13 @@ def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<inpu
         lines = json_lines(text)
         total = len(lines)
         for index, line in lines:
-            value, problem = _parse_line(line)
+            value, problem = _parse_line(line, hook)
             if problem is None:
                 items.append((index, value))
             else:
                 refused.append(RecordProblem(index, "", problem, f"line {index + 1}"))
     else:
-        document = parse_json(text, source)
+        document = parse_json(text, source, object_pairs_hook=hook)
         if not isinstance(document, list):
             raise InvalidInputError(
                 f"{source}: top level must be a list of dialogues, got {json_type(document)}"
@@ -153,11 +178,24 @@ def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<inpu
             ctx.refuse("", f"expected a dialogue object, got {show(raw, 30)}")
             refused.extend(ctx.problems)
             continue
+        if scan_text:
+            for parts, message in bad_text_in(raw):
+                ctx.refuse(format_path(parts), message)
+            if ctx.refused:  # not handed to the reader: its messages would quote the text
+                refused.extend(ctx.problems)
+                continue
+        if repeated:
+            for parts, keys in duplicate_keys_in(raw, repeated):
+                names = ", ".join(show(k) for k in keys)
+                ctx.warn(format_path(parts), f"key {names} given more than once in one object; "
+                                             "the last value was kept")
         try:
             dialogue = adapter.read_record(raw, ctx, validator)
         except RecursionError:
             ctx.refuse("", "nested too deeply to read")
             dialogue = None
+        if dialogue is not None:
+            _check_lengths(dialogue, fmt, ctx)
         if dialogue is None or ctx.refused:
             refused.extend(ctx.problems)
         else:
@@ -167,10 +205,26 @@ def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<inpu
     return ReadResult(records=records, refused=refused, warnings=warnings, total=total)
 
 
-def _parse_line(line: str) -> tuple[Any, str | None]:
+# Where each format keeps the canonical fields whose columns have a length (messages name the
+# field as the file spells it).
+_SOURCE_FIELDS = {"peconv": {"external_id": "dialog_id"}}
+
+
+def _check_lengths(dialogue: Dialogue, fmt: str, ctx: RecordContext) -> None:
+    """Refuse values longer than their database columns (topic and emotion are checked as
+    labels already)."""
+    for name in ("external_id", "language"):
+        value = getattr(dialogue, name)
+        if isinstance(value, str):
+            problem = label_problem(name, value)
+            if problem:
+                ctx.refuse(_SOURCE_FIELDS.get(fmt, {}).get(name, name), f"{name} {problem}")
+
+
+def _parse_line(line: str, hook: Any = None) -> tuple[Any, str | None]:
     """One JSON Lines line -> (value, None), or (None, why it is not JSON)."""
     try:
-        return json.loads(line), None
+        return json.loads(line, object_pairs_hook=hook), None
     except json.JSONDecodeError as exc:
         if exc.msg.startswith("Unterminated string") or exc.pos >= len(line.rstrip()):
             return None, f"not valid JSON: the line ends early (column {exc.colno}: {exc.msg})"

@@ -37,6 +37,7 @@ from curation_app.formats.validation import (
     show,
 )
 from curation_app.presets import LabelKind, LabelMatch, Vocabulary, load_preset
+from curation_app.textsafety import label_problem
 
 
 @dataclass
@@ -144,6 +145,10 @@ class RecordContext:
         if not value.strip():
             self.warn(where, f"empty {kind} read as missing")
             return None
+        too_long = label_problem(kind, value)
+        if too_long:
+            self.refuse(where, f"{kind} {too_long}")
+            return None
         match = self.lookups.match(kind, value)
         if match.label is None:
             self.unknown.append(UnknownLabel(kind, value, where))
@@ -242,10 +247,11 @@ def decode(data: bytes, source: str) -> str:
     return text
 
 
-def parse_json(text: str, source: str, *, what: str = "") -> Any:
+def parse_json(text: str, source: str, *, what: str = "",
+               object_pairs_hook: Callable[[list[tuple[str, Any]]], Any] | None = None) -> Any:
     """``json.loads`` with its failures turned into one line naming the place."""
     try:
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=object_pairs_hook)
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}"
         if exc.msg.startswith("Unterminated string") or exc.pos >= len(text.rstrip()):
@@ -294,9 +300,10 @@ def write_atomic(path: Path, text: str, *, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise ExportError(exists)
     folder = path.parent
-    tmp = folder / f".{path.name}.{secrets.token_hex(4)}.tmp"
+    tmp = temp_beside(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        remove_stale_temps(path)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
             handle.write(text)
@@ -318,6 +325,46 @@ def write_atomic(path: Path, text: str, *, overwrite: bool) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def temp_beside(path: Path) -> Path:
+    """A temporary file next to ``path``, named after this process so that one left behind by
+    a killed writer can be recognised and removed (:func:`remove_stale_temps`)."""
+    return path.parent / f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp"
+
+
+def remove_stale_temps(path: Path) -> list[Path]:
+    """Remove the temporary files of writes to ``path`` whose process is gone (killed
+    mid-write); those of live writers stay. Returns what was removed."""
+    removed = []
+    prefix = f".{path.name}."
+    try:
+        siblings = list(path.parent.iterdir())
+    except OSError:
+        return removed
+    for sibling in siblings:
+        name = sibling.name
+        if not (name.startswith(prefix) and name.endswith(".tmp")):
+            continue
+        pid_part = name[len(prefix):-len(".tmp")].split("-", 1)[0]
+        if not pid_part.isdigit() or _alive(int(pid_part)):
+            continue
+        try:
+            sibling.unlink()
+            removed.append(sibling)
+        except OSError:
+            pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
 
 
 _SPLIT = re.compile(r"\s*[、,，/;；|]\s*")

@@ -1,6 +1,9 @@
 """Signed, expiring sign-in tokens for the web app's cookie.
 
-A token is ``name|expiry|signature`` (URL-safe base64 of the first two, HMAC-SHA256 over them).
+A token is ``account.expiry.signature``: the account's id and session version (URL-safe base64),
+the expiry, and an HMAC-SHA256 over both. It names no user name: an account deleted and
+re-created under the same name has a new id, and a sign-out, password change or role change
+bumps the session version, so older tokens stop working at once (see services.users).
 The secret is ``CURATION_SECRET_KEY`` or, for the embedded default, a random key kept in a
 0600 file in the data directory, so tokens survive restarts of one machine's app. Several app
 servers sharing a PostgreSQL database must share CURATION_SECRET_KEY.
@@ -51,23 +54,25 @@ def _sign(payload: str, key: bytes) -> str:
     return _b64(hmac.new(key, payload.encode("utf-8"), hashlib.sha256).digest())
 
 
-def issue_token(name: str, ttl_s: int = DEFAULT_TTL_S, *, now: float | None = None) -> str:
+def issue_token(user_id: int, session_version: int, ttl_s: int = DEFAULT_TTL_S, *,
+                now: float | None = None) -> str:
     expires = int((now if now is not None else time.time()) + ttl_s)
-    payload = f"{_b64(name.encode('utf-8'))}.{expires}"
+    payload = f"{_b64(f'{user_id}:{session_version}'.encode('ascii'))}.{expires}"
     return f"{payload}.{_sign(payload, secret_key())}"
 
 
-def verify_token(token: str | None, *, now: float | None = None) -> str | None:
-    """The user name in a valid, unexpired token; None for anything else."""
+def verify_token(token: str | None, *, now: float | None = None) -> tuple[int, int] | None:
+    """(account id, session version) of a valid, unexpired token; None for anything else."""
     if not token or token.count(".") != 2:
         return None
-    name_part, expires, signature = token.split(".")
-    payload = f"{name_part}.{expires}"
+    account, expires, signature = token.split(".")
+    payload = f"{account}.{expires}"
     if not hmac.compare_digest(signature, _sign(payload, secret_key())):
         return None
     try:
         if int(expires) < (now if now is not None else time.time()):
             return None
-        return _unb64(name_part).decode("utf-8")
+        user_id, version = _unb64(account).decode("ascii").split(":")
+        return int(user_id), int(version)
     except (ValueError, UnicodeDecodeError):
         return None

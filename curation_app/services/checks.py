@@ -126,13 +126,15 @@ def run_checks(ctx: AppContext, actor: Actor, project: str,
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         dialogues = uow.repo.list_dialogues(record, CHECKED_STATUSES)
+        # privacy findings a lead marked as false alarms are not reported again
+        dismissed = [d.key() for d in uow.security.dismissals(record.id)]
     vocab = record.vocabulary
     config = CheckConfig.resolve(vocab.checks, record.settings)
 
     findings: list[Finding] = []
     per_dialogue = [k for k in kinds if k != "dedup"]
     if per_dialogue:
-        checker = DialogueChecker(vocab, config, per_dialogue)
+        checker = DialogueChecker(vocab, config, per_dialogue, dismissed)
         for dialogue in dialogues:
             findings.extend(checker.check(dialogue))
     if "safety" in kinds:
@@ -187,11 +189,12 @@ def check_dialogue(ctx: AppContext, dialogue_id: int,
     with ctx.uow() as uow:
         stored = uow.repo.get_dialogue(dialogue_id)
         record = uow.repo.get_project(stored.project or "")
+        dismissed = [d.key() for d in uow.security.dismissals(record.id, dialogue_id)]
     target = dialogue if dialogue is not None else stored
     if target.id is None:
         target = replace(target, id=dialogue_id)
     config = CheckConfig.resolve(record.vocabulary.checks, record.settings)
-    return DialogueChecker(record.vocabulary, config).check(target)
+    return DialogueChecker(record.vocabulary, config, dismissed=dismissed).check(target)
 
 
 def configure_checks(ctx: AppContext, actor: Actor, project: str, *,

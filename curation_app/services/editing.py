@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from curation_app.domain import Dialogue, Revision, Status, Turn
-from curation_app.errors import PermissionDeniedError
-from curation_app.services.permissions import Actor, UserRole, require
+from curation_app.domain import Dialogue, Revision, Role, Status, Turn
+from curation_app.errors import InvalidInputError, PermissionDeniedError
+from curation_app.services.permissions import Actor, UserRole, check_may_read, require
 from curation_app.store import UnitOfWork
+from curation_app.textsafety import bad_text_in, label_problem, text_problem
 
 _UNCHANGED = object()
 # Statuses in which the dialogue's text may still change, per role.
@@ -29,7 +30,15 @@ class SaveResult:
 def get_dialogue(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> Dialogue:
     require(actor, "dialogue.read")
     with uow:
-        return uow.repo.get_dialogue(dialogue_id)
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        check_may_read(actor, dialogue, project_allows(uow, dialogue))
+    return dialogue
+
+
+def project_allows(uow: UnitOfWork, dialogue: Dialogue) -> Callable[[], bool]:
+    """Whether the dialogue's project lets annotators read all its dialogues (asked lazily)."""
+    return lambda: bool(uow.repo.get_project(dialogue.project or "").settings.get(
+        "annotators_read_all"))
 
 
 def check_may_edit(actor: Actor, dialogue: Dialogue) -> None:
@@ -43,6 +52,43 @@ def check_may_edit(actor: Actor, dialogue: Dialogue) -> None:
             f"dialogue {dialogue.id} is {owner}; take it from the queue before editing")
 
 
+def check_content(turns: Sequence[Turn], fields: dict[str, object]) -> None:
+    """Refuse, before anything is written, what either database could not store exactly: text
+    with a NUL or a lone surrogate, a label longer than its column, a value of the wrong type.
+    Turns are counted from 1, as in the editor."""
+    if not isinstance(turns, (list, tuple)):
+        raise InvalidInputError(f"turns must be a list, got {type(turns).__name__}")
+    for number, turn in enumerate(turns, start=1):
+        if not isinstance(turn, Turn):
+            raise InvalidInputError(f"turn {number}: expected a turn, got {type(turn).__name__}")
+        if turn.role not in tuple(Role):
+            raise InvalidInputError(f"turn {number}: role must be one of "
+                                    f"{', '.join(r.value for r in Role)}")
+        if not isinstance(turn.text, str):
+            raise InvalidInputError(f"turn {number}: text must be text, got "
+                                    f"{type(turn.text).__name__}")
+        problem = text_problem(turn.text)
+        if problem:
+            raise InvalidInputError(f"turn {number}: text {problem}")
+        if not isinstance(turn.strategies, (list, tuple)) or not all(
+                isinstance(s, str) for s in turn.strategies):
+            raise InvalidInputError(f"turn {number}: strategies must be a list of names")
+        for s in turn.strategies:
+            problem = text_problem(s)
+            if problem:
+                raise InvalidInputError(f"turn {number}: a strategy {problem}")
+        for parts, problem in bad_text_in(turn.metadata, ("metadata",)):
+            raise InvalidInputError(f"turn {number}: {'.'.join(map(str, parts))} {problem}")
+    for name, value in fields.items():
+        if value is None or value is _UNCHANGED:
+            continue
+        if not isinstance(value, str):
+            raise InvalidInputError(f"{name} must be text, got {type(value).__name__}")
+        problem = text_problem(value) or label_problem(name, value)
+        if problem:
+            raise InvalidInputError(f"{name} {problem}")
+
+
 def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_version: int,
                   turns: Sequence[Turn], *, topic: object = _UNCHANGED,
                   emotion: object = _UNCHANGED, description: object = _UNCHANGED,
@@ -54,6 +100,8 @@ def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_vers
     or returned dialogue moves it to ``in_progress``.
     """
     require(actor, "dialogue.edit")
+    check_content(turns, {"topic": topic, "emotion": emotion, "description": description,
+                          "note": note})
     with uow:
         current = uow.repo.get_dialogue(dialogue_id)
         check_may_edit(actor, current)
@@ -77,5 +125,6 @@ def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_vers
 def history(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> list[Revision]:
     require(actor, "dialogue.read")
     with uow:
-        uow.repo.get_dialogue(dialogue_id)
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        check_may_read(actor, dialogue, project_allows(uow, dialogue))
         return uow.repo.revisions(dialogue_id)

@@ -39,6 +39,7 @@ from curation_app.generation.prompts import (
 )
 from curation_app.generation.tokens import request_prompt_tokens
 from curation_app.presets import Vocabulary
+from curation_app.processes import current_runner
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.store import ProjectRecord, UnitOfWork
@@ -378,6 +379,7 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
         if retry_failed:
             uow.jobs.reset_failed(job_id)
         uow.jobs.set_status(job_id, "running")
+        uow.jobs.update_params(job_id, {"runner": current_runner()})  # see processes.py
         uow.commit()
         job = uow.jobs.get(job_id)
         hints = dict(zip([i.seq for i in uow.jobs.items(job_id)],

@@ -57,3 +57,20 @@ def add_labels(uow: UnitOfWork, actor: Actor, project: str, kind: LabelKind,
         uow.repo.set_vocabulary(record.id, vocab)
         uow.commit()
     return [label for label in dict.fromkeys(labels) if label not in before]
+
+
+# The project setting that lets annotators read every dialogue of the project (not only their
+# own and the unassigned drafts); editing stays limited to their own.
+READ_ALL = "annotators_read_all"
+
+
+def set_annotator_reading(uow: UnitOfWork, actor: Actor, project: str, *,
+                          read_all: bool) -> None:
+    """Whether annotators of ``project`` may read every dialogue (leads)."""
+    require(actor, "project.edit_vocabulary")
+    with uow:
+        record = uow.repo.get_project(project)
+        uow.repo.set_settings(record.id, {**record.settings, READ_ALL: bool(read_all)})
+        uow.security.audit("project.reading", actor.name, project,
+                           detail={READ_ALL: bool(read_all)})
+        uow.commit()

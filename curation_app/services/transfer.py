@@ -143,6 +143,9 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
         ]
         uow.repo.add_dialogues(record, dialogues, author=actor.name,
                                note=f"imported from {Path(path).name}")
+        uow.security.audit("import", actor.name, str(path),
+                           detail={"project": project, "format": fmt,
+                                   "dialogues": len(dialogues)})
         uow.commit()
     return ImportSummary(
         project=project, imported=len(dialogues), turns=sum(len(d.turns) for d in dialogues),
@@ -182,6 +185,10 @@ def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str
     by_status: dict[str, int] = {}
     for d in dialogues:
         by_status[str(d.status)] = by_status.get(str(d.status), 0) + 1
+    with uow:
+        uow.security.audit("export", actor.name, str(path),
+                           detail={"project": project, "format": fmt, "dialogues": count})
+        uow.commit()
     return ExportSummary(project=project, path=Path(path), dialogues=count,
                          turns=sum(len(d.turns) for d in dialogues), fmt=fmt,
                          by_status=by_status,

@@ -13,11 +13,19 @@ from dataclasses import dataclass, field
 
 from curation_app.domain import Dialogue, Status
 from curation_app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from curation_app.services import editing
 from curation_app.services.context import AppContext
-from curation_app.services.permissions import Actor, UserRole, require
+from curation_app.services.permissions import Actor, UserRole, check_may_read, require
 from curation_app.store.workflow import WorkflowEvent
 
 OPEN_WORK = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED)
+
+
+def _audit(uow, actor: Actor, action: str, dialogue_id: int,  # type: ignore[no-untyped-def]
+           to: Status) -> None:
+    """Status changes also go to the audit log (the comment stays in the workflow events)."""
+    uow.security.audit(f"dialogue.{action}", actor.name, f"dialogue {dialogue_id}",
+                       detail={"to": str(to)})
 
 
 def take_next(ctx: AppContext, actor: Actor, project: str) -> Dialogue | None:
@@ -103,6 +111,7 @@ def submit(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None 
             raise PermissionDeniedError(f"dialogue {dialogue_id} is not assigned to you")
         uow.workflow.transition(dialogue_id, OPEN_WORK, Status.SUBMITTED, actor.name, "submit",
                                 comment)
+        _audit(uow, actor, "submit", dialogue_id, Status.SUBMITTED)
         uow.commit()
 
 
@@ -111,6 +120,7 @@ def approve(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None
     with ctx.uow() as uow:
         uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.APPROVED, actor.name,
                                 "approve", comment)
+        _audit(uow, actor, "approve", dialogue_id, Status.APPROVED)
         uow.commit()
 
 
@@ -122,6 +132,7 @@ def return_(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str) -> No
     with ctx.uow() as uow:
         uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.RETURNED, actor.name,
                                 "return", comment.strip())
+        _audit(uow, actor, "return", dialogue_id, Status.RETURNED)
         uow.commit()
 
 
@@ -133,6 +144,7 @@ def discard(ctx: AppContext, actor: Actor, dialogue_id: int, reason: str) -> Non
     with ctx.uow() as uow:
         uow.workflow.transition(dialogue_id, (*OPEN_WORK, Status.SUBMITTED), Status.DISCARDED,
                                 actor.name, "discard", reason.strip())
+        _audit(uow, actor, "discard", dialogue_id, Status.DISCARDED)
         uow.commit()
 
 
@@ -145,7 +157,8 @@ def review_queue(ctx: AppContext, actor: Actor, project: str) -> list[Dialogue]:
 def events(ctx: AppContext, actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
     require(actor, "dialogue.read")
     with ctx.uow() as uow:
-        uow.repo.get_dialogue(dialogue_id)
+        dialogue = uow.repo.get_dialogue(dialogue_id)
+        check_may_read(actor, dialogue, editing.project_allows(uow, dialogue))
         return uow.workflow.events(dialogue_id)
 
 

@@ -35,6 +35,38 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def _remember_file(path: Path):  # type: ignore[no-untyped-def]
+    """A connect listener noting which file (device, inode) a connection opened, so that a
+    save can tell whether the file at ``path`` is still that file (see :func:`file_problem`)."""
+
+    def listener(_dbapi_connection, record) -> None:  # type: ignore[no-untyped-def]
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        record.info["sqlite_file"] = (str(path), st.st_dev, st.st_ino)
+
+    return listener
+
+
+def file_problem(info: dict) -> str | None:  # type: ignore[type-arg]
+    """Why the SQLite file a connection opened is no longer the file at its path (deleted,
+    moved, replaced, unmounted); None when it still is, or for other databases."""
+    opened = info.get("sqlite_file")
+    if opened is None:
+        return None
+    path, dev, ino = opened
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return f"the database file {path} was deleted or moved while the app was running"
+    except OSError as exc:
+        return f"the database file {path} cannot be reached ({exc.strerror or exc})"
+    if (st.st_dev, st.st_ino) != (dev, ino):
+        return f"the database file {path} was replaced by another file while the app was running"
+    return None
+
+
 def make_engine(url: str | None = None) -> Engine:
     url = url or database_url()
     try:
@@ -46,6 +78,9 @@ def make_engine(url: str | None = None) -> Engine:
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
+        if parsed.database and parsed.database != ":memory:":
+            event.listen(engine, "connect",
+                         _remember_file(Path(parsed.database).expanduser().absolute()))
     else:
         engine = create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
     return engine
@@ -85,7 +120,11 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def is_up_to_date(engine: Engine) -> bool:
+    """Whether the schema is the newest. A database that cannot be read at all (unreachable,
+    a full disk, a file that cannot be opened) raises StorageError with the true cause, rather
+    than passing for "not initialised"."""
     try:
         return current_revision(engine) == head_revision()
-    except OperationalError:
-        return False
+    except OperationalError as exc:
+        raise StorageError(f"cannot read the database {redact(str(engine.url))}: "
+                           f"{exc.orig}") from exc

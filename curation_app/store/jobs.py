@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from curation_app.domain import Dialogue
 from curation_app.errors import NotFoundError
+from curation_app.processes import runner_alive
 from curation_app.store.models import GenerationItemRow, GenerationJobRow, ProjectRow, utcnow
 from curation_app.store.repository import ProjectRecord, Repository
 
@@ -133,9 +134,14 @@ class JobRepository:
             tokens_in += int(p_tok)
             tokens_out += int(c_tok)
             cost += float(c_usd)
+        status, reason = job.status, job.stop_reason
+        if status == "running" and not runner_alive((job.params or {}).get("runner")):
+            # its process was killed or crashed before it could say so
+            status, reason = "interrupted", ("the process running it stopped (killed or "
+                                             "crashed); resume it")
         return JobRecord(
-            id=job.id, project=project_name, status=job.status, params=dict(job.params),
-            stop_reason=job.stop_reason, created_by=job.created_by, created_at=job.created_at,
+            id=job.id, project=project_name, status=status, params=dict(job.params),
+            stop_reason=reason, created_by=job.created_by, created_at=job.created_at,
             requested=sum(counts.values()), succeeded=counts[SUCCEEDED], failed=counts[FAILED],
             pending=counts[PENDING], prompt_tokens=tokens_in, completion_tokens=tokens_out,
             cost_usd=round(cost, 8), by_topic=by_topic,

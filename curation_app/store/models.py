@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,6 +52,11 @@ class UserRow(Base):
     role: Mapped[str] = mapped_column(String(20))
     password_hash: Mapped[str | None] = mapped_column(String(500), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Bumped on sign-out, password change and role change: older sign-in tokens stop working.
+    # A new account starts at a random version: SQLite may give a re-created account the id
+    # of a deleted one, and its old tokens must not fit the new account.
+    session_version: Mapped[int] = mapped_column(
+        Integer, default=lambda: secrets.randbelow(2**31 - 2**16), server_default="0")
 
 
 class DialogueRow(Base):
@@ -335,3 +341,42 @@ class JudgeItemRow(Base):
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+class PrivacyDismissalRow(Base):
+    """A privacy finding a lead marked as a false alarm: which value (by digest, never the value
+    itself) in which field of which dialogue, who decided and why."""
+
+    __tablename__ = "privacy_dismissals"
+    __table_args__ = (
+        UniqueConstraint("dialogue_id", "path", "rule", "digest", name="uq_privacy_dismissal"),
+        Index("ix_privacy_dismissals_project", "project_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"))
+    dialogue_id: Mapped[int] = mapped_column(ForeignKey("dialogues.id", ondelete="CASCADE"))
+    path: Mapped[str] = mapped_column(String(300))
+    rule: Mapped[str] = mapped_column(String(60))
+    digest: Mapped[str] = mapped_column(String(64))
+    masked: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    dismissed_by: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditEventRow(Base):
+    """Who did what and when: sign-ins (failed ones too), role and account changes, status
+    changes, discards, exports, releases, backups and restores. Append-only."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (
+        Index("ix_audit_events_action_time", "action", "created_at"),
+        Index("ix_audit_events_actor", "actor"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    actor: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)

@@ -9,11 +9,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from curation_app.errors import StorageError
 from curation_app.store.checks_repository import CheckRepository
-from curation_app.store.db import redact
+from curation_app.store.db import file_problem, redact
 from curation_app.store.jobs import JobRepository
 from curation_app.store.quality_repository import QualityRepository
 from curation_app.store.queue import QueueRepository
 from curation_app.store.repository import Repository
+from curation_app.store.security_repository import SecurityRepository
 from curation_app.store.workflow import WorkflowRepository
 
 
@@ -26,6 +27,7 @@ class UnitOfWork:
     workflow: WorkflowRepository
     queue: QueueRepository
     quality: QualityRepository
+    security: SecurityRepository
 
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
@@ -39,6 +41,7 @@ class UnitOfWork:
         self.workflow = WorkflowRepository(self._session)
         self.queue = QueueRepository(self._session)
         self.quality = QualityRepository(self._session)
+        self.security = SecurityRepository(self._session)
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -58,5 +61,19 @@ class UnitOfWork:
             raise StorageError(f"database error: {exc.orig}") from exc
 
     def commit(self) -> None:
+        """Commit, and make sure the commit reached the database file the app is configured
+        with: on SQLite, a file deleted or replaced under the running app would otherwise
+        take saves that vanish at the next restart. Checked before (nothing is written) and
+        after (the write went to a file that is no longer there): either way the caller gets
+        a StorageError instead of an acknowledgement, and keeps its text."""
         assert self._session is not None
-        self._session.commit()
+        info = self._session.connection().connection.info
+        problem = file_problem(info)
+        if problem is None:
+            self._session.commit()
+            problem = file_problem(info)
+        if problem is not None:
+            self._session.rollback()
+            raise StorageError(f"{problem}; this change was NOT saved (your text is kept). "
+                               "Put the database file back or restore a backup, then restart "
+                               "the app")

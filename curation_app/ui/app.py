@@ -8,17 +8,22 @@ with :func:`curation_app.ui.layout.start` (its state keys, the sidebar) and then
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from curation_app.store.db import database_url, redact
 from curation_app.ui import auth, layout, readers, state
+from curation_app.ui.feedback import load
 from curation_app.ui.i18n import t
 
-st.set_page_config(page_title="Dialogue curation", page_icon=":material/forum:",
-                   layout="wide")
+# A bundled image, not a ":material/…:" icon: Streamlit fetches those favicons from Google's
+# font host, and the app must work (and leak nothing) offline.
+FAVICON = Path(__file__).with_name("favicon.png")
+st.set_page_config(page_title="Dialogue curation", page_icon=str(FAVICON), layout="wide")
 state.init()
 
-if not readers.database_ready():
+if not load(readers.database_ready):  # an unreadable database: its true cause, not a traceback
     st.error(t("app.not_initialised", url=redact(database_url())))
     st.stop()
 

@@ -1,10 +1,11 @@
 """Who is using the app: password sign-in kept across reloads by a signed cookie, or OIDC.
 
 Streamlit's session state is lost on a reload, so a password sign-in also writes a cookie that
-holds a signed, expiring token (:mod:`curation_app.services.auth`): ``name.expiry.signature``,
-HMAC-SHA256 with the server's secret. The browser sends it with the next page load, where
-``st.context.cookies`` reads it and :func:`actor_from_cookies` checks the signature and expiry
-and looks the user up again (a deleted user or a changed role takes effect at once).
+holds a signed, expiring token (:mod:`curation_app.services.auth`): the account's id and session
+version, the expiry, HMAC-SHA256 with the server's secret. The browser sends it with the next
+page load, where ``st.context.cookies`` reads it and :func:`actor_from_cookies` checks the
+signature and expiry and that the account's session is still the token's (signing out, a new
+password, a new role or removing the account ends it at once, everywhere).
 
 Streamlit has no API to set a cookie, so the cookie is written by a two-line script rendered
 with ``st.html(..., unsafe_allow_javascript=True)`` (not iframed: it runs in the app's own
@@ -37,12 +38,13 @@ LANGUAGE_MAX_AGE_S = 365 * 24 * 3600
 
 # ---- reading who is signed in ----------------------------------------------------------------
 def actor_from_cookies(ctx: AppContext, cookies: Mapping[str, str]) -> Actor | None:
-    """The user named by a valid, unexpired session cookie who still has an account."""
-    name = tokens.verify_token(cookies.get(tokens.COOKIE_NAME))
-    if name is None:
+    """The account of a valid, unexpired session cookie, if that account still exists and has
+    not signed out, changed its password or its role since the cookie was issued."""
+    session = tokens.verify_token(cookies.get(tokens.COOKIE_NAME))
+    if session is None:
         return None
     try:
-        return users.get_actor(ctx, name)
+        return users.actor_for_session(ctx, *session)
     except NotFoundError:
         return None
 
@@ -71,7 +73,12 @@ def current_actor() -> tuple[Actor | None, CurationError | None]:
     """The signed-in user for this run, and an error to show if an identity was refused."""
     actor = state.get(state.AUTH_ACTOR)
     if actor is not None:
-        return actor, None
+        if users.is_current(readers.context(), actor):
+            return actor, None
+        # signed out elsewhere, demoted, password changed, account removed: sign in again
+        state.put(state.AUTH_ACTOR, None)
+        state.put(state.AUTH_TOKEN, "")
+        return None, None
     if state.get(state.AUTH_SIGNED_OUT):
         return None, None
     identity = _oidc_identity()
@@ -98,8 +105,11 @@ def _signed_in(actor: Actor, via: str, token: str | None) -> None:
 
 def sign_in(name: str, password: str) -> Actor:
     """Check the password (raises AuthenticationError) and start a session with a cookie."""
-    actor = users.authenticate(readers.context(), name, password)
-    _signed_in(actor, "password", tokens.issue_token(actor.name))
+    address = st.context.ip_address  # the client's address, for per-address throttling
+    actor = users.authenticate(readers.context(), name, password,
+                               address=address if isinstance(address, str) else None)
+    assert actor.user_id is not None and actor.session_version is not None
+    _signed_in(actor, "password", tokens.issue_token(actor.user_id, actor.session_version))
     return actor
 
 
@@ -110,6 +120,10 @@ def sign_out() -> None:
     end-session page and back; rerunning here would drop that redirect.
     """
     via = state.get(state.AUTH_VIA)
+    actor = state.get(state.AUTH_ACTOR)
+    if actor is not None:
+        # ends the account's sessions everywhere, so a copied cookie stops working too
+        users.sign_out(readers.context(), actor)
     state.put(state.AUTH_ACTOR, None)
     state.put(state.AUTH_VIA, None)
     state.put(state.AUTH_TOKEN, "")  # "" asks the cookie writer to delete the cookie

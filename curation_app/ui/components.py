@@ -20,6 +20,7 @@ from curation_app.presets import Vocabulary
 from curation_app.store.workflow import WorkflowEvent
 from curation_app.ui.i18n import t, t_optional
 from curation_app.ui.labels import role_name, strategy_label
+from curation_app.ui.plain import md, t_md
 
 _STYLE = {
     "added": "background:#d9f2dd;text-decoration:none",
@@ -79,8 +80,8 @@ def show_turns(vocab: Vocabulary, turns: Sequence[Turn],
     """A read-only dialogue; ``warnings`` (by turn index) are shown beside their turn."""
     for i, turn in enumerate(turns):
         tags = _strategies(vocab, turn)
-        st.markdown(f"**{i + 1}. {role_name(vocab, turn.role)}**"
-                    + (f" · _{tags}_" if tags else ""))
+        st.markdown(f"**{i + 1}. {md(role_name(vocab, turn.role))}**"
+                    + (f" · _{md(tags)}_" if tags else ""))
         st.text(turn.text)
         for warning in (warnings or {}).get(i, ()):
             st.warning(warning, icon=":material/health_and_safety:")
@@ -95,7 +96,7 @@ def safety_warnings(vocab: Vocabulary, turns: Sequence[Turn],
         if f.kind != "safety" or f.turn is None or not 0 <= f.turn < len(turns):
             continue
         category = f.category or f.rule.split(".", 1)[1]
-        out.setdefault(f.turn, []).append(t(
+        out.setdefault(f.turn, []).append(t_md(
             "safety.warning", role=role_name(vocab, turns[f.turn].role),
             category=t_optional(f"safety.category.{category}") or category))
     return out
@@ -130,7 +131,7 @@ def show_history(revisions: Sequence[Revision], events: Sequence[WorkflowEvent])
 
 
 def dialogue_caption(d: Dialogue) -> str:
-    return t("dialogue.caption", id=d.id, status=t(f"status.{d.status}"),
+    return t_md("dialogue.caption", id=d.id, status=t(f"status.{d.status}"),
              assignee=d.assignee or "—", version=d.version, turns=len(d.turns))
 
 

@@ -17,6 +17,7 @@ import streamlit as st
 from curation_app import errors
 from curation_app.ui import state
 from curation_app.ui.i18n import t
+from curation_app.ui.plain import md
 
 _P = ParamSpec("_P")
 _T = TypeVar("_T")
@@ -43,7 +44,7 @@ _TITLES: tuple[tuple[type[errors.CurationError], str], ...] = (
 def describe(exc: errors.CurationError) -> str:
     """The title and sentence shown for ``exc``, in the interface language."""
     title = next(key for cls, key in _TITLES if isinstance(exc, cls))
-    return f"**{t(title)}** {exc}"
+    return f"**{t(title)}** {md(exc)}"
 
 
 def show_error(exc: errors.CurationError) -> None:

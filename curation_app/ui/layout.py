@@ -16,6 +16,7 @@ from curation_app.services.permissions import ALLOWED, Actor
 from curation_app.ui import auth, readers, state
 from curation_app.ui.feedback import show_error, show_flash
 from curation_app.ui.i18n import LANGUAGES, language, t
+from curation_app.ui.plain import md
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,7 @@ def _project_select() -> str | None:
 def sidebar(actor: Actor | None) -> None:
     with st.sidebar:
         if actor is not None:
-            st.markdown(f"**{actor.name}** · {t('role.' + str(actor.role))}")
+            st.markdown(f"**{md(actor.name)}** · {t('role.' + str(actor.role))}")
             _project_select()
         _language_switch()
         if actor is not None and st.button(t("auth.sign_out"), icon=":material/logout:",

@@ -60,7 +60,7 @@ DEFAULTS: dict[str, Callable[[], Any]] = {
     GENERATE_RESULT: lambda: None,
     GENERATE_STREAMED: lambda: "",
     REVIEW_DIALOGUE: lambda: None,
-    CHECKS_KINDS: lambda: ["format", "lint", "dedup", "safety"],
+    CHECKS_KINDS: lambda: ["format", "lint", "dedup", "safety", "privacy"],
     CHECKS_FILTER_KINDS: list,
     CHECKS_FILTER_RULES: list,
     CHECKS_FILTER_SEVERITIES: list,

@@ -26,6 +26,7 @@ from curation_app.ui.labels import (
     strategy_label,
     topic_label,
 )
+from curation_app.ui.plain import md
 from curation_app.ui.working_copy import WorkingCopy, WorkTurn
 
 ROLES = [str(Role.SEEKER), str(Role.SUPPORTER)]
@@ -151,4 +152,4 @@ def show_findings(found: Sequence[Any]) -> None:
     whole dialogue: rule id and message, an error in red, a warning in yellow."""
     for finding in found:
         show = st.error if finding.severity == "error" else st.warning
-        show(f"`{finding.rule}` {finding.message}", icon=":material/rule:")
+        show(f"`{finding.rule}` {md(finding.message)}", icon=":material/rule:")

@@ -54,7 +54,7 @@ def test_check_prints_one_summary_line_and_details_per_rule_on_stderr(run, tmp_p
     result = run("check", "--project", "ex")
     assert result.exit_code == 0  # findings are data, not failure
     assert result.stdout == ("checked 4 dialogues in ex: 3 errors, 2 warnings "
-                             "(format 0, lint 2, dedup 2, safety 1)\n")
+                             "(format 0, lint 2, dedup 2, safety 1, privacy 0)\n")
     err = result.stderr.splitlines()
     assert "dedup.exact (error): 2" in err
     assert "lint.prompt_artefact (error): 1" in err
@@ -98,7 +98,7 @@ def test_check_fails_only_when_it_cannot_run(run):
     bad = run("check", "--project", "ex", "--only", "spelling")
     assert bad.exit_code == 1
     assert bad.stderr.strip() == ("Error: unknown check 'spelling'; choose from format, lint, "
-                                  "dedup, safety")
+                                  "dedup, safety, privacy")
 
 
 def test_dedup_reads_a_file_outside_any_project(tmp_path):

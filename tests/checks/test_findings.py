@@ -12,7 +12,7 @@ from curation_app.errors import InvalidInputError
 def test_every_rule_has_a_known_kind_a_severity_and_a_description():
     for rule_id, rule in RULES.items():
         assert rule.id == rule_id
-        assert rule.kind in ("format", "lint", "dedup", "safety")
+        assert rule.kind in ("format", "lint", "dedup", "safety", "privacy")
         assert rule.severity in ("error", "warning")
         assert rule.description
 

@@ -30,7 +30,7 @@ def test_a_run_stores_findings_per_dialogue_and_sums_them_up(ctx):
     ids = _project(ctx, corpus())
     summary = checks.run_checks(ctx, LEAD, "pc")
     assert summary.line() == ("checked 4 dialogues in pc: 3 errors, 1 warning "
-                              "(format 0, lint 1, dedup 2, safety 1)")
+                              "(format 0, lint 1, dedup 2, safety 1, privacy 0)")
     stored = checks.latest_findings(ctx, "pc")
     assert [(f.dialogue_id, f.rule, f.turn) for f in stored] == [
         (ids[0], "dedup.exact", None), (ids[1], "lint.strategy_missing", 3),
@@ -43,7 +43,7 @@ def test_a_run_stores_findings_per_dialogue_and_sums_them_up(ctx):
         ids[0], ids[3]]
     runs = checks.check_runs(ctx, "pc")
     assert [(r.started_by, r.kinds, r.summary["errors"]) for r in runs] == [
-        ("lead", ["format", "lint", "dedup", "safety"], 3)]
+        ("lead", ["format", "lint", "dedup", "safety", "privacy"], 3)]
 
 
 def test_a_new_run_replaces_the_findings_of_the_kinds_it_ran_and_keeps_the_others(ctx):

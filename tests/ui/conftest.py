@@ -8,6 +8,7 @@ through ``st.navigation`` (``AppTest.switch_page`` with the page's file).
 
 from __future__ import annotations
 
+import re
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -98,4 +99,6 @@ def texts(at: AppTest) -> str:
     for kind in ("title", "header", "subheader", "markdown", "caption", "info", "success",
                  "warning", "error", "text"):
         parts += [str(el.value) for el in getattr(at, kind)]
-    return "\n".join(parts).replace("**", "")
+    # what a person reads: no bold markers, no backslash escapes (user text is escaped so that
+    # it never renders as Markdown; see curation_app/ui/plain.py)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(parts).replace("**", ""))

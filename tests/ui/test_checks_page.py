@@ -48,7 +48,7 @@ def test_a_lead_runs_the_checks_and_sees_the_summary_and_the_findings(make_app, 
     ids = imported(app_ctx)
     at = run(checks_page(make_app))
     assert ("Checks done: checked 4 dialogues in pc: 3 errors, 1 warning "
-            "(format 0, lint 1, dedup 2, safety 1)") in texts(at)
+            "(format 0, lint 1, dedup 2, safety 1, privacy 0)") in texts(at)
     table = findings_table(at)
     assert list(table.columns) == ["dialogue", "turn", "rule", "severity", "category", "message"]
     assert list(zip(table["dialogue"], table["rule"], strict=True)) == [

@@ -6,10 +6,11 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from curation_app.services import auth as tokens
+from curation_app.services import users
 from curation_app.services.context import AppContext
 from curation_app.ui import state
 from curation_app.ui.auth import actor_from_cookies, cookie_script
-from tests.ui.conftest import APP, PASSWORD, TIMEOUT_S, actor, texts
+from tests.ui.conftest import APP, PASSWORD, TIMEOUT_S, texts
 
 
 def sign_in(at: AppTest, name: str, password: str) -> AppTest:
@@ -23,10 +24,11 @@ def sign_in(at: AppTest, name: str, password: str) -> AppTest:
 def test_a_good_password_signs_in_and_opens_the_roles_first_page(make_app):
     at = sign_in(make_app(None), "ann", PASSWORD)
     assert not at.exception
-    assert at.session_state[state.AUTH_ACTOR] == actor("ann")
+    signed_in = at.session_state[state.AUTH_ACTOR]
+    assert (signed_in.name, signed_in.role) == ("ann", "annotator")
     assert at.title[0].value == "My queue"
     token = at.session_state[state.AUTH_TOKEN]
-    assert tokens.verify_token(token) == "ann"
+    assert tokens.verify_token(token) == (signed_in.user_id, signed_in.session_version)
     # The cookie is written by a script in the page, and holds the token, not the password.
     scripts = [h.value for h in at.html if tokens.COOKIE_NAME in h.value]
     assert scripts and token in scripts[0] and PASSWORD not in scripts[0]
@@ -55,12 +57,18 @@ def test_signing_out_forgets_the_user_and_deletes_the_cookie(make_app):
     assert deletion and "max-age=0" in deletion[0]
 
 
+def _token(ctx: AppContext, name: str, **kw) -> str:
+    bound = users.get_actor(ctx, name)
+    return tokens.issue_token(bound.user_id, bound.session_version, **kw)
+
+
 def test_a_session_cookie_names_the_user_only_while_valid(app_ctx: AppContext):
-    good = tokens.issue_token("rita")
-    assert actor_from_cookies(app_ctx, {tokens.COOKIE_NAME: good}) == actor("rita")
-    tampered = good.replace(good.split(".")[0], tokens.issue_token("lea").split(".")[0])
-    expired = tokens.issue_token("rita", ttl_s=-1)
-    unknown = tokens.issue_token("nobody")
+    good = _token(app_ctx, "rita")
+    found = actor_from_cookies(app_ctx, {tokens.COOKIE_NAME: good})
+    assert (found.name, found.role) == ("rita", "reviewer")
+    tampered = good.replace(good.split(".")[0], _token(app_ctx, "lea").split(".")[0])
+    expired = _token(app_ctx, "rita", ttl_s=-1)
+    unknown = tokens.issue_token(10_000, 0)
     for cookie in (tampered, expired, unknown, "", "junk"):
         assert actor_from_cookies(app_ctx, {tokens.COOKIE_NAME: cookie}) is None
     assert actor_from_cookies(app_ctx, {}) is None
@@ -98,7 +106,10 @@ def test_with_oidc_configured_the_sign_in_page_offers_single_sign_on(app_ctx):
 def test_an_oidc_identity_maps_onto_the_account_with_that_name(app_ctx):
     at = oidc_app({"is_logged_in": True, "email": "rita@example.org", "name": "Rita R."})
     assert not at.exception
-    assert at.session_state[state.AUTH_ACTOR] == actor("rita")
+    signed_in = at.session_state[state.AUTH_ACTOR]
+    expected = users.get_actor(app_ctx, "rita")
+    assert (signed_in.name, signed_in.role, signed_in.user_id) == (
+        expected.name, expected.role, expected.user_id)
     assert at.session_state[state.AUTH_VIA] == "oidc"
     assert at.title[0].value == "Review"
 

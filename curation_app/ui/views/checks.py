@@ -12,11 +12,12 @@ import streamlit as st
 from curation_app.checks import KINDS, RULES, SEVERITIES, CheckConfig, Finding
 from curation_app.domain import Status
 from curation_app.errors import CurationError
-from curation_app.services import checks, workflow
+from curation_app.services import checks, privacy, workflow
 from curation_app.ui import components, layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
+from curation_app.ui.plain import t_md
 
 SHOWN_CLUSTERS = 20
 PER_ROW = 3
@@ -44,7 +45,7 @@ if right.button(t("checks.run"), type="primary", icon=":material/play_arrow:",
         show_error(exc)
     else:
         readers.clear()
-        st.success(t("checks.done", line=summary.line()))
+        st.success(t_md("checks.done", line=summary.line()))
 
 runs = load(readers.check_runs, project)
 with st.expander(t("checks.runs"), expanded=False):
@@ -260,9 +261,69 @@ def rule_settings(config: CheckConfig) -> None:
         show_error(exc)
     else:
         readers.clear()
-        state.flash(t("checks.rules_saved", project=project))
+        state.flash(t_md("checks.rules_saved", project=project))
         st.rerun()
 
 
 with rules_tab:
     rule_settings(load(readers.check_config, project))
+
+
+# ---- privacy findings per turn: replace by placeholders, or mark a false alarm ------------
+SHOWN_PRIVATE = 20
+
+
+def privacy_section(found: list[Finding]) -> None:
+    """Each dialogue with open privacy findings, per turn. Dialogue text and the (masked)
+    values are shown as plain text, never as Markdown."""
+    by_dialogue: dict[int, list[Finding]] = {}
+    for f in found:
+        if f.kind == "privacy" and f.dialogue_id is not None:
+            by_dialogue.setdefault(f.dialogue_id, []).append(f)
+    if not by_dialogue:
+        st.caption(t("privacy.none"))
+        return
+    st.caption(t("privacy.help"))
+    for dialogue_id in sorted(by_dialogue)[:SHOWN_PRIVATE]:
+        dialogue = load(readers.dialogue, actor, dialogue_id)
+        with st.container(border=True):
+            st.text(t("privacy.dialogue", id=dialogue_id, n=len(by_dialogue[dialogue_id])))
+            for i, f in enumerate(by_dialogue[dialogue_id]):
+                where = (t("privacy.in_turn", turn=f.turn + 1) if f.turn is not None
+                         else f.path)
+                st.text(f"{where} · {f.rule} · {f.message}")
+                if f.turn is not None and f.turn < len(dialogue.turns):
+                    st.text(dialogue.turns[f.turn].text)
+                if actor.role == "lead":
+                    reason_col, mark_col = st.columns([4, 1], vertical_alignment="bottom")
+                    reason = reason_col.text_input(
+                        t("privacy.reason"), key=f"privacy.reason.{dialogue_id}.{i}")
+                    if mark_col.button(t("privacy.mark"), key=f"privacy.mark.{dialogue_id}.{i}"):
+                        try:
+                            privacy.dismiss(readers.context(), actor, dialogue_id, f.path,
+                                            f.rule, f.message, reason)
+                        except CurationError as exc:
+                            show_error(exc)
+                        else:
+                            readers.clear()
+                            state.flash(t("privacy.marked", id=dialogue_id))
+                            st.rerun()
+            if st.button(t("privacy.replace"), icon=":material/shield:",
+                         key=f"privacy.replace.{dialogue_id}"):
+                try:
+                    done = privacy.redact_dialogue(readers.context(), actor, dialogue_id,
+                                                   dialogue.version)
+                except CurationError as exc:
+                    show_error(exc)
+                else:
+                    readers.clear()
+                    state.flash(t("privacy.replaced", id=dialogue_id, n=done.replaced,
+                                  revision=done.revision if done.revision is not None else "-"))
+                    st.rerun()
+    if len(by_dialogue) > SHOWN_PRIVATE:
+        st.caption(t("privacy.more", n=len(by_dialogue) - SHOWN_PRIVATE))
+
+
+with st.expander(t("privacy.title", n=sum(1 for f in found if f.kind == "privacy")),
+                 expanded=any(f.kind == "privacy" for f in found)):
+    privacy_section(found)

@@ -20,6 +20,7 @@ from curation_app.ui import components, layout, provenance, readers, state, turn
 from curation_app.ui.feedback import describe, load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
+from curation_app.ui.plain import t_md
 from curation_app.ui.working_copy import WorkingCopy
 
 REVIEWABLE = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED, Status.SUBMITTED)
@@ -91,9 +92,9 @@ provenance.panel(current.id)
 events = load(readers.events, actor, dialogue_id)
 returned = components.latest_comment(events, "return")
 if current.status == Status.RETURNED and returned is not None:
-    st.warning(t("editor.returned", who=returned.actor, comment=returned.comment))
+    st.warning(t_md("editor.returned", who=returned.actor, comment=returned.comment))
 if readonly_reason:
-    st.info(t("editor.readonly", reason=readonly_reason))
+    st.info(t_md("editor.readonly", reason=readonly_reason))
 elif wc.version != current.version:
     st.warning(t("editor.stale", mine=wc.version, now=current.version))
 
@@ -167,7 +168,7 @@ with edit_tab:
 with diff_tab:
     revisions = load(readers.history, actor, dialogue_id)
     if revisions:
-        st.caption(t("editor.diff_help", author=revisions[0].author))
+        st.caption(t_md("editor.diff_help", author=revisions[0].author))
         components.show_diff(vocab, revisions[0].turns, wc.to_turns())
 with history_tab:
     components.show_history(load(readers.history, actor, dialogue_id), events)

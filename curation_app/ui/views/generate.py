@@ -19,6 +19,7 @@ from curation_app.ui import layout, paper_controls, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import label_name, shown, topic_label
+from curation_app.ui.plain import t_md
 
 actor = layout.require_actor(layout.start(state.GENERATE_RESULT, state.GENERATE_STREAMED))
 project = layout.require_project()
@@ -29,7 +30,7 @@ vocab = record.vocabulary
 gen = vocab.generation
 model = record.settings.get("model") or generation.DEFAULT_MODEL
 server = urlsplit(os.environ.get("OPENAI_BASE_URL") or "https://api.openai.com/v1")
-st.caption(t("generate.model", model=model, server=server.netloc or server.path))
+st.caption(t_md("generate.model", model=model, server=server.netloc or server.path))
 paper_controls.generation_settings(actor, record)
 
 left, right = st.columns(2)

@@ -10,6 +10,7 @@ from curation_app.domain import Status
 from curation_app.ui import layout, readers
 from curation_app.ui.feedback import load
 from curation_app.ui.i18n import t
+from curation_app.ui.plain import md, t_md
 
 actor = layout.require_actor(layout.start())
 st.title(t("progress.title"))
@@ -34,7 +35,7 @@ st.dataframe(pd.DataFrame([
 
 project = layout.require_project()
 report = load(readers.progress, actor, project)
-st.subheader(t("progress.project_title", project=project))
+st.subheader(t_md("progress.project_title", project=project))
 m1, m2, m3, m4 = st.columns(4)
 m1.metric(t("progress.total"), report.total)
 m2.metric(t("status.approved"), report.by_status.get(str(Status.APPROVED), 0))
@@ -64,4 +65,4 @@ if report.by_annotator:
 else:
     st.caption(t("progress.nothing"))
 for line in report.notes:
-    st.caption(line)
+    st.caption(md(line))

@@ -10,6 +10,7 @@ from curation_app.services.permissions import ALLOWED, UserRole
 from curation_app.ui import components, layout, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
 from curation_app.ui.i18n import t
+from curation_app.ui.plain import md
 
 SHOWN = 100
 
@@ -43,7 +44,7 @@ if not mine:
     st.caption(t("queue.empty"))
 for dialogue in mine[:SHOWN]:
     text, button = st.columns([6, 1], vertical_alignment="center")
-    text.markdown(components.dialogue_option(dialogue))
+    text.markdown(md(components.dialogue_option(dialogue)))
     if button.button(t("queue.open"), key=f"queue.open.{dialogue.id}",
                      icon=":material/edit_note:"):
         open_in_editor(dialogue.id)

@@ -13,6 +13,7 @@ from curation_app.ui import components, layout, provenance, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
+from curation_app.ui.plain import md, t_md
 
 actor = layout.require_actor(layout.start(state.REVIEW_DIALOGUE))
 project = layout.require_project()
@@ -34,15 +35,15 @@ assert dialogue_id is not None
 
 st.caption(components.dialogue_caption(dialogue))
 provenance.panel(dialogue_id)
-meta = [f"**{t('label.topic')}**: {dialogue.topic or '—'}",
-        f"**{t('label.emotion')}**: {dialogue.emotion or '—'}"]
+meta = [f"**{t('label.topic')}**: {md(dialogue.topic or '—')}",
+        f"**{t('label.emotion')}**: {md(dialogue.emotion or '—')}"]
 if dialogue.description:
-    meta.append(f"**{t('label.description')}**: {dialogue.description}")
+    meta.append(f"**{t('label.description')}**: {md(dialogue.description)}")
 st.markdown(" · ".join(meta))
 events = load(readers.events, actor, dialogue_id)
 note = components.latest_comment(events, "submit")
 if note is not None:
-    st.info(t("review.submit_note", who=note.actor, comment=note.comment))
+    st.info(t_md("review.submit_note", who=note.actor, comment=note.comment))
 
 # The local safety screen, as on every save: each flagged turn is named here and warned beside.
 warnings = components.safety_warnings(vocab, dialogue.turns, load(readers.findings, dialogue))
@@ -56,7 +57,7 @@ diff_tab, text_tab, history_tab = st.tabs([t("review.tab_diff"), t("review.tab_t
                                            t("editor.tab_history")])
 with diff_tab:
     if revisions:
-        st.caption(t("review.diff_help", author=revisions[0].author))
+        st.caption(t_md("review.diff_help", author=revisions[0].author))
         components.show_diff(vocab, revisions[0].turns, dialogue.turns)
 with text_tab:
     components.show_turns(vocab, dialogue.turns, warnings)

@@ -6,12 +6,13 @@ import pandas as pd
 import streamlit as st
 
 from curation_app.errors import CurationError
-from curation_app.services import users
+from curation_app.services import audit, users
 from curation_app.services.permissions import UserRole
 from curation_app.ui import layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
+from curation_app.ui.plain import t_md
 
 actor = layout.require_actor(layout.start())
 st.title(t("users.title"))
@@ -39,7 +40,7 @@ if add:
         show_error(exc)
     else:
         readers.clear()
-        state.flash(t("users.added", name=made.name, role=t(f"role.{made.role}")))
+        state.flash(t_md("users.added", name=made.name, role=t(f"role.{made.role}")))
         st.rerun()
 
 with right, st.form("users.password_form", clear_on_submit=True):
@@ -53,5 +54,46 @@ if change:
     except CurationError as exc:
         show_error(exc)
     else:
-        state.flash(t("users.password_set", name=who))
+        state.flash(t_md("users.password_set", name=who))
         st.rerun()
+
+
+# ---- role changes and removal (the account's sessions end), and the audit log ------------------
+left, right = st.columns(2)
+with left, st.form("users.role_form"):
+    st.subheader(t("users.change_role"))
+    target = st.selectbox(t("users.name"), [u.name for u in accounts], key="users.role_name")
+    new_role = st.selectbox(t("users.role"), roles, key="users.role_value",
+                            format_func=shown(roles, lambda r: t(f"role.{r}")))
+    set_role = st.form_submit_button(t("users.change_role_go"), icon=":material/badge:")
+    remove = st.form_submit_button(t("users.remove_go"), icon=":material/person_remove:")
+if set_role or remove:
+    try:
+        if remove:
+            users.delete_user(readers.context(), actor, target)
+        else:
+            users.set_role(readers.context(), actor, target, new_role)
+    except CurationError as exc:
+        show_error(exc)
+    else:
+        readers.clear()
+        state.flash(t_md("users.removed" if remove else "users.role_changed", name=target,
+                         role=t(f"role.{new_role}")))
+        st.rerun()
+
+with right:
+    st.subheader(t("audit.title"))
+    f_user, f_action = st.columns(2)
+    who_filter = f_user.text_input(t("audit.user"), key="audit.user")
+    action_filter = f_action.text_input(t("audit.action"), key="audit.action",
+                                        help=t("audit.action_help"))
+    found = load(audit.events, readers.context(), actor, user=who_filter.strip() or None,
+                 action=action_filter.strip() or None, limit=200)
+    st.dataframe(pd.DataFrame([
+        {t("audit.when"): e.created_at.strftime("%Y-%m-%d %H:%M:%S"),
+         t("audit.user"): e.actor or "", t("audit.action"): e.action,
+         t("audit.target"): e.target or "", t("audit.address"): e.address or "",
+         t("audit.detail"): ", ".join(f"{k}={v}" for k, v in e.detail.items())}
+        for e in found], columns=[t(f"audit.{c}") for c in
+                                  ("when", "user", "action", "target", "address", "detail")]),
+        hide_index=True, width="stretch", height=300)

@@ -1,0 +1,168 @@
+"""SQL of the security features: privacy false-alarm marks, account sessions, the audit log."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.orm import Session
+
+from curation_app.checks.findings import Finding
+from curation_app.errors import NotFoundError
+from curation_app.store.models import (
+    AuditEventRow,
+    CheckFindingRow,
+    PrivacyDismissalRow,
+    UserRow,
+    utcnow,
+)
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    name: str
+    role: str
+    session_version: int
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    id: int
+    created_at: datetime
+    actor: str | None
+    action: str
+    target: str | None
+    address: str | None
+    detail: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Dismissal:
+    id: int
+    project_id: int
+    dialogue_id: int
+    path: str
+    rule: str
+    digest: str
+    masked: str
+    reason: str
+    dismissed_by: str
+    created_at: datetime
+
+    def key(self) -> tuple[int | None, str, str, str]:
+        return (self.dialogue_id, self.path, self.rule, self.digest)
+
+
+def _dismissal(row: PrivacyDismissalRow) -> Dismissal:
+    return Dismissal(id=row.id, project_id=row.project_id, dialogue_id=row.dialogue_id,
+                     path=row.path, rule=row.rule, digest=row.digest, masked=row.masked,
+                     reason=row.reason, dismissed_by=row.dismissed_by,
+                     created_at=row.created_at)
+
+
+class SecurityRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    # ---- privacy ---------------------------------------------------------------------------
+    def add_dismissal(self, project_id: int, dialogue_id: int, path: str, rule: str,
+                      digest: str, masked: str, reason: str, by: str) -> Dismissal:
+        existing = self.session.scalar(select(PrivacyDismissalRow).where(
+            PrivacyDismissalRow.dialogue_id == dialogue_id, PrivacyDismissalRow.path == path,
+            PrivacyDismissalRow.rule == rule, PrivacyDismissalRow.digest == digest))
+        if existing is not None:
+            return _dismissal(existing)
+        row = PrivacyDismissalRow(project_id=project_id, dialogue_id=dialogue_id, path=path,
+                                  rule=rule, digest=digest, masked=masked[:200], reason=reason,
+                                  dismissed_by=by, created_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        return _dismissal(row)
+
+    def dismissals(self, project_id: int, dialogue_id: int | None = None) -> list[Dismissal]:
+        query = select(PrivacyDismissalRow).where(PrivacyDismissalRow.project_id == project_id)
+        if dialogue_id is not None:
+            query = query.where(PrivacyDismissalRow.dialogue_id == dialogue_id)
+        return [_dismissal(r) for r in self.session.scalars(query.order_by(
+            PrivacyDismissalRow.id))]
+
+    def replace_dialogue_findings(self, project_id: int, dialogue_id: int, kind: str,
+                                  findings: list[Finding]) -> None:
+        """The stored findings of one kind for one dialogue, as a fresh look found them (after
+        a redaction or a false-alarm mark), under the run that stored the old ones."""
+        run_id = self.session.scalar(
+            select(CheckFindingRow.run_id).where(CheckFindingRow.project_id == project_id,
+                                                 CheckFindingRow.kind == kind)
+            .order_by(CheckFindingRow.run_id.desc()).limit(1))
+        self.session.execute(delete(CheckFindingRow).where(
+            CheckFindingRow.dialogue_id == dialogue_id, CheckFindingRow.kind == kind)
+            .execution_options(synchronize_session=False))
+        if run_id is None or not findings:
+            return
+        self.session.execute(insert(CheckFindingRow), [
+            {"run_id": run_id, "project_id": project_id, "dialogue_id": dialogue_id,
+             "kind": kind, "rule": f.rule, "severity": f.severity, "turn": f.turn,
+             "path": f.path[:300], "message": f.message, "category": f.category,
+             "cluster": f.cluster, "score": f.score} for f in findings])
+
+    # ---- accounts ---------------------------------------------------------------------------
+    def account(self, name: str) -> Account:
+        row = self.session.scalar(select(UserRow).where(UserRow.name == name))
+        if row is None:
+            raise NotFoundError(f"no user named {name!r}")
+        return Account(row.id, row.name, row.role, row.session_version)
+
+    def account_by_id(self, user_id: int) -> Account | None:
+        row = self.session.get(UserRow, user_id)
+        return None if row is None else Account(row.id, row.name, row.role, row.session_version)
+
+    def bump_session(self, name: str) -> None:
+        """End every sign-in of ``name``: tokens and actors of older versions are refused."""
+        self.session.execute(update(UserRow).where(UserRow.name == name)
+                             .values(session_version=UserRow.session_version + 1))
+
+    def set_role(self, name: str, role: str) -> None:
+        self.session.execute(update(UserRow).where(UserRow.name == name).values(role=role))
+
+    def delete_user(self, name: str) -> None:
+        self.session.execute(delete(UserRow).where(UserRow.name == name))
+
+    # ---- the audit log ----------------------------------------------------------------------
+    def audit(self, action: str, actor: str | None, target: str | None = None, *,
+              address: str | None = None, detail: dict[str, Any] | None = None,
+              at: datetime | None = None) -> None:
+        self.session.add(AuditEventRow(created_at=at or utcnow(), actor=actor, action=action,
+                                       target=None if target is None else target[:300],
+                                       address=None if address is None else address[:100],
+                                       detail=detail or {}))
+
+    def count_events(self, action: str, since: datetime, *, target: str | None = None,
+                     address: str | None = None) -> int:
+        query = select(func.count()).select_from(AuditEventRow).where(
+            AuditEventRow.action == action, AuditEventRow.created_at > since)
+        if target is not None:
+            query = query.where(AuditEventRow.target == target)
+        if address is not None:
+            query = query.where(AuditEventRow.address == address)
+        return int(self.session.scalar(query) or 0)
+
+    def last_event(self, actions: list[str], target: str) -> datetime | None:
+        return self.session.scalar(
+            select(func.max(AuditEventRow.created_at)).where(
+                AuditEventRow.action.in_(actions), AuditEventRow.target == target))
+
+    def events(self, *, actor: str | None = None, action: str | None = None,
+               since: datetime | None = None, limit: int = 500) -> list[AuditEvent]:
+        query = select(AuditEventRow)
+        if actor is not None:
+            query = query.where(AuditEventRow.actor == actor)
+        if action is not None:
+            query = query.where(AuditEventRow.action.startswith(action))
+        if since is not None:
+            query = query.where(AuditEventRow.created_at >= since)
+        rows = self.session.scalars(query.order_by(AuditEventRow.id.desc()).limit(limit))
+        return [AuditEvent(r.id, r.created_at, r.actor, r.action, r.target, r.address,
+                           dict(r.detail or {})) for r in rows]

@@ -1,0 +1,31 @@
+"""User-supplied text on the page is shown as text: never Markdown, never HTML.
+
+Streamlit renders Markdown in ``st.markdown``, ``st.caption``, ``st.info`` / ``success`` /
+``warning`` / ``error``, titles and widget labels. Dialogue text, topics, descriptions, comments,
+user and project names and error messages (which quote input) can hold ``**``, links, or a
+Markdown image, which the browser would fetch from any host. Every page puts such text through
+:func:`md` (or :func:`t_md` for interface strings with values) before a Markdown sink; long
+text goes to ``st.text`` or escaped HTML (:mod:`curation_app.ui.components`) instead.
+"""
+
+from __future__ import annotations
+
+import re
+
+from curation_app.ui.i18n import t
+
+# Every ASCII punctuation character may be backslash-escaped in CommonMark; escaping them all
+# leaves no emphasis, link, image, code, heading, list, table, HTML tag, math ($) or
+# Streamlit directive (:red[…], :material/…:) for the text to start.
+_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def md(value: object) -> str:
+    """``value`` as Markdown source that renders as exactly its text."""
+    text = _PUNCTUATION.sub(r"\\\1", str(value))
+    return text.replace("\r\n", "\n").replace("\n", "  \n")  # keep line breaks as breaks
+
+
+def t_md(key: str, **values: object) -> str:
+    """The interface string ``key`` with each value escaped by :func:`md`."""
+    return t(key, **{name: md(value) for name, value in values.items()})
