@@ -5,6 +5,7 @@ recorded, and nothing is sent twice."""
 from __future__ import annotations
 
 import json
+import random
 from collections import Counter
 
 import pytest
@@ -13,16 +14,17 @@ from click.testing import CliRunner
 from curation_app.cli import main
 from curation_app.generation import LLMConfig, PriceTable
 from curation_app.generation.batch_api import BATCH_DISCOUNT, BatchClient
+from curation_app.presets import load_preset
 from curation_app.services import generation, worker
-from curation_app.services.generation import JobRequest
+from curation_app.services.generation import JobRequest, item_hints
 from curation_app.services.projects import create_project
 from curation_app.services.worker import Worker, WorkerSettings
 from tests.conftest import LEAD
 from tests.openai_stub_server import OpenAIStub, ok, schema_violation, server_error, truncated
 
 KEY = "sk-test-batch-0123456789abcdef"
-TOPICS = ["Academic Stress", "Work Stress", "Job Loss", "Career Uncertainty",
-          "Financial Worries"]
+# Five distinct scenarios of the ExTES preset (the paper's Table 1), read from the preset.
+TOPICS = load_preset("extes").topics[:5]
 
 
 @pytest.fixture
@@ -62,7 +64,7 @@ def test_a_completed_batch_stores_the_good_drafts_and_records_the_failed_lines(c
     job = generation.job_status(ctx, job_id)
     assert (job.status, job.succeeded, job.failed, job.pending) == ("finished", 2, 2, 0)
     drafts = stored(ctx)
-    assert sorted(d.topic for d in drafts) == ["Academic Stress", "Career Uncertainty"]
+    assert sorted(d.topic for d in drafts) == sorted([TOPICS[0], TOPICS[3]])
     price = PriceTable.load()
     for draft in drafts:
         prov = draft.provenance
@@ -71,8 +73,9 @@ def test_a_completed_batch_stores_the_good_drafts_and_records_the_failed_lines(c
         full = price.cost_usd("gpt-4o-mini", prov["usage"])
         assert prov["cost_usd"] == pytest.approx(full * BATCH_DISCOUNT)
     failures = {f.topic: f.error for f in generation.failed_items(ctx, job_id)}
-    assert "HTTP 500" in failures["Work Stress"]
-    assert "Hypnosis" in failures["Job Loss"]  # the reply failed validation: same rules
+    assert set(failures) == {TOPICS[1], TOPICS[2]}
+    assert "HTTP 500" in failures[TOPICS[1]]
+    assert "Hypnosis" in failures[TOPICS[2]]  # the reply failed validation: same rules
     assert job.cost_usd == pytest.approx(sum(d.provenance["cost_usd"] for d in drafts)
                                          + sum(i.cost_usd or 0 for i in
                                                generation.failed_items(ctx, job_id)))
@@ -111,7 +114,9 @@ def test_a_batch_still_running_is_polled_again_later_not_sent_again(ctx, stub):
 
 
 def test_a_budget_sends_only_what_it_allows(ctx, stub):
-    job_id = queue(ctx, 5, budget_usd=0.0002)
+    # Each line reserves its worst case at the batch price, about $0.0015 here (the prompt's
+    # byte bound plus 4096 output tokens): two fit under $0.004, five do not.
+    job_id = queue(ctx, 5, budget_usd=0.004)
     batch_worker(ctx, stub).run(once=True)
     job = generation.job_status(ctx, job_id)
     sent = len(stub.batch_lines)
@@ -126,7 +131,7 @@ def test_queue_batch_api_and_worker_commands(sqlite_url, stub, monkeypatch, tmp_
         monkeypatch.setenv(name, value)
     runner = CliRunner()
     assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
-    queued = runner.invoke(main, ["queue", "--project", "demo-extes", "--topic", "Job Loss",
+    queued = runner.invoke(main, ["queue", "--project", "demo-extes", "--topic", TOPICS[2],
                                   "-n", "2", "--batch-api"])
     assert queued.exit_code == 0, queued.output
     assert queued.stdout.startswith("job 1 queued through the Batch API: 2 drafts to generate")
@@ -160,8 +165,71 @@ def test_queue_without_a_project_or_job_says_so(sqlite_url, monkeypatch):
     monkeypatch.setenv("CURATION_DATABASE_URL", sqlite_url)
     runner = CliRunner()
     assert runner.invoke(main, ["init"]).exit_code == 0
-    bad = runner.invoke(main, ["queue", "--topic", "Job Loss"])
+    bad = runner.invoke(main, ["queue", "--topic", TOPICS[2]])
     assert bad.exit_code == 1
     assert bad.stderr.strip() == "Error: name a --project (or --job JOB)"
     missing = runner.invoke(main, ["queue", "--job", "42"])
     assert missing.stderr.strip() == "Error: no generation job with id 42"
+
+
+def test_a_batch_job_keeps_the_project_settings_and_never_passes_its_budget(ctx, stub):
+    """Random caps, reply sizes (cut at the output cap), failures, and batches that are still
+    running at the next step: what the batches reported, at the batch price, never passes the
+    cap; every line carries the project's sampling and output cap, and so does provenance."""
+    stub.random_turns = (2, 40)
+    stub.realistic_usage = True
+    create_project(ctx.uow(), LEAD, "w", "extes")
+    generation.configure_project(ctx, LEAD, "w", generation={
+        "temperature": 0.7, "top_p": 0.9, "max_output_tokens": 700})
+    vocab = load_preset("extes")
+    price = PriceTable.load()
+    rng = random.Random(2026)
+    stopped = finished = sent = 0
+    for n in range(12):
+        stub.reset()
+        stub.script(*[rng.choice([ok(), ok(), ok(), truncated(), server_error(500)])
+                      for _ in range(6)])
+        stub.batch_polls_in_progress = n % 2  # odd runs: the batch is still running once
+        topic = TOPICS[n % len(TOPICS)]
+        cap = rng.uniform(0.0003, 0.004)
+        job_id = worker.queue_job(ctx, LEAD, JobRequest(project="w", topics=[topic],
+                                                        n=rng.randint(1, 6), budget_usd=cap),
+                                  batch_api=True)
+        batch_worker(ctx, stub).run(once=True)
+        job = generation.job_status(ctx, job_id)
+        with ctx.uow() as uow:
+            items = uow.jobs.items(job_id)
+        spent = sum(i.cost_usd or 0.0 for i in items)  # the job's total is rounded to 1e-8
+        assert spent <= cap + 1e-12, (n, spent, cap)
+        assert job.cost_usd == pytest.approx(spent, abs=1e-8)
+
+        lines = [line for b in stub.batches.values() if b["metadata"] == {"job": str(job_id)}
+                 for line in b["_lines"]]
+        assert len(lines) == job.succeeded + job.failed  # none when even one cannot fit
+        sent += len(lines)
+        for line in lines:
+            body = line["body"]
+            assert (body["temperature"], body["top_p"], body["max_completion_tokens"]) \
+                == (0.7, 0.9, 700)
+            assert body["model"] == "gpt-4o-mini"
+        if job.status == "stopped":
+            stopped += 1
+            assert job.pending > 0 and (job.stop_reason or "").startswith("budget of $")
+        else:
+            finished += 1
+            assert job.pending == 0
+
+        hints = dict(zip([i.seq for i in items], item_hints(vocab, [i.topic for i in items]),
+                         strict=True))
+        drafts = {d.provenance["item"]: d for d in stored(ctx)
+                  if d.provenance["job_id"] == job_id}
+        assert len(drafts) == job.succeeded
+        for seq, draft in drafts.items():
+            prov = draft.provenance
+            assert (prov["temperature"], prov["top_p"], prov["batch_api"]) == (0.7, 0.9, True)
+            assert prov["situation_hint"] == hints[seq] and hints[seq]
+            assert prov["situation_hint"] in prov["prompt"][-1]["content"]
+            assert prov["usage"]["completion_tokens"] <= 700
+            assert prov["cost_usd"] == pytest.approx(
+                price.cost_usd("gpt-4o-mini", prov["usage"]) * BATCH_DISCOUNT)
+    assert stopped and finished and sent  # the cap bound in some runs and not in others
