@@ -4,6 +4,7 @@ recorded, and nothing is sent twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from collections import Counter
@@ -12,8 +13,10 @@ import pytest
 from click.testing import CliRunner
 
 from curation_app.cli import main
-from curation_app.generation import LLMConfig, PriceTable
+from curation_app.domain import Dialogue, Role, Source, Status, Turn
+from curation_app.generation import AsyncDraftClient, LLMConfig, PriceTable
 from curation_app.generation.batch_api import BATCH_DISCOUNT, BatchClient
+from curation_app.generation.prompts import load_template, template_version
 from curation_app.presets import load_preset
 from curation_app.services import generation, worker
 from curation_app.services.generation import JobRequest, item_hints
@@ -207,6 +210,15 @@ def test_a_batch_job_keeps_the_project_settings_and_never_passes_its_budget(ctx,
                  for line in b["_lines"]]
         assert len(lines) == job.succeeded + job.failed  # none when even one cannot fit
         sent += len(lines)
+        # Lines still in a batch hold their worst case: here every line went out in one step,
+        # so their worst cases together fit the cap; and each item cost no more than its own.
+        bound = generation.JobBudget(cap, 0.0, price, "gpt-4o-mini", 700,
+                                     discount=BATCH_DISCOUNT)
+        worst = {line["custom_id"]: bound.worst_case(line["body"]) for line in lines}
+        assert sum(worst.values()) <= cap + 1e-12, (n, worst, cap)
+        for item in items:
+            if item.status != "pending":
+                assert (item.cost_usd or 0.0) <= worst[f"item-{item.id}"]
         for line in lines:
             body = line["body"]
             assert (body["temperature"], body["top_p"], body["max_completion_tokens"]) \
@@ -233,3 +245,78 @@ def test_a_batch_job_keeps_the_project_settings_and_never_passes_its_budget(ctx,
             assert prov["cost_usd"] == pytest.approx(
                 price.cost_usd("gpt-4o-mini", prov["usage"]) * BATCH_DISCOUNT)
     assert stopped and finished and sent  # the cap bound in some runs and not in others
+
+
+def _seed(topic: str, n: int, seed_round: int | None) -> Dialogue:
+    return Dialogue(turns=[Turn(Role.SEEKER, f"Seed {n}: I can't stop thinking about it."),
+                           Turn(Role.SUPPORTER, "Tell me more.", ["Clarification"])],
+                    topic=topic, description=f"seed {n}", status=Status.APPROVED,
+                    source=Source.IMPORTED, seed_round=seed_round)
+
+
+def test_a_batch_job_sends_what_a_live_run_of_the_same_job_sends(ctx, stub):
+    """The newest-round seed policy, same-scenario seeds, sub-situation hints, the project's
+    own template and its sampling: a job's items go out the same through the Batch API as
+    through live calls, and their drafts say so."""
+    pet, other = TOPICS[4], TOPICS[0]
+    create_project(ctx.uow(), LEAD, "w", "extes")
+    source = load_template("extes_selfchat").source.replace(
+        "Now write a new conversation", "House rule 7. Now write a new conversation")
+    assert "House rule 7" in source
+    with ctx.uow() as uow:
+        record = uow.repo.get_project("w")
+        old = uow.repo.add_dialogues(record, [_seed(pet, n, None) for n in range(3)],
+                                     author="lead")
+        newest = uow.repo.add_dialogues(record, [_seed(pet, n, 1) for n in range(3, 6)],
+                                        author="lead")
+        elsewhere = uow.repo.add_dialogues(record, [_seed(other, n, 1) for n in range(6, 9)],
+                                           author="lead")
+        uow.repo.set_settings(record.id, {**record.settings, "templates": {"extes_selfchat": [
+            {"version": template_version(source), "source": source, "by": "lead"}]}})
+        uow.commit()
+    generation.promote_seeds(ctx, LEAD, "w", ids=old + newest + elsewhere)
+    generation.configure_project(ctx, LEAD, "w", generation={
+        "seed_policy": "newest_round", "temperature": 0.4, "top_p": 0.8,
+        "max_output_tokens": 1500})
+    job_id = generation.plan_job(ctx, LEAD, JobRequest(project="w", topics=[pet], n=4,
+                                                       concurrency=1))
+
+    # Live first, every call failing: the items stay to be retried.
+    stub.script(*[server_error(500)] * 4)
+
+    async def live() -> None:
+        config = LLMConfig(model="gpt-4o-mini", api_key=KEY, base_url=stub.url,
+                           timeout_s=5.0, max_retries=0)
+        async with AsyncDraftClient(config) as client:
+            await generation.run_job(ctx, LEAD, job_id, client)
+    asyncio.run(live())
+    sent_live = [r.body for r in stub.chat_requests]
+    assert len(sent_live) == 4 and generation.job_status(ctx, job_id).failed == 4
+
+    # The same items again, through the Batch API.
+    worker.enqueue(ctx, LEAD, job_id, batch_api=True, retry_failed=True)
+    batch_worker(ctx, stub).run(once=True)
+    job = generation.job_status(ctx, job_id)
+    assert (job.status, job.succeeded) == ("finished", 4)
+    sent_batch = [line["body"] for line in stub.batch_lines]
+
+    def wire(body: dict) -> str:
+        keep = ("model", "messages", "temperature", "top_p", "max_completion_tokens")
+        return json.dumps({k: body.get(k) for k in keep}, sort_keys=True)
+    assert sorted(map(wire, sent_batch)) == sorted(map(wire, sent_live))
+    assert all((b["temperature"], b["top_p"], b["max_completion_tokens"]) == (0.4, 0.8, 1500)
+               for b in sent_batch)
+
+    hints = item_hints(load_preset("extes"), [pet] * 4)
+    drafts = sorted((d for d in stored(ctx) if d.source == Source.GENERATED),
+                    key=lambda d: d.provenance["item"])
+    assert len(drafts) == 4
+    assert [d.provenance["situation_hint"] for d in drafts] == hints and len(set(hints)) > 1
+    for draft in drafts:
+        prov = draft.provenance
+        assert "House rule 7" in prov["prompt"][-1]["content"]
+        assert prov["template_version"] == template_version(source)
+        assert len(prov["seed_ids"]) == 2 and set(prov["seed_ids"]) <= set(newest)
+        assert (prov["temperature"], prov["top_p"], prov["seed_policy"]) == (
+            0.4, 0.8, "newest_round")
+        assert draft.seed_round == 2
