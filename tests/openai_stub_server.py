@@ -509,15 +509,20 @@ class OpenAIStub:
                                "invalid_request_error", code="invalid_api_key")
         if kind == "stall" and self._stopping.wait(behaviour.seconds):
             return None  # the stub is shutting down
-        content, finish = self._content(behaviour, body)
+        content, finish = self._capped(*self._content(behaviour, body), body)
+        if body.get("stream"):
+            return self._stream(h, rid, body, content, finish)
+        return self._send_json(h, rid, 200, self._completion(n, body, content, finish))
+
+    def _capped(self, content: str, finish: str, body: dict[str, Any]) -> tuple[str, str]:
+        """With realistic usage, a reply longer than ``max_completion_tokens`` is cut off there
+        (``finish_reason`` "length"), as a real server does."""
         cap = body.get("max_completion_tokens")
         if self.realistic_usage and cap is not None and _tokens(content) > cap:
             while content and _tokens(content) > cap:  # cut off where the cap runs out
                 content = content[: max(0, len(content) - max(1, len(content) // 8))]
             finish = "length"
-        if body.get("stream"):
-            return self._stream(h, rid, body, content, finish)
-        return self._send_json(h, rid, 200, self._completion(n, body, content, finish))
+        return content, finish
 
     def _content(self, behaviour: Behaviour, body: dict[str, Any]) -> tuple[str, str]:
         judge = find_judge_schema(body)
@@ -751,7 +756,7 @@ class OpenAIStub:
                                              "type": "server_error", "param": None,
                                              "code": None}}}})
                 continue
-            content, finish = self._content(behaviour, request)
+            content, finish = self._capped(*self._content(behaviour, request), request)
             outputs.append({"id": f"batch_req_{i}", "custom_id": custom_id, "error": None,
                             "response": {"status_code": 200, "request_id": rid,
                                          "body": self._completion(n, request, content, finish)}})

@@ -22,10 +22,11 @@ from openai.types.chat import ChatCompletion
 
 from curation_app.errors import GenerationError, ModelOutputError
 from curation_app.generation.client import (
+    CallOptions,
+    DraftCore,
     DraftResult,
     LLMConfig,
-    _DraftCore,
-    _Tally,
+    Tally,
     map_openai_error,
 )
 from curation_app.generation.draft_schema import draft_json_schema
@@ -56,7 +57,7 @@ class BatchClient:
     def __init__(self, config: LLMConfig, *, prices: PriceTable | None = None):
         self.config = config
         self.prices = prices if prices is not None else PriceTable.load()
-        self._core = _DraftCore(config, self.prices)
+        self._core = DraftCore(config, self.prices)
         self._openai = openai.AsyncOpenAI(api_key=config.api_key, base_url=config.base_url,
                                           timeout=config.timeout_s,
                                           max_retries=config.max_retries)
@@ -68,15 +69,14 @@ class BatchClient:
         await self._openai.close()
 
     def line(self, custom_id: str, rendered: RenderedPrompt, vocab: Vocabulary,
-             model: str | None = None) -> dict[str, Any]:
-        """One JSONL request line, with the body a live call would send."""
+             model: str | None = None, *, options: CallOptions | None = None) -> dict[str, Any]:
+        """One JSONL request line, with the body a live call would send (``options``: the
+        job's sampling and output cap; a budget gate in them is not used here, the caller
+        reserves each line itself)."""
         body = self._core.request(list(rendered.messages), draft_json_schema(vocab),
-                                  "json_schema", model)
+                                  "json_schema", model, options=options)
         body.update(body.pop("extra_body", {}))  # on the wire it is all one body
         return {"custom_id": custom_id, "method": "POST", "url": ENDPOINT, "body": body}
-
-    def estimate_usd(self, model: str, usage: Mapping[str, int]) -> float:
-        return (self.prices.cost_usd(model, usage) or 0.0) * BATCH_DISCOUNT
 
     async def submit(self, lines: list[dict[str, Any]], *,
                      metadata: dict[str, str] | None = None) -> str:
@@ -122,7 +122,7 @@ class BatchClient:
 
     def _read(self, line: dict[str, Any], rendered: RenderedPrompt, vocab: Vocabulary,
               model: str) -> DraftResult:
-        tally = _Tally(attempts=1)
+        tally = Tally(attempts=1)
         response = line.get("response") or {}
         error = line.get("error")
         tally.request_id = response.get("request_id")

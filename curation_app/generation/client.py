@@ -6,7 +6,7 @@ a bad reply, a rate limit or a timeout comes back as a failed result that carrie
 our error, the attempts made and the tokens spent, so a batch job can store it and move on.
 
 How the two clients share one implementation: the decisions (what to send, whether to retry, how
-long to wait, whether to repair or fall back) live in :class:`_DraftCore` as generator
+long to wait, whether to repair or fall back) live in :class:`DraftCore` as generator
 "protocols" that *yield* what they need done (``_Call`` a request, ``_Sleep`` a while) and receive
 the outcome. The sync and async clients are small drivers that perform those actions with
 ``openai.OpenAI`` / ``time.sleep`` or ``openai.AsyncOpenAI`` / ``asyncio.sleep``. The SDK's own
@@ -324,7 +324,7 @@ _Protocol = Generator[_Action, Any, _T]
 
 
 @dataclass
-class _Tally:
+class Tally:
     """What one ``generate`` has spent so far, over all its attempts."""
 
     attempts: int = 0
@@ -358,7 +358,7 @@ class _Reading:
     repairable: bool = False
 
 
-class _DraftCore:
+class DraftCore:
     """Every decision of the draft clients, with no I/O of its own (see the module docstring)."""
 
     def __init__(self, config: LLMConfig, prices: PriceTable | None,
@@ -433,7 +433,7 @@ class _DraftCore:
         backoff = min(self.config.backoff_max_s, self.config.backoff_base_s * 2**retries_done)
         return backoff * self._rng.uniform(0.5, 1.0)
 
-    def call(self, kwargs: dict[str, Any], tally: _Tally,
+    def call(self, kwargs: dict[str, Any], tally: Tally,
              gate: Any = None) -> _Protocol[Any]:
         """One request with retries; returns the SDK's answer or raises our GenerationError.
 
@@ -516,7 +516,7 @@ class _DraftCore:
               model: str | None,
               options: CallOptions | None = None) -> _Protocol[DraftResult]:
         schema = draft_json_schema(vocab)
-        tally = _Tally()
+        tally = Tally()
         messages = [dict(m) for m in rendered.messages]
         replies: list[str] = []
         repaired = False
@@ -551,7 +551,7 @@ class _DraftCore:
     def open_stream(self, rendered: RenderedPrompt, vocab: Vocabulary,
                     model: str | None, options: CallOptions | None = None) -> _Protocol[Any]:
         schema = draft_json_schema(vocab)
-        tally = _Tally()
+        tally = Tally()
         while True:
             mode = self.mode
             try:
@@ -563,7 +563,7 @@ class _DraftCore:
                 if not self.step_down(mode, error):
                     raise
 
-    def result(self, rendered: RenderedPrompt, tally: _Tally, mode: str, model: str | None,
+    def result(self, rendered: RenderedPrompt, tally: Tally, mode: str, model: str | None,
                replies: list[str], repaired: bool, *, dialogue: Dialogue | None = None,
                error: GenerationError | None = None) -> DraftResult:
         requested = model or self.config.model
@@ -664,7 +664,7 @@ class _ClientBase:
     def __init__(self, config: LLMConfig, *, prices: PriceTable | None = None,
                  http_client: Any = None, rng: random.Random | None = None):
         self.config = config
-        self._core = _DraftCore(config, prices if prices is not None else PriceTable.load(), rng)
+        self._core = DraftCore(config, prices if prices is not None else PriceTable.load(), rng)
         # The SDK's own retries are off: ours are in the core, counted and testable.
         self._openai = self._sdk_class(
             api_key=config.api_key, base_url=config.base_url, timeout=config.timeout_s,
@@ -724,7 +724,7 @@ class DraftClient(_ClientBase):
         reply, but a bad streamed reply is not repaired (the person watching can generate
         again); it comes back as a failed result with its raw text.
         """
-        tally = _Tally()
+        tally = Tally()
         mode = self._core.mode
         pieces: list[str] = []
         try:

@@ -4,30 +4,31 @@ Each call does one step and returns whether the job is done: it sends the job's 
 that have not been sent (within the budget, at the Batch API's price), then looks at every batch
 still owing results and, for each one that has ended, stores the good drafts and records the
 failures, each in its own transaction as a live job would (:mod:`curation_app.store.jobs`).
-Items are rendered as :func:`~curation_app.services.generation.run_job` renders them, so the
-prompts, seeds and provenance match; the prompt and seeds an item was sent with are stored when
-it is sent, and its draft is read against those.
+
+Items are prepared by the job's :class:`~curation_app.services.generation.JobRecipe`, as
+:func:`~curation_app.services.generation.run_job` prepares them: the same seed policy, hints,
+template, sampling and output cap, in the request lines and in the provenance. The prompt,
+seeds and template an item was sent with are stored when it is sent, and its draft is read
+against those.
+
+The budget follows the live rules at the batch price: before a line goes into a batch its worst
+case (prompt bound plus the output cap) is reserved, on top of what the job has spent and the
+worst case of every line still in a batch; a line that does not fit is not sent, nor any after
+it. Each item's cost is recorded from the usage its batch reported, and the next step starts
+from that.
 """
 
 from __future__ import annotations
 
-import random
-from dataclasses import replace
-
+from curation_app.domain import Dialogue
 from curation_app.errors import GenerationError, NotFoundError
 from curation_app.generation.batch_api import BATCH_DISCOUNT, BatchClient, BatchOutcome
 from curation_app.generation.client import DraftResult
-from curation_app.generation.prompts import RenderedPrompt, load_template, render
+from curation_app.generation.prompts import RenderedPrompt
 from curation_app.services.context import AppContext
-
-# The job runner's own helpers, so a batch draft is built and recorded exactly like a live one.
-from curation_app.services.generation import (
-    _draft_dialogue,
-    _estimate_cost,
-    _outcome,
-    _pick_seeds,
-)
+from curation_app.services.generation import JobRecipe, PreparedItem, job_recipe
 from curation_app.services.permissions import Actor, require
+from curation_app.store import UnitOfWork
 from curation_app.store.jobs import PENDING, ItemRecord
 
 
@@ -40,77 +41,58 @@ async def advance(ctx: AppContext, actor: Actor, job_id: int, client: BatchClien
     require(actor, "generation.run")
     with ctx.uow() as uow:
         job = uow.jobs.get(job_id)
-        project = uow.repo.get_project(job.project)
+        recipe = job_recipe(uow, job)
         pending = uow.jobs.items(job_id, PENDING)
-        sent = {row.id: row.batch_id for b in uow.queue.open_batches(job_id)
-                for row in uow.queue.batch_items(job_id, b)}
-        params = job.params
-        k = int(params.get("seeds_per_prompt", 0))
-        seeds = uow.repo.seeds(project) if k else []
-        seed_by_id = {s.id: s for s in seeds}
-        for item in pending:  # seeds an item was sent with may since have been demoted
-            for sid in (item.seed_ids or []) if item.id in sent else []:
-                if sid not in seed_by_id:
-                    seed_by_id[sid] = uow.repo.get_dialogue(int(sid))
+        sent = _sent(uow, job_id)
+        seed_by_id = _seeds_sent_with(uow, recipe, pending, sent)
         uow.jobs.set_status(job_id, "running", "waiting for the Batch API")
         uow.commit()
-    vocab = project.vocabulary
-    model = str(params["model"])
-    template = load_template(params["template"])
-    turns = int(params.get("turns", 12))
+    vocab = recipe.project.vocabulary
+    options = recipe.call_options()  # the budget is checked here, line by line
 
-    def fresh(item: ItemRecord) -> tuple[RenderedPrompt, list]:
-        rng = random.Random(job_id * 100_003 + item.seq)  # as run_job picks them
-        used = _pick_seeds(seeds, item.topic, k, rng)
-        return render(template, vocab, topic=item.topic or "", emotion=item.emotion,
-                      turns=turns, seeds=used), used
-
-    def as_sent(item: ItemRecord) -> tuple[RenderedPrompt, list]:
-        used = [seed_by_id[int(s)] for s in (item.seed_ids or [])]
-        rendered = render(template, vocab, topic=item.topic or "", emotion=item.emotion,
-                          turns=turns, seeds=used)
-        return replace(rendered, messages=list(item.prompt or rendered.messages)), used
+    def as_sent(item: ItemRecord, template: str | None) -> PreparedItem:
+        seeds = [seed_by_id[int(s)] for s in (item.seed_ids or []) if int(s) in seed_by_id]
+        return recipe.as_sent(item, seeds, template)
 
     # -- send the unsent items the budget allows --
+    budget = recipe.budget(client.prices, discount=BATCH_DISCOUNT)
+    for item in pending:  # lines still in a batch hold their worst case until collected
+        if item.id in sent:
+            budget.hold(client.line(_key(item), as_sent(item, sent[item.id][1]).rendered,
+                                    vocab, recipe.model, options=options)["body"])
     unsent = [item for item in pending if item.id not in sent]
-    budget_note = None
-    if unsent:
-        cap = params.get("budget_usd")
-        committed = job.cost_usd + sum(
-            client.estimate_usd(model, {"prompt_tokens": len(str(i.prompt)) // 4,
-                                        "completion_tokens": turns * 30})  # still in flight
-            for i in pending if i.id in sent)
-        lines, prompts, chosen = [], {}, []
-        for item in unsent:
-            rendered, used = fresh(item)
-            estimate = _estimate_cost(client.prices, model, rendered, turns) * BATCH_DISCOUNT
-            if cap is not None and committed + estimate > cap:
-                budget_note = f"budget of ${cap:.4f} reached (spent ${job.cost_usd:.4f})"
-                break
-            committed += estimate
-            lines.append(client.line(_key(item), rendered, vocab, model))
-            prompts[item.id] = (rendered.messages, [s.id for s in used if s.id is not None])
-            chosen.append(item.id)
-        if lines:
-            batch_id = await client.submit(lines, metadata={"job": str(job_id)})
-            with ctx.uow() as uow:
-                uow.queue.mark_sent(chosen, batch_id, prompts)
-                uow.commit()
-            sent.update({i: batch_id for i in chosen})
+    lines, prompts, templates = [], {}, {}
+    for item in unsent:
+        prepared = recipe.prepare(item)
+        line = client.line(_key(item), prepared.rendered, vocab, recipe.model, options=options)
+        if budget.reserve(line["body"]) is None:
+            break
+        lines.append(line)
+        rendered = prepared.rendered
+        prompts[item.id] = (rendered.messages,
+                            [s.id for s in prepared.seeds if s.id is not None])
+        templates[item.id] = f"{rendered.template_name}@{rendered.template_version}"
+    if lines:
+        batch_id = await client.submit(lines, metadata={"job": str(job_id)})
+        with ctx.uow() as uow:
+            uow.queue.mark_sent(list(prompts), batch_id, prompts, templates=templates)
+            uow.commit()
 
     # -- collect every batch that has ended --
     with ctx.uow() as uow:
-        pending = {i.id: i for i in uow.jobs.items(job_id, PENDING)}
+        pending = uow.jobs.items(job_id, PENDING)
+        sent = _sent(uow, job_id)
     by_batch: dict[str, list[ItemRecord]] = {}
-    for item_id, batch_id in sent.items():
-        if item_id in pending and batch_id:
-            by_batch.setdefault(batch_id, []).append(pending[item_id])
+    for item in pending:
+        if item.id in sent:
+            by_batch.setdefault(sent[item.id][0], []).append(item)
     for batch_id, items in sorted(by_batch.items()):
-        prepared = {_key(i): (i, *as_sent(i)) for i in items}
-        outcome = await client.poll(batch_id, {key: p[1] for key, p in prepared.items()},
-                                    vocab, model)
+        prepared_items = {_key(i): as_sent(i, sent[i.id][1]) for i in items}
+        outcome = await client.poll(batch_id, {key: p.rendered
+                                               for key, p in prepared_items.items()},
+                                    vocab, recipe.model)
         if outcome is not None:
-            _store(ctx, project, job_id, outcome, prepared)
+            _store(ctx, recipe, outcome, prepared_items)
 
     with ctx.uow() as uow:
         job = uow.jobs.get(job_id)
@@ -118,8 +100,8 @@ async def advance(ctx: AppContext, actor: Actor, job_id: int, client: BatchClien
         if job.pending == 0:
             uow.jobs.set_status(job_id, "finished")
             done = True
-        elif not still_sent and budget_note:
-            uow.jobs.set_status(job_id, "stopped", budget_note)
+        elif not still_sent and budget.stopped:
+            uow.jobs.set_status(job_id, "stopped", budget.stop_reason(job.cost_usd))
             done = True
         else:
             done = False
@@ -127,22 +109,43 @@ async def advance(ctx: AppContext, actor: Actor, job_id: int, client: BatchClien
     return done
 
 
-def _store(ctx: AppContext, project, job_id: int, outcome: BatchOutcome,
-           prepared: dict[str, tuple]) -> None:
-    for key, (item, rendered, used) in prepared.items():
-        result = outcome.results.get(key) or _no_answer(rendered, outcome)
+def _sent(uow: UnitOfWork, job_id: int) -> dict[int, tuple[str, str | None]]:
+    """Pending items in a batch: item id -> (batch id, template it was sent with)."""
+    return {row.id: (row.batch_id, row.template) for b in uow.queue.open_batches(job_id)
+            for row in uow.queue.batch_items(job_id, b)}
+
+
+def _seeds_sent_with(uow: UnitOfWork, recipe: JobRecipe, pending: list[ItemRecord],
+                     sent: dict[int, tuple[str, str | None]]) -> dict[int, Dialogue]:
+    """The seeds by id, including those items in a batch were sent with that are seeds no more
+    (demoted since); one deleted since is left out of the draft's seeds."""
+    seed_by_id: dict[int, Dialogue] = {s.id: s for s in recipe.seeds if s.id is not None}
+    for item in pending:
+        for sid in (item.seed_ids or []) if item.id in sent else []:
+            if int(sid) not in seed_by_id:
+                try:
+                    seed_by_id[int(sid)] = uow.repo.get_dialogue(int(sid))
+                except NotFoundError:
+                    continue
+    return seed_by_id
+
+
+def _store(ctx: AppContext, recipe: JobRecipe, outcome: BatchOutcome,
+           prepared_items: dict[str, PreparedItem]) -> None:
+    for key, prepared in prepared_items.items():
+        result = outcome.results.get(key) or _no_answer(prepared.rendered, outcome)
         with ctx.uow() as uow:
             try:
                 if result.ok:
-                    draft = _draft_dialogue(result, item, project.vocabulary, rendered, used,
-                                            job_id)
-                    draft.provenance = {**draft.provenance, "batch_id": outcome.batch_id}
-                    uow.jobs.record_success(project, item.id, draft,
-                                            _outcome(result, rendered, used))
+                    draft = recipe.draft(prepared, result)
+                    draft.provenance = {**draft.provenance, "batch_id": outcome.batch_id,
+                                        "batch_api": True}
+                    uow.jobs.record_success(recipe.project, prepared.item.id, draft,
+                                            recipe.outcome(prepared, result))
                 else:
-                    uow.jobs.record_failure(item.id, _outcome(result, rendered, used))
+                    uow.jobs.record_failure(prepared.item.id, recipe.outcome(prepared, result))
                     # Retried (after --retry-failed) it goes out in a new batch.
-                    uow.queue.clear_batch([item.id])
+                    uow.queue.clear_batch([prepared.item.id])
             except NotFoundError:
                 continue  # stored already (a worker that died after storing, before releasing)
             uow.commit()

@@ -322,33 +322,38 @@ def _outcome(result: DraftResult, rendered: RenderedPrompt, seeds: list[Dialogue
     )
 
 
-class _Budget:
+class JobBudget:
     """A job's budget as a gate on every model call (see :class:`CallOptions`).
 
     Before a call is sent its worst case is reserved: an upper bound of its prompt tokens plus
-    the most output tokens it may take, at the model's price. The call is refused when the money
-    spent plus what calls in flight hold plus that worst case would pass the cap; once one is
-    refused, no new draft starts. Each call settles with the usage the server reported.
+    the most output tokens it may take, at the model's price times ``discount`` (the Batch API
+    bills half). The call is refused when the money spent plus what calls in flight hold plus
+    that worst case would pass the cap; once one is refused, no new draft starts. Each call
+    settles with the usage the server reported.
     """
 
     def __init__(self, cap: float | None, spent: float, prices: PriceTable, model: str,
-                 max_output: int):
+                 max_output: int, *, discount: float = 1.0):
         self.cap = cap
         self.spent = spent  # by the whole job, earlier runs included
         self.reserved = 0.0
         self.prices = prices
         self.model = model
         self.max_output = max_output
+        self.discount = discount
         self.stopped = False
         self.refused_worst: float | None = None
 
     def worst_case(self, kwargs: dict[str, Any]) -> float:
+        """The most a request (``create`` kwargs, or a Batch API line's body) can cost."""
         usage = {"prompt_tokens": request_prompt_tokens(kwargs),
                  "completion_tokens": int(kwargs.get("max_completion_tokens")
                                           or self.max_output)}
-        return self.prices.cost_usd(kwargs.get("model") or self.model, usage) or 0.0
+        cost = self.prices.cost_usd(kwargs.get("model") or self.model, usage)
+        return (cost or 0.0) * self.discount
 
     def reserve(self, kwargs: dict[str, Any]) -> float | None:
+        """A ticket for the request, or None (and no more calls) when it might pass the cap."""
         if self.cap is None:
             return 0.0
         amount = self.worst_case(kwargs)
@@ -359,13 +364,136 @@ class _Budget:
         self.reserved += amount
         return amount
 
+    def hold(self, kwargs: dict[str, Any]) -> float:
+        """Count a request sent earlier whose usage is not known yet (a Batch API line still
+        in its batch) at its worst case, whether or not it fits the cap as it stands now."""
+        amount = self.worst_case(kwargs) if self.cap is not None else 0.0
+        self.reserved += amount
+        return amount
+
     def settle(self, ticket: float | None, usage: dict[str, int], model: str | None) -> None:
         self.reserved -= ticket or 0.0
         if usage:
             cost = self.prices.cost_usd(model or self.model, usage)
             if cost is None:
                 cost = self.prices.cost_usd(self.model, usage)
-            self.spent += cost or 0.0
+            self.spent += (cost or 0.0) * self.discount
+
+    def stop_reason(self, spent: float) -> str:
+        return (f"budget of ${self.cap or 0:.4f} reached: ${spent:.4f} spent, and the next "
+                f"call could cost up to ${self.refused_worst or 0:.4f}")
+
+
+# ---- one job item, prepared the same way for live calls and the Batch API -------------------
+@dataclass(frozen=True)
+class PreparedItem:
+    """A job item ready to send: its prompt and the seed dialogues shown in it."""
+
+    item: ItemRecord
+    rendered: RenderedPrompt
+    seeds: list[Dialogue]
+
+
+@dataclass(frozen=True)
+class JobRecipe:
+    """How a job's items are rendered, sent and stored, read once per run from the job and its
+    project: seeds per the seed policy (same scenario unless the lead allows others), the
+    sub-situation hint of each item, the project's template, sampling settings and output cap.
+
+    :func:`run_job` and Batch API jobs (:mod:`curation_app.services.batch_jobs`) both go
+    through it, so an item follows the same rules whichever way it is sent.
+    """
+
+    job_id: int
+    project: ProjectRecord
+    params: dict[str, Any]
+    template: PromptTemplate
+    seeds: list[Dialogue]  # the seeds the policy allows, looked up at the start of the run
+    hints: dict[int, str | None]  # item seq -> sub-situation hint
+    extra: dict[str, Any]
+    # What the job's calls cost so far, summed exactly over its items (the job's own total
+    # is rounded to 1e-8, which a budget must not start below).
+    spent_usd: float = 0.0
+
+    @property
+    def model(self) -> str:
+        return str(self.params["model"])
+
+    @property
+    def max_output(self) -> int:
+        return int(self.params.get("max_output_tokens") or DEFAULT_MAX_OUTPUT)
+
+    @property
+    def budget_usd(self) -> float | None:
+        cap = self.params.get("budget_usd")
+        return None if cap is None else float(cap)
+
+    def call_options(self, gate: Any = None) -> CallOptions:
+        """Sampling and output cap of every request of the job; ``gate``: its budget."""
+        return CallOptions(temperature=self.params.get("temperature"),
+                           top_p=self.params.get("top_p"), max_tokens=self.max_output,
+                           gate=gate)
+
+    def budget(self, prices: PriceTable, *, discount: float = 1.0) -> JobBudget:
+        """The job's budget, starting from what the job has spent so far."""
+        return JobBudget(self.budget_usd, self.spent_usd, prices, self.model, self.max_output,
+                         discount=discount)
+
+    def pick_seeds(self, item: ItemRecord) -> list[Dialogue]:
+        """The item's seeds: the same for the same job and item on every run."""
+        rng = random.Random(self.job_id * 100_003 + item.seq)
+        return _pick_seeds(self.seeds, item.topic, int(self.params.get("seeds_per_prompt", 0)),
+                           rng, cross_scenario=bool(self.params.get("cross_scenario_seeds")))
+
+    def render(self, item: ItemRecord, seeds: list[Dialogue]) -> PreparedItem:
+        rendered = render(self.template, self.project.vocabulary, topic=item.topic or "",
+                          emotion=item.emotion, turns=int(self.params.get("turns", 12)),
+                          seeds=seeds,
+                          extra={**self.extra, "situation_hint": self.hints.get(item.seq)})
+        return PreparedItem(item, rendered, seeds)
+
+    def prepare(self, item: ItemRecord) -> PreparedItem:
+        """The item rendered with the seeds and hint the job's rules give it."""
+        return self.render(item, self.pick_seeds(item))
+
+    def as_sent(self, item: ItemRecord, seeds: list[Dialogue],
+                template: str | None = None) -> PreparedItem:
+        """An item sent earlier (a Batch API line), with the prompt, seeds and template
+        (``name@version``) it was sent with, whatever changed in the project since."""
+        prepared = self.render(item, seeds)
+        rendered = prepared.rendered
+        if item.prompt:
+            rendered = replace(rendered, messages=list(item.prompt))
+        if template and "@" in template:
+            name, version = template.rsplit("@", 1)
+            rendered = replace(rendered, template_name=name, template_version=version)
+        return replace(prepared, rendered=rendered)
+
+    def draft(self, prepared: PreparedItem, result: DraftResult) -> Dialogue:
+        """The dialogue to store from a good result, with its provenance."""
+        return _draft_dialogue(result, prepared.item, self.project.vocabulary,
+                               prepared.rendered, prepared.seeds, self.job_id, self.params)
+
+    def outcome(self, prepared: PreparedItem, result: DraftResult) -> Outcome:
+        """What the item's row records of a result, good or bad."""
+        return _outcome(result, prepared.rendered, prepared.seeds)
+
+
+def job_recipe(uow: UnitOfWork, job: JobRecord) -> JobRecipe:
+    """Read a job's :class:`JobRecipe` (inside the caller's unit of work). Seeds are looked up
+    now, not at planning: one discarded or returned since is gone."""
+    project = uow.repo.get_project(job.project)
+    params = dict(job.params)
+    items = uow.jobs.items(job.id)
+    hints = dict(zip([i.seq for i in items],
+                     item_hints(project.vocabulary, [i.topic for i in items]), strict=True))
+    seeds = (_eligible_seeds(uow.repo.seeds(project), params.get("seed_policy", "all_rounds"),
+                             params.get("seed_round"))
+             if params.get("seeds_per_prompt") else [])
+    return JobRecipe(job_id=job.id, project=project, params=params,
+                     template=resolve_template(project, params["template"]), seeds=seeds,
+                     hints=hints, extra=_prompt_extra(project),
+                     spent_usd=sum(i.cost_usd or 0.0 for i in items))
 
 
 async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraftClient, *,
@@ -375,39 +503,23 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
     require(actor, "generation.run")
     with ctx.uow() as uow:
         job = uow.jobs.get(job_id)
-        project = uow.repo.get_project(job.project)
         if retry_failed:
             uow.jobs.reset_failed(job_id)
         uow.jobs.set_status(job_id, "running")
         uow.jobs.update_params(job_id, {"runner": current_runner()})  # see processes.py
         uow.commit()
         job = uow.jobs.get(job_id)
-        hints = dict(zip([i.seq for i in uow.jobs.items(job_id)],
-                         item_hints(project.vocabulary,
-                                    [i.topic for i in uow.jobs.items(job_id)]), strict=True))
+        recipe = job_recipe(uow, job)
         pending = uow.jobs.items(job_id, PENDING)
-        # Seeds are looked up now, not at planning: one discarded or returned since is gone.
-        seeds = (_eligible_seeds(uow.repo.seeds(project), job.params.get("seed_policy",
-                                                                          "all_rounds"),
-                                 job.params.get("seed_round"))
-                 if job.params.get("seeds_per_prompt") else [])
-    vocab = project.vocabulary
-    params = job.params
-    template = resolve_template(project, params["template"])
+    project = recipe.project
+    params = recipe.params
     limit = concurrency or int(params.get("concurrency") or 4)
-    prices = PriceTable.load()
-    max_output = int(params.get("max_output_tokens") or DEFAULT_MAX_OUTPUT)
-    budget = _Budget(params.get("budget_usd"), job.cost_usd, prices, params["model"], max_output)
-    options = CallOptions(temperature=params.get("temperature"), top_p=params.get("top_p"),
-                          max_tokens=max_output,
-                          gate=budget if params.get("budget_usd") is not None else None)
+    budget = recipe.budget(PriceTable.load())
+    options = recipe.call_options(gate=budget if recipe.budget_usd is not None else None)
     counts: dict[str, Any] = {
         "succeeded": job.succeeded, "failed": job.failed, "cost_usd": job.cost_usd,
         "prompt_tokens": job.prompt_tokens, "completion_tokens": job.completion_tokens}
     semaphore = asyncio.Semaphore(limit)
-    turns = int(params.get("turns", 12))
-    k = int(params.get("seeds_per_prompt", 0))
-    extra = _prompt_extra(project)
 
     def report() -> None:
         if on_progress:
@@ -415,33 +527,26 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
                                  round(counts["cost_usd"], 8), counts["prompt_tokens"],
                                  counts["completion_tokens"]))
 
-    def store(item: ItemRecord, result: DraftResult, rendered: RenderedPrompt,
-              used: list[Dialogue]) -> None:
-        outcome = _outcome(result, rendered, used)
+    def store(prepared: PreparedItem, result: DraftResult) -> None:
+        outcome = recipe.outcome(prepared, result)
         with ctx.uow() as uow:
             if result.ok:
-                uow.jobs.record_success(project, item.id,
-                                        _draft_dialogue(result, item, vocab, rendered, used,
-                                                        job_id, params), outcome)
+                uow.jobs.record_success(project, prepared.item.id,
+                                        recipe.draft(prepared, result), outcome)
             else:
-                uow.jobs.record_failure(item.id, outcome)
+                uow.jobs.record_failure(prepared.item.id, outcome)
             uow.commit()
 
     async def one(item: ItemRecord) -> None:
         async with semaphore:
             if budget.stopped:
                 return
-            rng = random.Random(job_id * 100_003 + item.seq)
-            used = _pick_seeds(seeds, item.topic, k, rng,
-                               cross_scenario=bool(params.get("cross_scenario_seeds")))
-            rendered = render(template, vocab, topic=item.topic or "", emotion=item.emotion,
-                              turns=turns, seeds=used,
-                              extra={**extra, "situation_hint": hints.get(item.seq)})
-            result = await client.generate(rendered, vocab, model=params["model"],
-                                           options=options)
+            prepared = recipe.prepare(item)
+            result = await client.generate(prepared.rendered, project.vocabulary,
+                                           model=recipe.model, options=options)
             if isinstance(result.error, BudgetReachedError) and result.attempts == 0:
                 return  # nothing was sent: the item stays pending for a resume
-            await asyncio.to_thread(store, item, result, rendered, used)
+            await asyncio.to_thread(store, prepared, result)
             counts["succeeded" if result.ok else "failed"] += 1
             counts["cost_usd"] += result.cost_usd or 0.0
             counts["prompt_tokens"] += int(result.usage.get("prompt_tokens", 0))
@@ -457,10 +562,7 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
             if left == 0:
                 uow.jobs.set_status(job_id, "finished")
             elif budget.stopped:
-                uow.jobs.set_status(
-                    job_id, "stopped",
-                    f"budget of ${params['budget_usd']:.4f} reached: ${spent:.4f} spent, and "
-                    f"the next call could cost up to ${budget.refused_worst or 0:.4f}")
+                uow.jobs.set_status(job_id, "stopped", budget.stop_reason(spent))
             else:
                 uow.jobs.set_status(job_id, "stopped", "interrupted")
             uow.commit()
@@ -1001,5 +1103,5 @@ def project_templates(ctx: AppContext, project: str) -> dict[str, list[str]]:
             for k, vs in (record.settings.get("templates") or {}).items()}
 
 
-__all__ = ["BudgetError", "JobRequest", "NotFoundError", "Progress", "generate_one",
-           "plan_job", "run_job"]
+__all__ = ["BudgetError", "JobBudget", "JobRecipe", "JobRequest", "NotFoundError",
+           "PreparedItem", "Progress", "generate_one", "job_recipe", "plan_job", "run_job"]

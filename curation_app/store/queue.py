@@ -108,14 +108,19 @@ class QueueRepository:
             .order_by(GenerationItemRow.seq)))
 
     def mark_sent(self, item_ids: Sequence[int], batch_id: str,
-                  prompts: dict[int, tuple[list[dict[str, Any]], list[int]]]) -> None:
-        """Record the batch each item went out in, with the prompt and seeds it was sent with."""
+                  prompts: dict[int, tuple[list[dict[str, Any]], list[int]]], *,
+                  templates: dict[int, str] | None = None) -> None:
+        """Record the batch each item went out in, with the prompt and seeds it was sent with
+        and the template (``name@version``) that made the prompt."""
         for item_id in item_ids:
             prompt, seed_ids = prompts[item_id]
+            values: dict[str, Any] = {"batch_id": batch_id, "prompt": prompt,
+                                      "seed_ids": seed_ids}
+            if templates and item_id in templates:
+                values["template"] = templates[item_id]
             self.session.execute(
                 update(GenerationItemRow).where(GenerationItemRow.id == item_id)
-                .values(batch_id=batch_id, prompt=prompt, seed_ids=seed_ids)
-                .execution_options(synchronize_session=False))
+                .values(**values).execution_options(synchronize_session=False))
 
     def open_batches(self, job_id: int) -> list[str]:
         """Batches that still owe results for some pending item of the job."""

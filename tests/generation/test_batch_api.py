@@ -4,25 +4,30 @@ recorded, and nothing is sent twice."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import random
 from collections import Counter
 
 import pytest
 from click.testing import CliRunner
 
 from curation_app.cli import main
-from curation_app.generation import LLMConfig, PriceTable
+from curation_app.domain import Dialogue, Role, Source, Status, Turn
+from curation_app.generation import AsyncDraftClient, LLMConfig, PriceTable
 from curation_app.generation.batch_api import BATCH_DISCOUNT, BatchClient
+from curation_app.generation.prompts import load_template, template_version
+from curation_app.presets import load_preset
 from curation_app.services import generation, worker
-from curation_app.services.generation import JobRequest
+from curation_app.services.generation import JobRequest, item_hints
 from curation_app.services.projects import create_project
 from curation_app.services.worker import Worker, WorkerSettings
 from tests.conftest import LEAD
 from tests.openai_stub_server import OpenAIStub, ok, schema_violation, server_error, truncated
 
 KEY = "sk-test-batch-0123456789abcdef"
-TOPICS = ["Academic Stress", "Work Stress", "Job Loss", "Career Uncertainty",
-          "Financial Worries"]
+# Five distinct scenarios of the ExTES preset (the paper's Table 1), read from the preset.
+TOPICS = load_preset("extes").topics[:5]
 
 
 @pytest.fixture
@@ -62,7 +67,7 @@ def test_a_completed_batch_stores_the_good_drafts_and_records_the_failed_lines(c
     job = generation.job_status(ctx, job_id)
     assert (job.status, job.succeeded, job.failed, job.pending) == ("finished", 2, 2, 0)
     drafts = stored(ctx)
-    assert sorted(d.topic for d in drafts) == ["Academic Stress", "Career Uncertainty"]
+    assert sorted(d.topic for d in drafts) == sorted([TOPICS[0], TOPICS[3]])
     price = PriceTable.load()
     for draft in drafts:
         prov = draft.provenance
@@ -71,8 +76,9 @@ def test_a_completed_batch_stores_the_good_drafts_and_records_the_failed_lines(c
         full = price.cost_usd("gpt-4o-mini", prov["usage"])
         assert prov["cost_usd"] == pytest.approx(full * BATCH_DISCOUNT)
     failures = {f.topic: f.error for f in generation.failed_items(ctx, job_id)}
-    assert "HTTP 500" in failures["Work Stress"]
-    assert "Hypnosis" in failures["Job Loss"]  # the reply failed validation: same rules
+    assert set(failures) == {TOPICS[1], TOPICS[2]}
+    assert "HTTP 500" in failures[TOPICS[1]]
+    assert "Hypnosis" in failures[TOPICS[2]]  # the reply failed validation: same rules
     assert job.cost_usd == pytest.approx(sum(d.provenance["cost_usd"] for d in drafts)
                                          + sum(i.cost_usd or 0 for i in
                                                generation.failed_items(ctx, job_id)))
@@ -111,7 +117,9 @@ def test_a_batch_still_running_is_polled_again_later_not_sent_again(ctx, stub):
 
 
 def test_a_budget_sends_only_what_it_allows(ctx, stub):
-    job_id = queue(ctx, 5, budget_usd=0.0002)
+    # Each line reserves its worst case at the batch price, about $0.0015 here (the prompt's
+    # byte bound plus 4096 output tokens): two fit under $0.004, five do not.
+    job_id = queue(ctx, 5, budget_usd=0.004)
     batch_worker(ctx, stub).run(once=True)
     job = generation.job_status(ctx, job_id)
     sent = len(stub.batch_lines)
@@ -126,7 +134,7 @@ def test_queue_batch_api_and_worker_commands(sqlite_url, stub, monkeypatch, tmp_
         monkeypatch.setenv(name, value)
     runner = CliRunner()
     assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
-    queued = runner.invoke(main, ["queue", "--project", "demo-extes", "--topic", "Job Loss",
+    queued = runner.invoke(main, ["queue", "--project", "demo-extes", "--topic", TOPICS[2],
                                   "-n", "2", "--batch-api"])
     assert queued.exit_code == 0, queued.output
     assert queued.stdout.startswith("job 1 queued through the Batch API: 2 drafts to generate")
@@ -160,8 +168,155 @@ def test_queue_without_a_project_or_job_says_so(sqlite_url, monkeypatch):
     monkeypatch.setenv("CURATION_DATABASE_URL", sqlite_url)
     runner = CliRunner()
     assert runner.invoke(main, ["init"]).exit_code == 0
-    bad = runner.invoke(main, ["queue", "--topic", "Job Loss"])
+    bad = runner.invoke(main, ["queue", "--topic", TOPICS[2]])
     assert bad.exit_code == 1
     assert bad.stderr.strip() == "Error: name a --project (or --job JOB)"
     missing = runner.invoke(main, ["queue", "--job", "42"])
     assert missing.stderr.strip() == "Error: no generation job with id 42"
+
+
+def test_a_batch_job_keeps_the_project_settings_and_never_passes_its_budget(ctx, stub):
+    """Random caps, reply sizes (cut at the output cap), failures, and batches that are still
+    running at the next step: what the batches reported, at the batch price, never passes the
+    cap; every line carries the project's sampling and output cap, and so does provenance."""
+    stub.random_turns = (2, 40)
+    stub.realistic_usage = True
+    create_project(ctx.uow(), LEAD, "w", "extes")
+    generation.configure_project(ctx, LEAD, "w", generation={
+        "temperature": 0.7, "top_p": 0.9, "max_output_tokens": 700})
+    vocab = load_preset("extes")
+    price = PriceTable.load()
+    rng = random.Random(2026)
+    stopped = finished = sent = 0
+    for n in range(12):
+        stub.reset()
+        stub.script(*[rng.choice([ok(), ok(), ok(), truncated(), server_error(500)])
+                      for _ in range(6)])
+        stub.batch_polls_in_progress = n % 2  # odd runs: the batch is still running once
+        topic = TOPICS[n % len(TOPICS)]
+        cap = rng.uniform(0.0003, 0.004)
+        job_id = worker.queue_job(ctx, LEAD, JobRequest(project="w", topics=[topic],
+                                                        n=rng.randint(1, 6), budget_usd=cap),
+                                  batch_api=True)
+        batch_worker(ctx, stub).run(once=True)
+        job = generation.job_status(ctx, job_id)
+        with ctx.uow() as uow:
+            items = uow.jobs.items(job_id)
+        spent = sum(i.cost_usd or 0.0 for i in items)  # the job's total is rounded to 1e-8
+        assert spent <= cap + 1e-12, (n, spent, cap)
+        assert job.cost_usd == pytest.approx(spent, abs=1e-8)
+
+        lines = [line for b in stub.batches.values() if b["metadata"] == {"job": str(job_id)}
+                 for line in b["_lines"]]
+        assert len(lines) == job.succeeded + job.failed  # none when even one cannot fit
+        sent += len(lines)
+        # Lines still in a batch hold their worst case: here every line went out in one step,
+        # so their worst cases together fit the cap; and each item cost no more than its own.
+        bound = generation.JobBudget(cap, 0.0, price, "gpt-4o-mini", 700,
+                                     discount=BATCH_DISCOUNT)
+        worst = {line["custom_id"]: bound.worst_case(line["body"]) for line in lines}
+        assert sum(worst.values()) <= cap + 1e-12, (n, worst, cap)
+        for item in items:
+            if item.status != "pending":
+                assert (item.cost_usd or 0.0) <= worst[f"item-{item.id}"]
+        for line in lines:
+            body = line["body"]
+            assert (body["temperature"], body["top_p"], body["max_completion_tokens"]) \
+                == (0.7, 0.9, 700)
+            assert body["model"] == "gpt-4o-mini"
+        if job.status == "stopped":
+            stopped += 1
+            assert job.pending > 0 and (job.stop_reason or "").startswith("budget of $")
+        else:
+            finished += 1
+            assert job.pending == 0
+
+        hints = dict(zip([i.seq for i in items], item_hints(vocab, [i.topic for i in items]),
+                         strict=True))
+        drafts = {d.provenance["item"]: d for d in stored(ctx)
+                  if d.provenance["job_id"] == job_id}
+        assert len(drafts) == job.succeeded
+        for seq, draft in drafts.items():
+            prov = draft.provenance
+            assert (prov["temperature"], prov["top_p"], prov["batch_api"]) == (0.7, 0.9, True)
+            assert prov["situation_hint"] == hints[seq] and hints[seq]
+            assert prov["situation_hint"] in prov["prompt"][-1]["content"]
+            assert prov["usage"]["completion_tokens"] <= 700
+            assert prov["cost_usd"] == pytest.approx(
+                price.cost_usd("gpt-4o-mini", prov["usage"]) * BATCH_DISCOUNT)
+    assert stopped and finished and sent  # the cap bound in some runs and not in others
+
+
+def _seed(topic: str, n: int, seed_round: int | None) -> Dialogue:
+    return Dialogue(turns=[Turn(Role.SEEKER, f"Seed {n}: I can't stop thinking about it."),
+                           Turn(Role.SUPPORTER, "Tell me more.", ["Clarification"])],
+                    topic=topic, description=f"seed {n}", status=Status.APPROVED,
+                    source=Source.IMPORTED, seed_round=seed_round)
+
+
+def test_a_batch_job_sends_what_a_live_run_of_the_same_job_sends(ctx, stub):
+    """The newest-round seed policy, same-scenario seeds, sub-situation hints, the project's
+    own template and its sampling: a job's items go out the same through the Batch API as
+    through live calls, and their drafts say so."""
+    pet, other = TOPICS[4], TOPICS[0]
+    create_project(ctx.uow(), LEAD, "w", "extes")
+    source = load_template("extes_selfchat").source.replace(
+        "Now write a new conversation", "House rule 7. Now write a new conversation")
+    assert "House rule 7" in source
+    with ctx.uow() as uow:
+        record = uow.repo.get_project("w")
+        old = uow.repo.add_dialogues(record, [_seed(pet, n, None) for n in range(3)],
+                                     author="lead")
+        newest = uow.repo.add_dialogues(record, [_seed(pet, n, 1) for n in range(3, 6)],
+                                        author="lead")
+        elsewhere = uow.repo.add_dialogues(record, [_seed(other, n, 1) for n in range(6, 9)],
+                                           author="lead")
+        uow.repo.set_settings(record.id, {**record.settings, "templates": {"extes_selfchat": [
+            {"version": template_version(source), "source": source, "by": "lead"}]}})
+        uow.commit()
+    generation.promote_seeds(ctx, LEAD, "w", ids=old + newest + elsewhere)
+    generation.configure_project(ctx, LEAD, "w", generation={
+        "seed_policy": "newest_round", "temperature": 0.4, "top_p": 0.8,
+        "max_output_tokens": 1500})
+    job_id = generation.plan_job(ctx, LEAD, JobRequest(project="w", topics=[pet], n=4,
+                                                       concurrency=1))
+
+    # Live first, every call failing: the items stay to be retried.
+    stub.script(*[server_error(500)] * 4)
+
+    async def live() -> None:
+        config = LLMConfig(model="gpt-4o-mini", api_key=KEY, base_url=stub.url,
+                           timeout_s=5.0, max_retries=0)
+        async with AsyncDraftClient(config) as client:
+            await generation.run_job(ctx, LEAD, job_id, client)
+    asyncio.run(live())
+    sent_live = [r.body for r in stub.chat_requests]
+    assert len(sent_live) == 4 and generation.job_status(ctx, job_id).failed == 4
+
+    # The same items again, through the Batch API.
+    worker.enqueue(ctx, LEAD, job_id, batch_api=True, retry_failed=True)
+    batch_worker(ctx, stub).run(once=True)
+    job = generation.job_status(ctx, job_id)
+    assert (job.status, job.succeeded) == ("finished", 4)
+    sent_batch = [line["body"] for line in stub.batch_lines]
+
+    def wire(body: dict) -> str:
+        keep = ("model", "messages", "temperature", "top_p", "max_completion_tokens")
+        return json.dumps({k: body.get(k) for k in keep}, sort_keys=True)
+    assert sorted(map(wire, sent_batch)) == sorted(map(wire, sent_live))
+    assert all((b["temperature"], b["top_p"], b["max_completion_tokens"]) == (0.4, 0.8, 1500)
+               for b in sent_batch)
+
+    hints = item_hints(load_preset("extes"), [pet] * 4)
+    drafts = sorted((d for d in stored(ctx) if d.source == Source.GENERATED),
+                    key=lambda d: d.provenance["item"])
+    assert len(drafts) == 4
+    assert [d.provenance["situation_hint"] for d in drafts] == hints and len(set(hints)) > 1
+    for draft in drafts:
+        prov = draft.provenance
+        assert "House rule 7" in prov["prompt"][-1]["content"]
+        assert prov["template_version"] == template_version(source)
+        assert len(prov["seed_ids"]) == 2 and set(prov["seed_ids"]) <= set(newest)
+        assert (prov["temperature"], prov["top_p"], prov["seed_policy"]) == (
+            0.4, 0.8, "newest_round")
+        assert draft.seed_round == 2

@@ -20,6 +20,7 @@ from sqlalchemy import update
 
 from curation_app.errors import PermissionDeniedError
 from curation_app.generation import AsyncDraftClient, LLMConfig
+from curation_app.presets import load_preset
 from curation_app.services import generation, worker
 from curation_app.services.context import AppContext
 from curation_app.services.generation import JobRequest
@@ -32,11 +33,8 @@ from tests.openai_stub_server import OpenAIStub
 
 KEY = "sk-test-worker-0123456789abcdef"
 REPO = Path(__file__).resolve().parents[2]
-TOPICS = ["Academic Stress", "Work Stress", "Job Loss", "Career Uncertainty",
-          "Financial Worries", "Breakups or Divorce", "Communication Challenges",
-          "Relationship Conflict", "Loneliness and Isolation", "Friendship Problems",
-          "Family Conflict", "Parenting Challenges", "Grief and Loss", "Loss of a Pet",
-          "Health Concerns", "Sleep Problems", "Burnout", "Culture Shock"]
+# 18 distinct scenarios of the ExTES preset (the paper's Table 1), read from the preset.
+TOPICS = load_preset("extes").topics[:18]
 
 
 @pytest.fixture
