@@ -54,8 +54,6 @@ main.lazy.update({
     "users": ("curation_app.cli.team", "Accounts for the web app (annotator, reviewer, lead)."),
     "worker": ("curation_app.cli.worker", "Run queued generation jobs (model server: "
                "$OPENAI_BASE_URL, key: $OPENAI_API_KEY)."),
-    "show": ("curation_app.cli.drafts", "Print dialogue DIALOGUE_ID with where it came from "
-             "(model, template, seeds, cost)."),
 })
 
 __all__ = ["main"]

@@ -19,11 +19,11 @@ from curation_app.errors import GenerationError, ModelOutputError
 from curation_app.generation.client import (
     AsyncDraftClient,
     DraftClient,
+    DraftCore,
+    Tally,
     _adrive,
-    _DraftCore,
     _drive,
     _Protocol,
-    _Tally,
 )
 from curation_app.generation.draft_schema import extract_json_object
 from curation_app.generation.prompts import load_template, render_blocks
@@ -141,13 +141,13 @@ def prompt_version() -> str:
     return load_template(JUDGE_TEMPLATE).ref
 
 
-class _JudgeCore(_DraftCore):
+class _JudgeCore(DraftCore):
     """The draft core's request, retry and fallback decisions, reading judgements instead."""
 
     def judge(self, messages: list[dict[str, str]], protocol: Protocol,
               model: str | None) -> _Protocol[JudgeResult]:
         schema = judge_json_schema(protocol)
-        tally = _Tally()
+        tally = Tally()
         replies: list[str] = []
         repaired = False
         while True:
@@ -197,7 +197,7 @@ class _JudgeCore(_DraftCore):
             return raw, ModelOutputError("the reply was empty"), True
         return raw, None, False
 
-    def _result(self, tally: _Tally, model: str | None, replies: list[str], repaired: bool, *,
+    def _result(self, tally: Tally, model: str | None, replies: list[str], repaired: bool, *,
                 scores: dict[str, int] | None = None, reason: str | None = None,
                 error: GenerationError | None = None) -> JudgeResult:
         requested = model or self.config.model
