@@ -14,7 +14,8 @@ OpenAI SDK, SQLAlchemy and the checks. To add a command, add it here with the on
 from curation_app.cli.base import main
 
 main.lazy.update({
-    # name: (module, one-line help as in the command's docstring)
+    # name: (module, one-line help as in the command's docstring); a group that other modules
+    # add sub-commands to names them all, the defining module first, separated by commas.
     "assign": ("curation_app.cli.team", "Assign dialogues to annotators."),
     "audit": ("curation_app.cli.ops", "Show the audit log, newest first: sign-ins, account "
               "changes, reviews, exports, backups."),
@@ -37,7 +38,8 @@ main.lazy.update({
     "jobs": ("curation_app.cli.drafts", "Inspect generation jobs."),
     "progress": ("curation_app.cli.team", "Show a project's progress: statuses, topics against "
                  "targets, annotators."),
-    "projects": ("curation_app.cli.data", "Create and list projects."),
+    "projects": ("curation_app.cli.data,curation_app.cli.drafts,curation_app.cli.ops",
+                 "Create and list projects."),
     "queue": ("curation_app.cli.worker",
               "Plan a generation job and leave it to a worker (`curation worker`)."),
     "release": ("curation_app.cli.release", "Build a versioned release of a project (or: release "

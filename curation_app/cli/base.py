@@ -98,6 +98,7 @@ class LazyGroup(click.Group):
     def __init__(self, *args: Any, **kwargs: Any):
         self._registered: dict[str, click.Command] = {}
         self.lazy: dict[str, tuple[str, str]] = {}
+        self._loaded: set[str] = set()
         super().__init__(*args, **kwargs)
 
     @property  # type: ignore[override]
@@ -117,10 +118,16 @@ class LazyGroup(click.Group):
         self._registered[name] = cmd
 
     def _load(self, name: str) -> click.Command | None:
-        if name not in self._registered and name in self.lazy:
-            importlib.import_module(self.lazy[name][0])
+        if name in self.lazy and name not in self._loaded:
+            # A group may gain sub-commands from several modules (``projects``: data, drafts,
+            # ops): the first module defines it, the others add to it.
+            first, *more = self.lazy[name][0].split(",")
+            importlib.import_module(first)
             if name not in self._registered:
-                raise RuntimeError(f"{self.lazy[name][0]} does not define command {name!r}")
+                raise RuntimeError(f"{first} does not define command {name!r}")
+            for module in more:
+                importlib.import_module(module)
+            self._loaded.add(name)
         return self._registered.get(name)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:

@@ -312,7 +312,7 @@ def projects_topic_emotions(name: str, pairs: tuple[str, ...], fill: bool, refil
         ctx.close()
     mapped = 0
     for topic in vocab.topics:
-        emotions = vocab.emotions_for(topic)
+        emotions = vocab.emotions_for(topic) if vocab.topic_emotions else ()
         mapped += bool(emotions)
         click.echo(f"  {topic}: {', '.join(emotions) or '-'}", err=True)
     click.echo(f"{name}: {mapped} of {len(vocab.topics)} topics have emotions mapped")

@@ -145,9 +145,15 @@ class Vocabulary:
         return self.emotion_display.get(emotion, {}).get(language or self.language, emotion)
 
     def emotions_for(self, topic: str | None) -> tuple[str, ...]:
-        """The emotions a draft on ``topic`` may carry: its mapped list, else none known."""
+        """The emotions a draft on ``topic`` may carry: its mapped list, else none known.
+
+        A vocabulary with no topic -> emotions map at all (ESConv pairs any emotion with any
+        problem type) allows every emotion; once a map exists, an unmapped topic allows none.
+        """
         if topic is None:
             return ()
+        if not self.topic_emotions:
+            return self.emotions
         return tuple(e for e in self.topic_emotions.get(topic, ()) if e in self.emotions)
 
     def strategy(self, name: str) -> Strategy:

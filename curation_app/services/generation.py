@@ -913,7 +913,7 @@ def fill_topic_emotions(ctx: AppContext, actor: Actor, project: str,
     require(actor, "project.edit_vocabulary")
     with ctx.uow() as uow:
         vocab = uow.repo.get_project(project).vocabulary
-    topics = [t for t in vocab.topics if all_topics or not vocab.emotions_for(t)]
+    topics = [t for t in vocab.topics if all_topics or not vocab.topic_emotions.get(t)]
     if not topics:
         return {}
     rendered = render(load_template("topic_emotions"), vocab, topic="",

@@ -17,10 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from curation_app.errors import AuthenticationError, PermissionDeniedError, StorageError
-from curation_app.store.models import UserRow
 
 
 class UserRole(StrEnum):
@@ -96,6 +93,12 @@ def current_state(actor: Actor) -> tuple[str, int] | None:
     factory = _SOURCES.get(actor.source or "")
     if factory is None:
         return None
+    # Imported here: the CLI imports this module at start-up, and `curation --help` must not
+    # pay for SQLAlchemy (a bound actor only exists once a database is open anyway).
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from curation_app.store.models import UserRow
+
     try:
         with factory() as session:
             row = session.get(UserRow, actor.user_id)

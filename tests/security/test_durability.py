@@ -27,7 +27,7 @@ def sqlite_ctx(tmp_path):
     with ctx.uow() as uow:
         (did,) = uow.repo.add_dialogues(uow.repo.get_project("p"), [Dialogue(
             turns=[Turn(Role.SEEKER, "hi"), Turn(Role.SUPPORTER, "hello")],
-            topic="Sleep Problems", source=Source.GENERATED)], author="model")
+            topic="Depression and Low Mood", source=Source.GENERATED)], author="model")
         uow.commit()
     yield ctx, path, did
     ctx.close()
@@ -99,7 +99,7 @@ def _busy_database(ctx: AppContext, tmp_path) -> None:
         ids = uow.repo.add_dialogues(uow.repo.get_project("p"), [Dialogue(
             turns=[Turn(Role.SEEKER, f"My daughter Emma {i} 长 \U0001F600"),
                    Turn(Role.SUPPORTER, "hello", ["Reflective Statements"])],
-            topic="Sleep Problems", source=Source.GENERATED, provenance={"cost": 0.25},
+            topic="Depression and Low Mood", source=Source.GENERATED, provenance={"cost": 0.25},
             metadata={"k": [1, 2.5, None]}) for i in range(3)], author="model")
         uow.commit()
     workflow.assign(ctx, lea, "p", annotators=["ann"], dialogue_ids=ids[:2])
@@ -107,7 +107,7 @@ def _busy_database(ctx: AppContext, tmp_path) -> None:
     editing.save_revision(ctx.uow(), ann, ids[0], 0,
                           [Turn(Role.SEEKER, "edited"), Turn(Role.SUPPORTER, "ok")])
     workflow.submit(ctx, ann, ids[0], "done")
-    generation.plan_job(ctx, lea, JobRequest(project="p", topics=["Sleep Problems"], n=2,
+    generation.plan_job(ctx, lea, JobRequest(project="p", topics=["Depression and Low Mood"], n=2,
                                              model="gpt-4o-mini"))
     checks.run_checks(ctx, lea, "p")
     found = privacy.findings_for(ctx, lea, ids[2])
@@ -217,7 +217,7 @@ def test_postgres_dropping_connections_mid_session(pg_url):
     with ctx.uow() as uow:
         (did,) = uow.repo.add_dialogues(uow.repo.get_project("p"), [Dialogue(
             turns=[Turn(Role.SEEKER, "hi"), Turn(Role.SUPPORTER, "hello")],
-            topic="Sleep Problems", source=Source.GENERATED)], author="model")
+            topic="Depression and Low Mood", source=Source.GENERATED)], author="model")
         uow.commit()
     admin = create_engine(make_url(pg_url).set(database="postgres"), isolation_level="AUTOCOMMIT")
     database = make_url(pg_url).database
