@@ -634,3 +634,45 @@ def t_optional(key: str, **values: object) -> str | None:
 def t(key: str, **values: object) -> str:
     """The interface string ``key`` in the session's language (the key itself if unknown)."""
     return t_optional(key, **values) or key
+
+
+# ---- the editor that never loses a word, paged lists (issue 8) ---------------------------------
+EN.update({
+    "editor.go_to": "Go to #",
+    "editor.listed": "The list shows the first {shown} of {total} dialogues; Previous / Next "
+                     "and “Go to #” reach every one.",
+    "editor.turn_pages": "Turns ({n} in all)",
+    "editor.nothing_to_save": "No unsaved changes to save.",
+    "editor.blanked": "Turn(s) {turns} are empty here but have text in the saved version. "
+                      "Nothing is lost: put the saved text back, or go on and confirm when "
+                      "you save.",
+    "editor.put_back": "Put the saved text back",
+    "editor.confirm_title": "This save would remove text. Save anyway?",
+    "editor.confirm_emptied": "- turn {n} ({speaker}) would be emptied; it says: “{text}”",
+    "editor.confirm_removed": "- turn {n} ({speaker}) would be removed: “{text}”",
+    "editor.confirm_most": "- only {kept} of the {total} turns with text would be left",
+    "editor.confirm_save": "Yes, save and remove it",
+    "editor.confirm_cancel": "No, keep editing",
+    "review.blocked": "Error-level findings: this dialogue cannot be approved until they are "
+                      "fixed (return it with a comment, or fix it in the editor).",
+    "table.blank": "",
+})
+ZH.update({
+    "editor.go_to": "跳转到 #",
+    "editor.listed": "列表只显示 {total} 条对话中的前 {shown} 条；用“上一条/下一条”或"
+                     "“跳转到 #”可以到达每一条。",
+    "editor.turn_pages": "轮次（共 {n} 轮）",
+    "editor.nothing_to_save": "没有需要保存的改动。",
+    "editor.blanked": "第 {turns} 轮在这里是空的，但已保存的版本中有文字。什么都没有丢失："
+                      "可以放回已保存的文字，或继续编辑并在保存时确认。",
+    "editor.put_back": "放回已保存的文字",
+    "editor.confirm_title": "这次保存会删除文字。仍然保存吗？",
+    "editor.confirm_emptied": "- 第 {n} 轮（{speaker}）会被清空；原文是：“{text}”",
+    "editor.confirm_removed": "- 第 {n} 轮（{speaker}）会被删除：“{text}”",
+    "editor.confirm_most": "- 有文字的 {total} 轮中只会剩下 {kept} 轮",
+    "editor.confirm_save": "是的，保存并删除",
+    "editor.confirm_cancel": "不，继续编辑",
+    "review.blocked": "存在错误级别的检查结果：修正之前这条对话不能通过（请附评语退回，"
+                      "或在编辑器中修改）。",
+    "table.blank": "",
+})

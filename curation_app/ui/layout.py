@@ -77,8 +77,16 @@ def _project_select() -> str | None:
     if not names:
         st.caption(t("ui.no_projects"))
         return None
+    actor = state.get(state.AUTH_ACTOR)
+    store = readers.working_copies()
+    # A new session (a reload) starts in the project this person last worked in.
+    chosen = state.get(state.PROJECT) or (store.last_project(actor.name) if actor else None)
+    if chosen in names:
+        state.put(state.PROJECT, chosen)
     st.selectbox(t("ui.project"), names,
-                 **state.bind(state.PROJECT, state.get(state.PROJECT), options=names))
+                 **state.bind(state.PROJECT, chosen, options=names))
+    if actor is not None:
+        store.remember_project(actor.name, state.get(state.PROJECT))
     return state.get(state.PROJECT)
 
 

@@ -22,6 +22,7 @@ from curation_app.store.db import database_url, is_up_to_date
 from curation_app.store.jobs import JobRecord
 from curation_app.store.repository import UserRecord
 from curation_app.store.workflow import WorkflowEvent
+from curation_app.ui.working_copy import WorkingCopyStore
 
 TTL_S = 5
 
@@ -33,6 +34,16 @@ def _context_for(url: str) -> AppContext:
 
 def context() -> AppContext:
     return _context_for(database_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _working_copies_for(url: str) -> WorkingCopyStore:
+    return WorkingCopyStore()
+
+
+def working_copies() -> WorkingCopyStore:
+    """The unsaved edits of every user of this database, outliving any one browser session."""
+    return _working_copies_for(database_url())
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -101,6 +112,22 @@ def dialogues(actor: Actor, name: str, statuses: tuple[Status, ...] | None = Non
               assignee: str | None = None) -> list[Dialogue]:
     return workflow.list_dialogues(context(), actor, name, statuses=statuses or None,
                                    assignee=assignee)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def dialogue_page(actor: Actor, name: str, statuses: tuple[Status, ...] | None = None,
+                  assignee: str | None = None, limit: int = 100,
+                  offset: int = 0) -> workflow.DialoguePage:
+    """A page of summaries (no turns): small to cache, quick to read at any project size."""
+    return workflow.dialogue_page(context(), actor, name, statuses or None, assignee,
+                                  limit=limit, offset=offset)
+
+
+def neighbour(actor: Actor, name: str, dialogue_id: int, step: int,
+              statuses: tuple[Status, ...] | None = None,
+              assignee: str | None = None) -> int | None:
+    return workflow.neighbour(context(), actor, name, dialogue_id, step, statuses or None,
+                              assignee)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -99,3 +99,12 @@ def texts(at: AppTest) -> str:
                  "warning", "error", "text"):
         parts += [str(el.value) for el in getattr(at, kind)]
     return "\n".join(parts).replace("**", "")
+
+
+def box_named(at: AppTest, key: str):
+    """The editor's text box whose widget key starts with ``key``: the editor draws a box
+    afresh (under a new key ``key@generation.stamp``) whenever its text changes other than by
+    typing or the page is entered again."""
+    found = [box for box in at.text_area if box.key and box.key.startswith(key + "@")]
+    assert len(found) == 1, (key, [box.key for box in at.text_area])
+    return found[0]

@@ -4,12 +4,13 @@ warnings; approve, return with a comment, or discard with a reason."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import streamlit as st
 
 from curation_app.errors import CurationError
 from curation_app.services import workflow
-from curation_app.ui import components, layout, readers, state
+from curation_app.ui import components, layout, readers, state, turn_editor
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import shown
@@ -43,8 +44,18 @@ note = components.latest_comment(events, "submit")
 if note is not None:
     st.info(t("review.submit_note", who=note.actor, comment=note.comment))
 
-# The local safety screen, as on every save: each flagged turn is named here and warned beside.
-warnings = components.safety_warnings(vocab, dialogue.turns, load(readers.findings, dialogue))
+# The local checks, as on every save. Error-level format and lint findings stop an approval
+# (the service refuses it); they are named here first, so the reviewer knows why.
+checked = load(readers.findings, dialogue)
+blocking = [f for f in checked if f.severity == "error" and f.kind in ("format", "lint")]
+if blocking:
+    with st.container(border=True, key="review-blocked"):
+        st.error(t("review.blocked"), icon=":material/block:")
+        turn_editor.show_findings([replace(f, message=(
+            f"({t('checks.col_turn')} {f.turn + 1}) " if f.turn is not None else "") + f.message)
+            for f in blocking])
+# The safety screen: each flagged turn is named here and warned beside.
+warnings = components.safety_warnings(vocab, dialogue.turns, checked)
 for turn, shown_warnings in sorted(warnings.items()):
     for warning in shown_warnings:
         st.warning(t("safety.turn", n=turn + 1, warning=warning),
