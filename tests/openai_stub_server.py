@@ -292,6 +292,9 @@ class OpenAIStub:
         self.reject_formats = set(reject_formats)
         self.model = model  # echoed model name; None echoes the request's
         self.moderation_error: int | None = None  # an HTTP status every moderation gets
+        # Answer ``stream: true`` with one plain JSON completion, as several OpenAI-compatible
+        # servers do.
+        self.ignore_stream = False
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -447,7 +450,7 @@ class OpenAIStub:
         if kind == "stall" and self._stopping.wait(behaviour.seconds):
             return None  # the stub is shutting down
         content, finish = self._content(behaviour, body)
-        if body.get("stream"):
+        if body.get("stream") and not self.ignore_stream:
             return self._stream(h, rid, body, content, finish)
         return self._send_json(h, rid, 200, self._completion(n, body, content, finish))
 

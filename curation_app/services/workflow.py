@@ -146,6 +146,12 @@ def _own_only(actor: Actor, assignee: str | None) -> None:
         raise PermissionDeniedError("annotators see their own dialogues only")
 
 
+def project_names(ctx: AppContext) -> list[str]:
+    """Every project's name, in order (what a project picker offers)."""
+    with ctx.uow() as uow:
+        return uow.repo.project_names()
+
+
 def dialogue_page(ctx: AppContext, actor: Actor, project: str,
                   statuses: Sequence[Status] | None = None, assignee: str | None = None, *,
                   limit: int = 100, offset: int = 0, topic: str | None = None,

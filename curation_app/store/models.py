@@ -210,3 +210,13 @@ class CheckFindingRow(Base):
     category: Mapped[str | None] = mapped_column(String(200), nullable=True)
     cluster: Mapped[int | None] = mapped_column(Integer, nullable=True)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
+
+
+# Indexes of migration 0008: the pages' paged and filtered reads (declared here, after the
+# classes, so that the tables above stay as they were).
+Index("ix_dialogues_project_assignee_status", DialogueRow.project_id, DialogueRow.assignee,
+      DialogueRow.status)
+Index("ix_check_findings_project_severity", CheckFindingRow.project_id, CheckFindingRow.severity)
+Index("ix_check_findings_project_rule", CheckFindingRow.project_id, CheckFindingRow.rule)
+Index("ix_check_findings_project_kind_cluster", CheckFindingRow.project_id,
+      CheckFindingRow.kind, CheckFindingRow.cluster)

@@ -70,7 +70,7 @@ def _language_switch() -> None:
 
 def _project_select() -> str | None:
     try:
-        names = [p.name for p in readers.project_list()]
+        names = readers.project_names()
     except CurationError as exc:
         show_error(exc)
         return None

@@ -67,6 +67,12 @@ def project_list() -> list[ProjectCounts]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def project_names() -> list[str]:
+    """The sidebar's choice: names only, no counting over every dialogue on each run."""
+    return workflow.project_names(context())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def project(name: str) -> ProjectRecord:
     return projects.get_project(context().uow(), name)
 
@@ -98,23 +104,6 @@ def events(actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def my_queue(actor: Actor, name: str | None) -> list[Dialogue]:
-    return workflow.my_queue(context(), actor, name)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def review_queue(actor: Actor, name: str) -> list[Dialogue]:
-    return workflow.review_queue(context(), actor, name)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def dialogues(actor: Actor, name: str, statuses: tuple[Status, ...] | None = None,
-              assignee: str | None = None) -> list[Dialogue]:
-    return workflow.list_dialogues(context(), actor, name, statuses=statuses or None,
-                                   assignee=assignee)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
 def dialogue_page(actor: Actor, name: str, statuses: tuple[Status, ...] | None = None,
                   assignee: str | None = None, limit: int = 100,
                   offset: int = 0) -> workflow.DialoguePage:
@@ -143,8 +132,18 @@ def user_list(actor: Actor) -> list[UserRecord]:
 
 # ---- checks ------------------------------------------------------------------------------------
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def latest_findings(name: str) -> list[Finding]:
-    return checks.latest_findings(context(), name)
+def findings_page(actor: Actor, name: str, kinds: tuple[str, ...], rules: tuple[str, ...],
+                  severities: tuple[str, ...], text: str,
+                  offset: int = 0) -> checks.FindingsPage:
+    """One page (200) of the stored findings, filtered and counted in the database."""
+    return checks.findings_page(context(), actor, name, kinds=kinds, rules=rules,
+                                severities=severities, text=text, offset=offset)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def duplicate_clusters(actor: Actor, name: str,
+                       limit: int) -> tuple[int, dict[int, list[Finding]]]:
+    return checks.duplicate_clusters(context(), actor, name, limit)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

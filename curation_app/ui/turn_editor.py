@@ -19,6 +19,7 @@ from curation_app.presets import Vocabulary
 from curation_app.ui import readers, state
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import (
+    finding_message,
     label_name,
     role_name,
     shown,
@@ -204,4 +205,4 @@ def show_findings(found: Sequence[Any]) -> None:
     whole dialogue: rule id and message, an error in red, a warning in yellow."""
     for finding in found:
         show = st.error if finding.severity == "error" else st.warning
-        show(f"`{finding.rule}` {finding.message}", icon=":material/rule:")
+        show(f"`{finding.rule}` {finding_message(finding)}", icon=":material/rule:")

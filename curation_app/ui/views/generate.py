@@ -83,7 +83,7 @@ result = state.get(state.GENERATE_RESULT)
 if result:
     if result["error"] is not None:
         show_error(result["error"])
-        with st.expander(t("generate.raw_reply")):
+        with st.expander(t("generate.raw_reply"), expanded=True):
             st.code(state.get(state.GENERATE_STREAMED) or "—", wrap_lines=True)
     else:
         st.success(t("generate.done", id=result["dialogue_id"], job=result["job_id"],

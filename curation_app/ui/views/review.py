@@ -8,30 +8,33 @@ from dataclasses import replace
 
 import streamlit as st
 
+from curation_app.domain import Status
 from curation_app.errors import CurationError
 from curation_app.services import workflow
 from curation_app.ui import components, layout, readers, state, turn_editor
 from curation_app.ui.feedback import load, show_error
-from curation_app.ui.i18n import t
+from curation_app.ui.i18n import language, t
 from curation_app.ui.labels import shown
+
+LISTED = 200  # submitted dialogues offered in the picker, oldest first
 
 actor = layout.require_actor(layout.start(state.REVIEW_DIALOGUE))
 project = layout.require_project()
 vocab = load(readers.project, project).vocabulary
 st.title(t("review.title"))
 
-queue = load(readers.review_queue, actor, project)
-if not queue:
+# The queue as summaries (no turns), one page of it; only the chosen dialogue is read whole.
+queue = load(readers.dialogue_page, actor, project, (Status.SUBMITTED,), None, LISTED)
+if not queue.items:
     st.info(t("review.empty"))
     st.stop()
-by_id = {d.id: d for d in queue}
-st.selectbox(t("review.dialogue", n=len(queue)), list(by_id),
+by_id = {d.id: d for d in queue.items}
+st.selectbox(t("review.dialogue", n=queue.total), list(by_id),
              format_func=shown(by_id, lambda i: components.dialogue_option(by_id[i])),
              **state.bind(state.REVIEW_DIALOGUE, state.get(state.REVIEW_DIALOGUE),
                           options=list(by_id)))
-dialogue = by_id[state.get(state.REVIEW_DIALOGUE)]
-dialogue_id = dialogue.id
-assert dialogue_id is not None
+dialogue_id = state.get(state.REVIEW_DIALOGUE)
+dialogue = load(readers.dialogue, actor, dialogue_id)
 
 st.caption(components.dialogue_caption(dialogue))
 meta = [f"**{t('label.topic')}**: {dialogue.topic or '—'}",
@@ -53,7 +56,7 @@ if blocking:
         st.error(t("review.blocked"), icon=":material/block:")
         turn_editor.show_findings([replace(f, message=(
             f"({t('checks.col_turn')} {f.turn + 1}) " if f.turn is not None else "") + f.message)
-            for f in blocking])
+            if language() == "en" else f for f in blocking])
 # The safety screen: each flagged turn is named here and warned beside.
 warnings = components.safety_warnings(vocab, dialogue.turns, checked)
 for turn, shown_warnings in sorted(warnings.items()):
