@@ -738,3 +738,22 @@ ZH.update({
     "rule.safety.certain_advice": "把医疗或法律建议说成确定无疑",
     "rule.safety.moderation": "被内容审核服务标记",
 })
+EN.update({
+    "message_role.system": "system",
+    "message_role.user": "user",
+    "message_role.assistant": "assistant",
+    "job_status.pending": "pending",
+    "job_status.running": "running",
+    "job_status.finished": "finished",
+    "job_status.stopped": "stopped",
+})
+ZH.update({
+    "generate.message": "{role}消息",
+    "message_role.system": "系统",
+    "message_role.user": "用户",
+    "message_role.assistant": "助手",
+    "job_status.pending": "等待中",
+    "job_status.running": "运行中",
+    "job_status.finished": "已完成",
+    "job_status.stopped": "已停止",
+})

@@ -64,3 +64,9 @@ def finding_message(finding: Any) -> str:
         return str(finding.message)
     turn = getattr(finding, "turn", None)
     return (t("rule.at_turn", n=turn + 1) if turn is not None else "") + described
+
+
+def blank(value: Any) -> str:
+    """A table cell that may be absent: nothing, not "None" (as text, so that the column
+    keeps one type)."""
+    return "" if value is None else str(value)

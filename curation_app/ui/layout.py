@@ -57,6 +57,11 @@ def navigation(actor: Actor | None) -> st.navigation:  # type: ignore[valid-type
     pages = [st.Page(p.path, title=t(p.title_key), icon=p.icon, url_path=p.url_path,
                      default=(i == 0))
              for i, p in enumerate(specs)]
+    if actor is None:
+        # A page's own address (a bookmark of /progress) before signing in: answer it with the
+        # sign-in form, so that signing in lands on that page instead of "Page not found".
+        pages += [st.Page(SIGN_IN.path, title=t(SIGN_IN.title_key), icon=SIGN_IN.icon,
+                          url_path=p.url_path) for p in PAGES]
     return st.navigation(pages, position="sidebar" if actor else "hidden")
 
 

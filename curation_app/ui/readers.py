@@ -60,6 +60,13 @@ def clear() -> None:
     st.cache_data.clear()
 
 
+def clear_dialogue(dialogue_id: int) -> None:
+    """Forget what a save or a submit of one dialogue changes (its reads, the lists and the
+    counts), keeping the rest cached: the next run after a save stays warm."""
+    for read in (dialogue, history, events, dialogue_page, progress, project_list):
+        read.clear()
+
+
 # ---- projects --------------------------------------------------------------------------------
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def project_list() -> list[ProjectCounts]:

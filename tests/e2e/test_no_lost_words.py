@@ -216,3 +216,23 @@ def test_approve_refuses_an_empty_turn_and_the_reviewer_sees_why(
     page.get_by_text(f"dialogue {did} cannot be approved").wait_for(timeout=TIMEOUT_MS)
     assert editing.get_dialogue(ctx.uow(), ANN, did).status == "submitted"
     context.close()
+
+
+def test_a_page_address_opens_that_page_for_the_roles_that_may_see_it(
+        browser, running_app: RunningApp):
+    context = browser.new_context(viewport=VIEWPORT)
+    page = context.new_page()
+    # Not signed in yet: the address shows the sign-in form, then the page itself.
+    page.goto(f"{running_app.url}/progress")
+    page.get_by_role("textbox", name="User name").fill("lea")
+    page.get_by_role("textbox", name="Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Progress").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.get_by_text("Page not found").count() == 0
+    # Signed in: straight there.
+    for path, title in (("checks", "Checks"), ("review", "Review"), ("editor", "Editor")):
+        page.goto(f"{running_app.url}/{path}")
+        page.get_by_role("heading", name=title).first.wait_for(timeout=TIMEOUT_MS)
+        wait_idle(page)
+        assert page.get_by_text("Page not found").count() == 0
+    context.close()

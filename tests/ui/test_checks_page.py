@@ -73,7 +73,7 @@ def test_the_filters_narrow_the_findings_table(make_app, app_ctx):
     at.text_input(key=state.widget_key(state.CHECKS_FILTER_TEXT)).input("CONTEMPT").run()
     assert list(findings_table(at)["dialogue"]) == [ids[2]]
     assert list(findings_table(at)["category"]) == ["contempt"]
-    assert list(findings_table(at)["turn"]) == [4]  # numbered as the editor numbers turns
+    assert list(findings_table(at)["turn"]) == ["4"]  # numbered as the editor; blank if none
     # Filters and the findings' dialogue lead to the editor.
     at.button(key="checks.open_go").click().run()
     assert at.session_state[state.EDITOR_DIALOGUE] == ids[2]

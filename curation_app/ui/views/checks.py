@@ -55,11 +55,11 @@ with st.expander(t("checks.runs"), expanded=False):
             t("checks.when"): r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             t("checks.by"): r.started_by,
             t("checks.run_kinds"): ", ".join(r.kinds),
-            t("checks.dialogues"): r.summary.get("dialogues"),
-            t("checks.errors"): r.summary.get("errors"),
-            t("checks.warnings"): r.summary.get("warnings"),
-            t("checks.clusters"): r.summary.get("clusters"),
-            t("checks.seconds"): r.summary.get("seconds"),
+            t("checks.dialogues"): r.summary.get("dialogues", 0),
+            t("checks.errors"): r.summary.get("errors", 0),
+            t("checks.warnings"): r.summary.get("warnings", 0),
+            t("checks.clusters"): r.summary.get("clusters", 0),
+            t("checks.seconds"): r.summary.get("seconds", 0),
         } for r in runs]), hide_index=True, width="stretch", height=200)
 
 findings_tab, duplicates_tab, rules_tab = st.tabs(
@@ -110,14 +110,14 @@ def findings_table() -> None:
     rows = shown.items
     table = pd.DataFrame([{
         t("checks.col_dialogue"): f.dialogue_id,
-        t("checks.col_turn"): None if f.turn is None else f.turn + 1,  # numbered as the editor
+        t("checks.col_turn"): "" if f.turn is None else str(f.turn + 1),  # as the editor
         t("checks.col_rule"): f.rule,
         t("checks.col_severity"): t(f"severity.{f.severity}"),
         t("checks.col_category"): f.category or "",
         t("checks.col_message"): finding_message(f),
     } for f in rows], columns=[t(f"checks.col_{c}") for c in
                                ("dialogue", "turn", "rule", "severity", "category", "message")])
-    table = table.astype({t("checks.col_dialogue"): "Int64", t("checks.col_turn"): "Int64"})
+    table = table.astype({t("checks.col_dialogue"): "Int64"})
     st.dataframe(table, hide_index=True, width="stretch")
     ids = sorted({f.dialogue_id for f in rows if f.dialogue_id is not None})
     if ids:

@@ -25,7 +25,7 @@ from curation_app.errors import ConfirmationNeededError, ConflictError, Curation
 from curation_app.services import editing, workflow
 from curation_app.services.permissions import Actor, UserRole
 from curation_app.ui import components, keeper, layout, readers, state, turn_editor
-from curation_app.ui.feedback import describe, load, show_error
+from curation_app.ui.feedback import describe, load
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import role_name, shown
 from curation_app.ui.working_copy import WorkingCopy
@@ -34,7 +34,7 @@ REVIEWABLE = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED, Status.SUBMITTE
 LISTED = 200  # dialogues offered in the picker; "go to" reaches the others
 
 actor = layout.require_actor(layout.start(state.EDITOR_DIALOGUE, state.EDITOR_CONFLICT,
-                                          state.EDITOR_CONFIRM, state.EDITOR_SAVE_ASKED))
+                                          state.EDITOR_CONFIRM))
 project = layout.require_project()
 record = load(readers.project, project)
 vocab = record.vocabulary
@@ -135,13 +135,14 @@ if readonly_reason:
 
 
 def on_keystrokes() -> None:
-    """A batch of typed text from the browser: into the working copy, before the page runs."""
+    """A batch of typed text from the browser: into the working copy, before the page runs;
+    Ctrl+S in a box saves it at once."""
     found = keeper.batch()
     if not found:
         return
     target = works.get(int(found.get("did") or 0))
     if target is not None and keeper.apply(target, found):
-        state.put(state.EDITOR_SAVE_ASKED, target.dialogue_id)
+        save_clicked(target.dialogue_id)
 
 
 def removal_text(exc: ConfirmationNeededError, stored: list) -> str:
@@ -160,7 +161,9 @@ def removal_text(exc: ConfirmationNeededError, stored: list) -> str:
 
 
 def save(working: WorkingCopy, *, confirmed: bool = False) -> bool:
-    """Save the working copy as a revision; False (with the reason shown) if it was not."""
+    """Save the working copy as a revision; False if it was not (the reason is left for the
+    page to show: a flash, a conflict or a confirmation to ask for). Runs in a button's
+    callback, before the page is drawn, so one run shows the result."""
     spent = working.take_seconds()
     try:
         result = editing.save_revision(
@@ -174,22 +177,60 @@ def save(working: WorkingCopy, *, confirmed: bool = False) -> bool:
         confirmations[working.dialogue_id] = removal_text(exc, list(stored.turns))
         return False
     except ConflictError as exc:
-        # Shown at the top with the text kept and the choice to reapply it: rerun to draw that.
+        # Shown at the top with the text kept and the choice to reapply it.
         working.seconds += spent
         conflicts[working.dialogue_id] = (exc.expected_version, exc.current_version)
         state.flash(describe(exc), "error")
-        st.rerun()
+        return False
     except CurationError as exc:
         working.seconds += spent
-        show_error(exc)
+        state.flash(describe(exc), "error")
         return False
-    readers.clear()
+    readers.clear_dialogue(working.dialogue_id)
     conflicts.pop(working.dialogue_id, None)
     confirmations.pop(working.dialogue_id, None)
     fresh = editing.get_dialogue(readers.context().uow(), actor, working.dialogue_id)
     works[working.dialogue_id] = working.after_save(fresh)
     state.flash(t("editor.saved", revision=result.revision, id=working.dialogue_id))
     return True
+
+
+def save_clicked(did: int, confirmed: bool = False) -> None:
+    on_keystrokes_pending()
+    working = works.get(did)
+    if working is None:
+        return
+    if not working.dirty and not confirmed:
+        state.flash(t("editor.nothing_to_save"), "info")
+        return
+    save(working, confirmed=confirmed)
+
+
+def on_keystrokes_pending() -> None:
+    """The keeper's latest batch, if this run's callbacks have not applied it yet (a click's
+    callback may run before the keeper's): applying a batch twice changes nothing."""
+    found = keeper.batch()
+    if found:
+        target = works.get(int(found.get("did") or 0))
+        if target is not None and int(found.get("seq") or 0) > target.keeper_seq:
+            keeper.apply(target, found)
+
+
+def submit_clicked(did: int) -> None:
+    on_keystrokes_pending()
+    working = works.get(did)
+    if working is None or (working.dirty and not save(working)):
+        return
+    following = readers.neighbour(actor, project, did, 1, statuses, assignee)
+    try:
+        workflow.submit(readers.context(), actor, did, working.note or None)
+    except CurationError as exc:
+        state.flash(describe(exc), "error")
+        return
+    readers.clear_dialogue(did)
+    works.pop(did, None)
+    state.put(state.EDITOR_DIALOGUE, following if following not in (None, did) else None)
+    state.flash(t("editor.submitted", id=did))
 
 
 def reapply() -> None:
@@ -279,45 +320,23 @@ def save_and_submit(working: WorkingCopy) -> None:
         st.text_input(t("editor.note"), **turn_editor.typed_widget(
             f"editor.{dialogue_id}.note", working.note, working,
             lambda v: works[dialogue_id].set_field("note", v, typed=True)))
-    asked = state.get(state.EDITOR_SAVE_ASKED) == dialogue_id
-    state.put(state.EDITOR_SAVE_ASKED, None)
     c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="center")
     # Never disabled: a click right after typing must save (the keeper sends the text first).
-    clicked = c1.button(t("editor.save"), type="primary", icon=":material/save:",
-                        key="editor.save", shortcut="Ctrl+S")
-    if clicked or asked:
-        if not working.dirty:
-            st.toast(t("editor.nothing_to_save"))
-        elif save(working):
-            st.rerun()
-    may_submit = current.status in workflow.OPEN_WORK
-    submit = c2.button(t("editor.submit"), icon=":material/send:", key="editor.submit",
-                       disabled=not may_submit)
-    if submit and (not working.dirty or save(working)):
-        following = readers.neighbour(actor, project, dialogue_id, 1, statuses, assignee)
-        try:
-            workflow.submit(readers.context(), actor, dialogue_id, working.note or None)
-        except CurationError as exc:
-            show_error(exc)
-        else:
-            readers.clear()
-            works.pop(dialogue_id, None)
-            state.put(state.EDITOR_DIALOGUE,
-                      following if following not in (None, dialogue_id) else None)
-            state.flash(t("editor.submitted", id=dialogue_id))
-            st.rerun()
+    c1.button(t("editor.save"), type="primary", icon=":material/save:", key="editor.save",
+              shortcut="Ctrl+S", on_click=save_clicked, args=(dialogue_id,))
+    c2.button(t("editor.submit"), icon=":material/send:", key="editor.submit",
+              disabled=current.status not in workflow.OPEN_WORK, on_click=submit_clicked,
+              args=(dialogue_id,))
     c3.caption(t("editor.unsaved") if working.dirty else t("editor.no_changes"))
     if dialogue_id in confirmations:
         with st.container(border=True, key="editor-confirm"):
             st.warning(confirmations[dialogue_id], icon=":material/delete_forever:")
             k1, k2 = st.columns(2)
-            if k1.button(t("editor.confirm_save"), key="editor.confirm_save",
-                         icon=":material/save:") and save(working, confirmed=True):
-                st.rerun()
-            if k2.button(t("editor.confirm_cancel"), key="editor.confirm_cancel",
-                         icon=":material/edit:"):
-                confirmations.pop(dialogue_id, None)
-                st.rerun()
+            k1.button(t("editor.confirm_save"), key="editor.confirm_save",
+                      icon=":material/save:", on_click=save_clicked, args=(dialogue_id, True))
+            k2.button(t("editor.confirm_cancel"), key="editor.confirm_cancel",
+                      icon=":material/edit:", on_click=confirmations.pop,
+                      args=(dialogue_id, None))
 
 
 if not disabled:
