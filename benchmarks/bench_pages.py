@@ -42,6 +42,7 @@ APP = ROOT / "curation_app" / "ui" / "app.py"
 PROJECT = "extes-big"
 ANNOTATORS = [f"ann{i:02d}" for i in range(20)]
 LEAD = Actor("lea", UserRole.LEAD)
+REVIEWABLE = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED, Status.SUBMITTED)
 REVIEWER = Actor("rita", UserRole.REVIEWER)
 WORDS = ["feel", "stress", "work", "job", "friend", "family", "sleep", "tired", "help", "talk",
          "try", "week", "boss", "money", "plan", "worry", "really", "know", "think", "hard",
@@ -200,33 +201,41 @@ def main() -> None:
 
     c = readers.context()
     first_open = workflow.my_queue(ctx, ann, PROJECT)[0].id
+    first_review = workflow.dialogue_page(ctx, REVIEWER, PROJECT, (Status.SUBMITTED,),
+                                          limit=1).items[0].id
+
+    def common() -> None:  # what every page reads: the sidebar's projects, the project
+        workflow.project_names(c)
+        projects.get_project(c.uow(), PROJECT)
+
+    def one_dialogue(who: Actor, dialogue_id: int) -> None:  # the editor's / review's reads
+        editing.get_dialogue(c.uow(), who, dialogue_id)
+        workflow.events(c, who, dialogue_id)
+        editing.history(c.uow(), who, dialogue_id)
+        checks.check_dialogue(c, dialogue_id)
+
+    # The service calls each page makes, without Streamlit (same arguments as the page).
     bare: dict[str, Callable[[], Any]] = {
-        "My queue (annotator)": lambda: (projects.list_projects(c.uow()),
-                                         workflow.dialogue_page(c, ann, PROJECT, workflow.OPEN_WORK,
-                                                                ann.name, limit=100)),
-        "Editor (annotator)": lambda: (projects.list_projects(c.uow()),
-                                       workflow.dialogue_page(c, ann, PROJECT, workflow.OPEN_WORK,
-                                                              ann.name, limit=200),
-                                       editing.get_dialogue(c.uow(), ann, first_open),
-                                       workflow.events(c, ann, first_open),
-                                       editing.history(c.uow(), ann, first_open),
-                                       checks.check_dialogue(c, first_open)),
-        "Editor (lead)": lambda: (projects.list_projects(c.uow()),
-                                  workflow.dialogue_page(c, LEAD, PROJECT, None, None, limit=200),
-                                  editing.get_dialogue(c.uow(), LEAD, 1),
-                                  workflow.events(c, LEAD, 1), editing.history(c.uow(), LEAD, 1),
-                                  checks.check_dialogue(c, 1)),
+        "My queue (annotator)": lambda: (
+            common(), workflow.dialogue_page(c, ann, PROJECT, workflow.OPEN_WORK, ann.name,
+                                             limit=100)),
+        "Editor (annotator)": lambda: (
+            common(), workflow.dialogue_page(c, ann, PROJECT, workflow.OPEN_WORK, ann.name,
+                                             limit=200), one_dialogue(ann, first_open)),
+        "Editor (lead)": lambda: (
+            common(), workflow.dialogue_page(c, LEAD, PROJECT, REVIEWABLE, None, limit=200),
+            one_dialogue(LEAD, 1)),
         "Editor, 120 turns (annotator)": lambda: (
-            editing.get_dialogue(c.uow(), ann, built["long_id"]),
-            editing.history(c.uow(), ann, built["long_id"]),
-            checks.check_dialogue(c, built["long_id"])),
-        "Review (reviewer)": lambda: (projects.list_projects(c.uow()),
-                                      workflow.dialogue_page(c, REVIEWER, PROJECT,
-                                                             (Status.SUBMITTED,), limit=200)),
-        "Checks (lead)": lambda: (projects.list_projects(c.uow()),
-                                  checks.findings_page(c, LEAD, PROJECT, limit=200),
-                                  checks.check_runs(c, PROJECT)),
-        "Progress (lead)": lambda: (projects.list_projects(c.uow()),
+            common(), workflow.dialogue_page(c, ann, PROJECT, workflow.OPEN_WORK, ann.name,
+                                             limit=200), one_dialogue(ann, built["long_id"])),
+        "Review (reviewer)": lambda: (
+            common(), workflow.dialogue_page(c, REVIEWER, PROJECT, (Status.SUBMITTED,),
+                                             limit=200), one_dialogue(REVIEWER, first_review)),
+        "Checks (lead)": lambda: (
+            common(), checks.check_runs(c, PROJECT),
+            checks.findings_page(c, LEAD, PROJECT, limit=200),
+            checks.duplicate_clusters(c, LEAD, PROJECT, 20)),
+        "Progress (lead)": lambda: (common(), projects.list_projects(c.uow()),
                                     workflow.progress(c, LEAD, PROJECT)),
     }
     pages: dict[str, Callable[[], AppTest]] = {
