@@ -126,6 +126,8 @@ except CurationError as exc:
     readonly_reason = str(exc)
 
 st.caption(components.dialogue_caption(current))
+# (The dialogue's provenance panel, curation_app/ui/provenance.py, belongs here, under the
+# caption: it reads ``current`` only.)
 events = load(readers.events, actor, dialogue_id)
 returned = components.latest_comment(events, "return")
 if current.status == Status.RETURNED and returned is not None:

@@ -37,6 +37,8 @@ dialogue_id = state.get(state.REVIEW_DIALOGUE)
 dialogue = load(readers.dialogue, actor, dialogue_id)
 
 st.caption(components.dialogue_caption(dialogue))
+# (The dialogue's provenance panel, curation_app/ui/provenance.py, belongs here, under the
+# caption: it reads ``dialogue`` only.)
 meta = [f"**{t('label.topic')}**: {dialogue.topic or '—'}",
         f"**{t('label.emotion')}**: {dialogue.emotion or '—'}"]
 if dialogue.description:
