@@ -296,7 +296,10 @@ def main() -> None:
             started = time.perf_counter()
             workflow.submit(c, who, others[n].id)
             bare_times.append(time.perf_counter() - started)
-        row("Submit (annotator)", page_times, bare_times)
+        if page_times:
+            row("Submit (annotator)", page_times, bare_times)
+        else:
+            print("Submit (annotator): no open dialogues left to submit (build afresh)")
 
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak memory of this process: {peak_mb:.0f} MB; readers' caches cleared before "

@@ -295,24 +295,29 @@ def edit_area() -> None:
             st.warning(t("editor.blanked", turns=numbers), icon=":material/warning:")
             st.button(t("editor.put_back"), icon=":material/restore:", key="editor.put_back",
                       on_click=put_back, args=(blank,))
+    # Only the open tab is drawn: the diff of a 120-turn dialogue is not worked out on every
+    # keystroke batch while the turns are shown.
     edit_tab, diff_tab, history_tab = st.tabs([t("editor.tab_edit"), t("editor.tab_diff"),
-                                               t("editor.tab_history")])
+                                               t("editor.tab_history")],
+                                              key="editor.tabs", on_change="rerun")
     found = load(readers.findings, replace(current, turns=working.to_turns(),
                                            topic=working.topic, emotion=working.emotion,
                                            description=working.description))
-    with edit_tab:
+    with edit_tab:  # drawn even when another tab is open: the boxes keep their state
         if found:
             turn_editor.show_findings([f for f in found if f.turn is None])
         turn_editor.turns(working, vocab, disabled=disabled,
                           findings=None if found is None else
                           (lambda i: [f for f in found if f.turn == i]))
-    with diff_tab:
-        revisions = load(readers.history, actor, dialogue_id)
-        if revisions:
-            st.caption(t("editor.diff_help", author=revisions[0].author))
-            components.show_diff(vocab, revisions[0].turns, working.to_turns())
-    with history_tab:
-        components.show_history(load(readers.history, actor, dialogue_id), events)
+    if diff_tab.open:
+        with diff_tab:
+            revisions = load(readers.history, actor, dialogue_id)
+            if revisions:
+                st.caption(t("editor.diff_help", author=revisions[0].author))
+                components.show_diff(vocab, revisions[0].turns, working.to_turns())
+    if history_tab.open:
+        with history_tab:
+            components.show_history(load(readers.history, actor, dialogue_id), events)
     if not disabled:
         save_and_submit(working)
 
