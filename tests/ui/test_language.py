@@ -78,5 +78,9 @@ def test_chinese_and_english_dialogue_text_displays_and_saves_unchanged(make_app
     at.button(key="editor.save").click().run()
     saved = editing.get_dialogue(app_ctx.uow(), actor("ann"), dialogue.id)
     assert saved.turns[0].text == mixed
+    # The diff is drawn when its tab is open.
+    at.session_state["editor.tabs"] = "与草稿的差异" if language == "zh" else \
+        "Changes against the draft"
+    at.run()
     diff = "".join(h.value for h in at.html)
     assert "&lt;b&gt;" in diff and "<b>标签" not in diff  # dialogue text is escaped markup
