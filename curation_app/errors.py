@@ -183,3 +183,24 @@ class ReleaseBlockedError(CurationError):
     def __init__(self, message: str, findings: list | None = None):
         super().__init__(message)
         self.findings = list(findings or [])
+class ConfirmationNeededError(InvalidInputError):
+    """A save that would throw away text (empty turns that had text, or remove most of a
+    dialogue): refused unless the caller confirms. ``emptied`` and ``removed`` are 0-based turn
+    indexes of the stored dialogue; ``kept``/``total`` count its non-empty turns."""
+
+    def __init__(self, message: str, *, emptied: list[int], removed: list[int], kept: int,
+                 total: int):
+        super().__init__(message)
+        self.emptied = emptied
+        self.removed = removed
+        self.kept = kept
+        self.total = total
+
+
+class BlockingFindingsError(InvalidInputError):
+    """Submit or approve refused: the dialogue has error-level check findings (``findings``
+    holds :class:`curation_app.checks.findings.Finding` objects)."""
+
+    def __init__(self, message: str, findings: list[Any]):
+        super().__init__(message)
+        self.findings = findings

@@ -340,6 +340,9 @@ class OpenAIStub:
         self.random_turns: tuple[int, int] | None = None
         self.realistic_usage = False
         self._rng = random.Random(0)
+        # Answer ``stream: true`` with one plain JSON completion, as several OpenAI-compatible
+        # servers do.
+        self.ignore_stream = False
         self._queue: deque[Behaviour] = deque()
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
@@ -510,7 +513,7 @@ class OpenAIStub:
         if kind == "stall" and self._stopping.wait(behaviour.seconds):
             return None  # the stub is shutting down
         content, finish = self._capped(*self._content(behaviour, body), body)
-        if body.get("stream"):
+        if body.get("stream") and not self.ignore_stream:
             return self._stream(h, rid, body, content, finish)
         return self._send_json(h, rid, 200, self._completion(n, body, content, finish))
 

@@ -172,9 +172,15 @@ def test_users_assign_and_progress_commands(run):
         "demo-lead\tlead\tpassword", "demo-reviewer\treviewer\tpassword",
         "rita\treviewer\tOIDC only"]
 
-    assigned = run("assign", "--project", "demo-extes", "--to", "ann", "--to", "rita",
-                   "--count", "2", "--overlap", "2")
-    assert assigned.stdout.strip() == "assigned 4 dialogues in demo-extes: ann 2, rita 2"
+    refused = runner.invoke(main, ["assign", "--project", "demo-extes", "--to", "ann", "--to",
+                                   "rita", "--count", "2"])
+    assert refused.exit_code == 1
+    assert "rita is a reviewer; annotation work can be assigned to annotators and leads only" \
+        in refused.stderr
+    assigned = run("assign", "--project", "demo-extes", "--to", "ann", "--to",
+                   "demo-annotator", "--count", "2", "--overlap", "2")
+    assert assigned.stdout.strip() == (
+        "assigned 4 dialogues in demo-extes: ann 2, demo-annotator 2")
     report = run("progress", "--project", "demo-extes")
     assert report.stdout.strip() == (
         "demo-extes: 3 dialogues (draft 3); 0 edited by people, "

@@ -681,6 +681,37 @@ class _ClientBase:
                 f"base_url={self.config.base_url!r}, structured_mode={self.structured_mode!r})")
 
 
+def _unstreamed(stream: Any) -> dict[str, Any] | None:
+    """The body of a reply to a streamed request that is not an event stream (a server that
+    ignores ``stream: true`` and sends one JSON completion), or None for a real stream."""
+    response = stream.response
+    kind = response.headers.get("content-type", "")
+    if "text/event-stream" in kind:
+        return None
+    body = response.read()
+    try:
+        data = json.loads(body)
+    except ValueError:
+        # Not JSON either: its text is the reply, for the parser to judge and the page to show.
+        return {"choices": [{"message": {"content": body.decode("utf-8", "replace")}}]}
+    return data if isinstance(data, dict) else {"choices": [{"message": {"content": body.decode(
+        "utf-8", "replace")}}]}
+
+
+def _whole_reply(data: dict[str, Any], tally: _Tally) -> str:
+    """The message text of a plain completion, its usage and model counted into ``tally``."""
+    tally.model = data.get("model") or tally.model
+    usage = data.get("usage") or {}
+    tally.prompt_tokens += int(usage.get("prompt_tokens") or 0)
+    tally.completion_tokens += int(usage.get("completion_tokens") or 0)
+    choices = data.get("choices") or [{}]
+    choice = choices[0] if isinstance(choices[0], dict) else {}
+    tally.finish_reason = choice.get("finish_reason") or tally.finish_reason
+    message = choice.get("message") or {}
+    content = message.get("content") if isinstance(message, dict) else None
+    return content if isinstance(content, str) else json.dumps(data, ensure_ascii=False)
+
+
 class DraftClient(_ClientBase):
     """Drafts from an OpenAI-compatible server, synchronously (UI, CLI, scripts).
 
@@ -734,7 +765,14 @@ class DraftClient(_ClientBase):
             tally.attempts = 1
             try:
                 tally.request_id = stream.response.headers.get("x-request-id")
-                for chunk in stream:
+                whole = _unstreamed(stream)
+                if whole is not None:
+                    # The server ignored ``stream: true`` and answered with one completion:
+                    # it is the whole reply (the SDK would read it as an empty stream).
+                    pieces.append(_whole_reply(whole, tally))
+                    if on_text is not None:
+                        on_text(pieces[0])
+                for chunk in stream if whole is None else ():
                     tally.model = getattr(chunk, "model", None) or tally.model
                     usage = getattr(chunk, "usage", None)
                     if usage is not None:

@@ -280,3 +280,40 @@ def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> Fi
                           refused=len({p.index for p in result.refused}),
                           clusters=found.clusters, labels=labels, threshold=threshold,
                           seconds=time.perf_counter() - started)
+
+
+# ---- the Checks page: findings a page at a time, filtered in the database ----------------------
+@dataclass(frozen=True)
+class FindingsPage:
+    matching: int  # findings that pass the filters
+    stored: int  # findings stored for the project (latest run of each kind)
+    per_rule: dict[str, int]  # matching findings per rule, most first
+    items: list[Finding]  # one page of the matching findings
+
+
+def findings_page(ctx: AppContext, actor: Actor, project: str, *,
+                  kinds: Sequence[str] = (), rules: Sequence[str] = (),
+                  severities: Sequence[str] = (), text: str = "", limit: int = 200,
+                  offset: int = 0) -> FindingsPage:
+    """One page of the project's stored findings, filtered and counted by the database (a
+    project of 11k dialogues can hold tens of thousands of findings)."""
+    require(actor, "checks.run")
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        matching, stored, per_rule, items = uow.checks.findings_page(
+            record, kinds=kinds, rules=rules, severities=severities, text=text.strip(),
+            limit=limit, offset=offset)
+    return FindingsPage(matching, stored, per_rule, items)
+
+
+def duplicate_clusters(ctx: AppContext, actor: Actor, project: str,
+                       limit: int = 20) -> tuple[int, dict[int, list[Finding]]]:
+    """How many near-duplicate clusters are stored, and the members of the first ``limit``."""
+    require(actor, "checks.run")
+    with ctx.uow() as uow:
+        total, found = uow.checks.clusters(uow.repo.get_project(project), limit)
+    clusters: dict[int, list[Finding]] = {}
+    for f in found:
+        if f.cluster is not None and f.dialogue_id is not None:
+            clusters.setdefault(f.cluster, []).append(f)
+    return total, clusters

@@ -6,7 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from curation_app.domain import Dialogue, Revision, Role, Status, Turn
-from curation_app.errors import InvalidInputError, PermissionDeniedError
+from curation_app.errors import ConfirmationNeededError, InvalidInputError, PermissionDeniedError
 from curation_app.services.permissions import Actor, UserRole, check_may_read, require
 from curation_app.store import UnitOfWork
 from curation_app.textsafety import bad_text_in, label_problem, text_problem
@@ -92,8 +92,13 @@ def check_content(turns: Sequence[Turn], fields: dict[str, object]) -> None:
 def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_version: int,
                   turns: Sequence[Turn], *, topic: object = _UNCHANGED,
                   emotion: object = _UNCHANGED, description: object = _UNCHANGED,
-                  note: str | None = None, seconds_spent: int | None = None) -> SaveResult:
+                  note: str | None = None, seconds_spent: int | None = None,
+                  confirm_removal: bool = False) -> SaveResult:
     """Save an edit made on ``expected_version``.
+
+    A save that would empty turns that had text, or keep fewer than half of the turns that
+    had text, raises ConfirmationNeededError naming them unless ``confirm_removal`` is set: a
+    blanked editor must never overwrite a dialogue by accident.
 
     Raises ConflictError (carrying the attempted content) if someone saved in between; the
     caller keeps its text and can reapply it on the newer version. The first save of a draft
@@ -105,6 +110,8 @@ def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_vers
     with uow:
         current = uow.repo.get_dialogue(dialogue_id)
         check_may_edit(actor, current)
+        if not confirm_removal:
+            check_removal(current.turns, turns)
         starts_work = current.status in (Status.DRAFT, Status.RETURNED)
         version, number = uow.repo.save_content(
             dialogue_id, expected_version, list(turns),
@@ -120,6 +127,30 @@ def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_vers
                                    str(Status.IN_PROGRESS))
         uow.commit()
     return SaveResult(dialogue_id, version, number)
+
+
+def check_removal(stored: Sequence[Turn], new: Sequence[Turn]) -> None:
+    """Raise ConfirmationNeededError if ``new`` would throw away text of ``stored``.
+
+    Emptied: a position whose stored turn had text and whose new turn has none. Removed: the
+    save keeps fewer than half of the stored turns that had text (deleted or emptied).
+    """
+    had = [i for i, t in enumerate(stored) if t.text.strip()]
+    emptied = [i for i in had if i < len(new) and not new[i].text.strip()]
+    kept = sum(1 for t in new if t.text.strip())
+    most_gone = len(had) >= 2 and kept * 2 < len(had)
+    if not emptied and not most_gone:
+        return
+    removed = [i for i in had if i >= len(new)] if most_gone else []
+    parts = []
+    if emptied:
+        parts.append("empty turn" + ("s " if len(emptied) > 1 else " ")
+                     + ", ".join(str(i + 1) for i in emptied) + " (they had text)")
+    if most_gone:
+        parts.append(f"keep only {kept} of the {len(had)} turns that had text")
+    raise ConfirmationNeededError(
+        "this save would " + " and ".join(parts) + "; confirm to save anyway",
+        emptied=emptied, removed=removed, kept=kept, total=len(had))
 
 
 def history(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> list[Revision]:

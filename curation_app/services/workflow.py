@@ -11,11 +11,19 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from curation_app.checks import CheckConfig, DialogueChecker, Finding
 from curation_app.domain import Dialogue, Status
-from curation_app.errors import InvalidInputError, NotFoundError, PermissionDeniedError
+from curation_app.errors import (
+    BlockingFindingsError,
+    InvalidInputError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from curation_app.services import editing
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, UserRole, check_may_read, require
+from curation_app.store import UnitOfWork
+from curation_app.store.repository import DialogueSummary
 from curation_app.store.workflow import WorkflowEvent
 
 OPEN_WORK = (Status.DRAFT, Status.IN_PROGRESS, Status.RETURNED)
@@ -58,7 +66,12 @@ def assign(ctx: AppContext, actor: Actor, project: str, *, annotators: Sequence[
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         for name in names:
-            uow.repo.get_user(name)
+            # Annotation work goes to annotators (or leads who choose to annotate): a
+            # reviewer who annotated would then review their own work.
+            role = uow.repo.get_user(name).role
+            if role not in (UserRole.ANNOTATOR, UserRole.LEAD):
+                raise InvalidInputError(f"{name} is a {role}; annotation work can be assigned "
+                                        "to annotators and leads only")
         ids = list(dialogue_ids) if dialogue_ids else uow.workflow.unassigned(record, count)
         rotation = itertools.cycle(names)
         done: list[tuple[int, str]] = []
@@ -103,12 +116,85 @@ def list_dialogues(ctx: AppContext, actor: Actor, project: str,
         return uow.repo.list_dialogues(record, statuses, assignee=assignee, topic=topic)
 
 
+def blocking_findings(uow: UnitOfWork, dialogue: Dialogue) -> list[Finding]:
+    """The error-level findings of the format and lint checks on a stored dialogue, with its
+    project's rule settings: what stops it from moving on. The safety screen is left out on
+    purpose: its word lists flag text for a reviewer to judge (the Review page shows them),
+    they do not decide."""
+    record = uow.repo.get_project(dialogue.project or "")
+    config = CheckConfig.resolve(record.vocabulary.checks, record.settings)
+    checker = DialogueChecker(record.vocabulary, config, ("format", "lint"))
+    return [f for f in checker.check(dialogue)
+            if f.severity == "error"]
+
+
+def refuse_if_blocked(uow: UnitOfWork, dialogue: Dialogue, action: str) -> None:
+    """Raise BlockingFindingsError naming each error-level finding (turns counted from 1, as
+    the editor shows them)."""
+    found = blocking_findings(uow, dialogue)
+    if not found:
+        return
+    named = "; ".join(f"{f.rule}" + (f" (turn {f.turn + 1})" if f.turn is not None else "")
+                      + f": {f.message}" for f in found[:10])
+    more = f"; and {len(found) - 10} more" if len(found) > 10 else ""
+    raise BlockingFindingsError(
+        f"dialogue {dialogue.id} cannot be {action}: {len(found)} error-level finding"
+        f"{'s' if len(found) != 1 else ''}: {named}{more}", found)
+
+
+# ---- light lists for the pages ----------------------------------------------------------------
+@dataclass(frozen=True)
+class DialoguePage:
+    total: int
+    items: list[DialogueSummary]
+
+
+def _own_only(actor: Actor, assignee: str | None) -> None:
+    if actor.role == UserRole.ANNOTATOR and assignee != actor.name:
+        raise PermissionDeniedError("annotators see their own dialogues only")
+
+
+def project_names(ctx: AppContext) -> list[str]:
+    """Every project's name, in order (what a project picker offers)."""
+    with ctx.uow() as uow:
+        return uow.repo.project_names()
+
+
+def dialogue_page(ctx: AppContext, actor: Actor, project: str,
+                  statuses: Sequence[Status] | None = None, assignee: str | None = None, *,
+                  limit: int = 100, offset: int = 0, topic: str | None = None,
+                  ids: Sequence[int] | None = None) -> DialoguePage:
+    """One page of the project's dialogues as summaries (no turns), and how many there are:
+    what a list on a page needs, at any project size."""
+    require(actor, "dialogue.read")
+    _own_only(actor, assignee)
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        items = uow.repo.dialogue_summaries(record, statuses, assignee=assignee, topic=topic,
+                                            limit=limit, offset=offset, ids=ids)
+        total = (len(items) if ids is not None else
+                 uow.repo.count_dialogues(record, statuses, assignee=assignee, topic=topic))
+    return DialoguePage(total, items)
+
+
+def neighbour(ctx: AppContext, actor: Actor, project: str, dialogue_id: int, step: int,
+              statuses: Sequence[Status] | None = None,
+              assignee: str | None = None) -> int | None:
+    """The dialogue after (step 1) or before (step -1) ``dialogue_id`` in the same list."""
+    require(actor, "dialogue.read")
+    _own_only(actor, assignee)
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        return uow.repo.neighbour_id(record, statuses, assignee, dialogue_id, step)
+
+
 def submit(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None = None) -> None:
     require(actor, "workflow.submit")
     with ctx.uow() as uow:
         dialogue = uow.repo.get_dialogue(dialogue_id)
         if actor.role == UserRole.ANNOTATOR and dialogue.assignee != actor.name:
             raise PermissionDeniedError(f"dialogue {dialogue_id} is not assigned to you")
+        refuse_if_blocked(uow, dialogue, "submitted")
         uow.workflow.transition(dialogue_id, OPEN_WORK, Status.SUBMITTED, actor.name, "submit",
                                 comment)
         _audit(uow, actor, "submit", dialogue_id, Status.SUBMITTED)
@@ -118,6 +204,7 @@ def submit(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None 
 def approve(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None = None) -> None:
     require(actor, "workflow.review")
     with ctx.uow() as uow:
+        refuse_if_blocked(uow, uow.repo.get_dialogue(dialogue_id), "approved")
         uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.APPROVED, actor.name,
                                 "approve", comment)
         _audit(uow, actor, "approve", dialogue_id, Status.APPROVED)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from curation_app.checks.findings import Finding
@@ -97,3 +97,59 @@ class CheckRepository:
             select(CheckRunRow).where(CheckRunRow.project_id == project.id)
             .order_by(CheckRunRow.id.desc()).limit(limit))
         return [_run_record(r) for r in rows]
+
+    # ---- one page of findings, filtered in the database (the Checks page) -------------------
+    def _filtered(self, project: ProjectRecord, kinds: Sequence[str], rules: Sequence[str],
+                  severities: Sequence[str], text: str) -> Any:
+        where = [CheckFindingRow.project_id == project.id]
+        if kinds:
+            where.append(CheckFindingRow.kind.in_(list(kinds)))
+        if rules:
+            where.append(CheckFindingRow.rule.in_(list(rules)))
+        if severities:
+            where.append(CheckFindingRow.severity.in_(list(severities)))
+        if text:
+            where.append(func.lower(CheckFindingRow.message).contains(text.lower(),
+                                                                      autoescape=True))
+        return where
+
+    def findings_page(self, project: ProjectRecord, *, kinds: Sequence[str] = (),
+                      rules: Sequence[str] = (), severities: Sequence[str] = (),
+                      text: str = "", limit: int = 200,
+                      offset: int = 0) -> tuple[int, int, dict[str, int], list[Finding]]:
+        """(findings matching, findings stored, matches per rule, one page of the matches)."""
+        where = self._filtered(project, kinds, rules, severities, text)
+        per_rule = {rule: int(n) for rule, n in self.session.execute(
+            select(CheckFindingRow.rule, func.count()).where(*where)
+            .group_by(CheckFindingRow.rule).order_by(func.count().desc()))}
+        stored = int(self.session.scalar(
+            select(func.count()).select_from(CheckFindingRow)
+            .where(CheckFindingRow.project_id == project.id)) or 0)
+        rows = self.session.scalars(
+            select(CheckFindingRow).where(*where)
+            .order_by(CheckFindingRow.dialogue_id, CheckFindingRow.turn.nulls_first(),
+                      CheckFindingRow.id)
+            .offset(offset).limit(limit))
+        return sum(per_rule.values()), stored, per_rule, [_finding(r) for r in rows]
+
+    def clusters(self, project: ProjectRecord, limit: int) -> tuple[int, list[Finding]]:
+        """(how many duplicate clusters, the findings of the first ``limit`` of them)."""
+        base = (select(CheckFindingRow.cluster)
+                .where(CheckFindingRow.project_id == project.id, CheckFindingRow.kind == "dedup",
+                       CheckFindingRow.cluster.is_not(None)).distinct())
+        total = int(self.session.scalar(select(func.count()).select_from(base.subquery())) or 0)
+        first = list(self.session.scalars(base.order_by(CheckFindingRow.cluster).limit(limit)))
+        if not first:
+            return total, []
+        rows = self.session.scalars(
+            select(CheckFindingRow).where(CheckFindingRow.project_id == project.id,
+                                          CheckFindingRow.kind == "dedup",
+                                          CheckFindingRow.cluster.in_(first))
+            .order_by(CheckFindingRow.cluster, CheckFindingRow.id))
+        return total, [_finding(r) for r in rows]
+
+
+def _finding(r: CheckFindingRow) -> Finding:
+    return Finding(rule=r.rule, severity=r.severity,  # type: ignore[arg-type]
+                   dialogue_id=r.dialogue_id, turn=r.turn, path=r.path, message=r.message,
+                   category=r.category, cluster=r.cluster, score=r.score)

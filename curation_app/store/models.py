@@ -380,3 +380,11 @@ class AuditEventRow(Base):
     target: Mapped[str | None] = mapped_column(String(300), nullable=True)
     address: Mapped[str | None] = mapped_column(String(100), nullable=True)
     detail: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+# Indexes of migration 0008: the pages' paged and filtered reads (declared here, after the
+# classes, so that the tables above stay as they were).
+Index("ix_dialogues_project_assignee_status", DialogueRow.project_id, DialogueRow.assignee,
+      DialogueRow.status)
+Index("ix_check_findings_project_severity", CheckFindingRow.project_id, CheckFindingRow.severity)
+Index("ix_check_findings_project_rule", CheckFindingRow.project_id, CheckFindingRow.rule)
+Index("ix_check_findings_project_kind_cluster", CheckFindingRow.project_id,
+      CheckFindingRow.kind, CheckFindingRow.cluster)

@@ -351,3 +351,76 @@ class Repository:
     def set_settings(self, project_id: int, settings: dict[str, Any]) -> None:
         self.session.execute(
             update(ProjectRow).where(ProjectRow.id == project_id).values(settings=settings))
+
+    # ---- light reads for the pages (no turns loaded) -----------------------------------------
+    def _summary_query(self, project: ProjectRecord, statuses: Sequence[Status] | None,
+                       assignee: str | None, topic: str | None = None) -> Any:
+        query = select(*_SUMMARY_COLUMNS).where(DialogueRow.project_id == project.id)
+        if statuses:
+            query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
+        if assignee is not None:
+            query = query.where(DialogueRow.assignee == assignee)
+        if topic is not None:
+            query = query.where(DialogueRow.topic == topic)
+        return query
+
+    def dialogue_summaries(self, project: ProjectRecord,
+                           statuses: Sequence[Status] | None = None, *,
+                           assignee: str | None = None, topic: str | None = None,
+                           limit: int | None = None, offset: int = 0,
+                           ids: Sequence[int] | None = None) -> list[DialogueSummary]:
+        """One page of the project's dialogues (by id) as summaries: no turns are read."""
+        query = self._summary_query(project, statuses, assignee, topic)
+        if ids is not None:
+            query = query.where(DialogueRow.id.in_(list(ids)))
+        query = query.order_by(DialogueRow.id).offset(offset)
+        if limit is not None:
+            query = query.limit(limit)
+        return [DialogueSummary(*row[:-1], project=project.name, language=row[-1])
+                for row in self.session.execute(query)]
+
+    def count_dialogues(self, project: ProjectRecord, statuses: Sequence[Status] | None = None,
+                        *, assignee: str | None = None, topic: str | None = None) -> int:
+        query = self._summary_query(project, statuses, assignee, topic)
+        return int(self.session.scalar(
+            select(func.count()).select_from(query.subquery())) or 0)
+
+    def neighbour_id(self, project: ProjectRecord, statuses: Sequence[Status] | None,
+                     assignee: str | None, dialogue_id: int, step: int) -> int | None:
+        """The id of the next (step > 0) or previous dialogue of the same list, wrapping
+        around at either end; None if the list is empty."""
+        base = self._summary_query(project, statuses, assignee).with_only_columns(
+            DialogueRow.id)
+        if step > 0:
+            found = self.session.scalar(base.where(DialogueRow.id > dialogue_id)
+                                        .order_by(DialogueRow.id).limit(1))
+            return found if found is not None else self.session.scalar(
+                base.order_by(DialogueRow.id).limit(1))
+        found = self.session.scalar(base.where(DialogueRow.id < dialogue_id)
+                                    .order_by(DialogueRow.id.desc()).limit(1))
+        return found if found is not None else self.session.scalar(
+            base.order_by(DialogueRow.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class DialogueSummary:
+    """What a list of dialogues shows about each: enough to pick one, without its turns."""
+
+    id: int
+    topic: str | None
+    emotion: str | None
+    status: Status
+    assignee: str | None
+    version: int
+    turn_count: int
+    updated_at: datetime | None
+    project: str | None = None
+    language: str = ""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "status", Status(self.status))
+
+
+_SUMMARY_COLUMNS = (DialogueRow.id, DialogueRow.topic, DialogueRow.emotion, DialogueRow.status,
+                    DialogueRow.assignee, DialogueRow.version, DialogueRow.turn_count,
+                    DialogueRow.updated_at, DialogueRow.language)

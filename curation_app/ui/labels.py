@@ -53,3 +53,22 @@ def shown(options: Iterable[Hashable], name: Callable[[Any], str]) -> Callable[[
     language (so the names do not depend on when or where Streamlit calls it)."""
     names = {option: name(option) for option in options}
     return lambda option: names.get(option, str(option))
+
+
+def finding_message(finding: Any) -> str:
+    """A check finding's message in the interface language: the checks word their messages in
+    English (logs, CLI); the Chinese interface shows the rule's own Chinese sentence, with the
+    turn, instead."""
+    if language() == "en":
+        return str(finding.message)
+    described = t_optional(f"rule.{finding.rule}")
+    if described is None:
+        return str(finding.message)
+    turn = getattr(finding, "turn", None)
+    return (t("rule.at_turn", n=turn + 1) if turn is not None else "") + described
+
+
+def blank(value: Any) -> str:
+    """A table cell that may be absent: nothing, not "None" (as text, so that the column
+    keeps one type)."""
+    return "" if value is None else str(value)

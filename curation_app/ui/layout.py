@@ -66,6 +66,11 @@ def navigation(actor: Actor | None) -> st.navigation:  # type: ignore[valid-type
     pages = [st.Page(p.path, title=t(p.title_key), icon=p.icon, url_path=p.url_path,
                      default=(i == 0))
              for i, p in enumerate(specs)]
+    if actor is None:
+        # A page's own address (a bookmark of /progress) before signing in: answer it with the
+        # sign-in form, so that signing in lands on that page instead of "Page not found".
+        pages += [st.Page(SIGN_IN.path, title=t(SIGN_IN.title_key), icon=SIGN_IN.icon,
+                          url_path=p.url_path) for p in PAGES]
     return st.navigation(pages, position="sidebar" if actor else "hidden")
 
 
@@ -79,15 +84,23 @@ def _language_switch() -> None:
 
 def _project_select() -> str | None:
     try:
-        names = [p.name for p in readers.project_list()]
+        names = readers.project_names()
     except CurationError as exc:
         show_error(exc)
         return None
     if not names:
         st.caption(t("ui.no_projects"))
         return None
+    actor = state.get(state.AUTH_ACTOR)
+    store = readers.working_copies()
+    # A new session (a reload) starts in the project this person last worked in.
+    chosen = state.get(state.PROJECT) or (store.last_project(actor.name) if actor else None)
+    if chosen in names:
+        state.put(state.PROJECT, chosen)
     st.selectbox(t("ui.project"), names,
-                 **state.bind(state.PROJECT, state.get(state.PROJECT), options=names))
+                 **state.bind(state.PROJECT, chosen, options=names))
+    if actor is not None:
+        store.remember_project(actor.name, state.get(state.PROJECT))
     return state.get(state.PROJECT)
 
 

@@ -25,6 +25,7 @@ from curation_app.store.db import database_url, is_up_to_date
 from curation_app.store.jobs import JobRecord
 from curation_app.store.repository import UserRecord
 from curation_app.store.workflow import WorkflowEvent
+from curation_app.ui.working_copy import WorkingCopyStore
 
 TTL_S = 5
 
@@ -36,6 +37,16 @@ def _context_for(url: str) -> AppContext:
 
 def context() -> AppContext:
     return _context_for(database_url())
+
+
+@st.cache_resource(show_spinner=False)
+def _working_copies_for(url: str) -> WorkingCopyStore:
+    return WorkingCopyStore()
+
+
+def working_copies() -> WorkingCopyStore:
+    """The unsaved edits of every user of this database, outliving any one browser session."""
+    return _working_copies_for(database_url())
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -52,10 +63,23 @@ def clear() -> None:
     st.cache_data.clear()
 
 
+def clear_dialogue(dialogue_id: int) -> None:
+    """Forget what a save or a submit of one dialogue changes (its reads, the lists and the
+    counts), keeping the rest cached: the next run after a save stays warm."""
+    for read in (dialogue, history, events, dialogue_page, progress, project_list):
+        read.clear()
+
+
 # ---- projects --------------------------------------------------------------------------------
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def project_list() -> list[ProjectCounts]:
     return projects.list_projects(context().uow())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def project_names() -> list[str]:
+    """The sidebar's choice: names only, no counting over every dialogue on each run."""
+    return workflow.project_names(context())
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -90,20 +114,19 @@ def events(actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def my_queue(actor: Actor, name: str | None) -> list[Dialogue]:
-    return workflow.my_queue(context(), actor, name)
+def dialogue_page(actor: Actor, name: str, statuses: tuple[Status, ...] | None = None,
+                  assignee: str | None = None, limit: int = 100,
+                  offset: int = 0) -> workflow.DialoguePage:
+    """A page of summaries (no turns): small to cache, quick to read at any project size."""
+    return workflow.dialogue_page(context(), actor, name, statuses or None, assignee,
+                                  limit=limit, offset=offset)
 
 
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def review_queue(actor: Actor, name: str) -> list[Dialogue]:
-    return workflow.review_queue(context(), actor, name)
-
-
-@st.cache_data(ttl=TTL_S, show_spinner=False)
-def dialogues(actor: Actor, name: str, statuses: tuple[Status, ...] | None = None,
-              assignee: str | None = None) -> list[Dialogue]:
-    return workflow.list_dialogues(context(), actor, name, statuses=statuses or None,
-                                   assignee=assignee)
+def neighbour(actor: Actor, name: str, dialogue_id: int, step: int,
+              statuses: tuple[Status, ...] | None = None,
+              assignee: str | None = None) -> int | None:
+    return workflow.neighbour(context(), actor, name, dialogue_id, step, statuses or None,
+                              assignee)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
@@ -119,8 +142,18 @@ def user_list(actor: Actor) -> list[UserRecord]:
 
 # ---- checks ------------------------------------------------------------------------------------
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def latest_findings(name: str) -> list[Finding]:
-    return checks.latest_findings(context(), name)
+def findings_page(actor: Actor, name: str, kinds: tuple[str, ...], rules: tuple[str, ...],
+                  severities: tuple[str, ...], text: str,
+                  offset: int = 0) -> checks.FindingsPage:
+    """One page (200) of the stored findings, filtered and counted in the database."""
+    return checks.findings_page(context(), actor, name, kinds=kinds, rules=rules,
+                                severities=severities, text=text, offset=offset)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def duplicate_clusters(actor: Actor, name: str,
+                       limit: int) -> tuple[int, dict[int, list[Finding]]]:
+    return checks.duplicate_clusters(context(), actor, name, limit)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)

@@ -30,6 +30,9 @@ FLASH = "ui.flash"  # (kind, message) to show once after a rerun
 EDITOR_DIALOGUE = "editor.dialogue_id"
 EDITOR_WORK = "editor.work"  # {dialogue id: WorkingCopy}, the unsaved edits
 EDITOR_CONFLICT = "editor.conflict"  # {dialogue id: (your version, current version)}
+EDITOR_CONFIRM = "editor.confirm"  # {dialogue id: what a refused destructive save would remove}
+EDITOR_GEN = "editor.generation"  # bumped when the editor is entered again: fresh text boxes
+EDITOR_SAVE_ASKED = "editor.save_asked"  # dialogue id whose save Ctrl+S asked for, or None
 GENERATE_RESULT = "generate.result"  # summary of the last single draft
 GENERATE_STREAMED = "generate.streamed"  # the text streamed for the last single draft
 REVIEW_DIALOGUE = "review.dialogue_id"
@@ -57,6 +60,9 @@ DEFAULTS: dict[str, Callable[[], Any]] = {
     EDITOR_DIALOGUE: lambda: None,
     EDITOR_WORK: dict,
     EDITOR_CONFLICT: dict,
+    EDITOR_CONFIRM: dict,
+    EDITOR_SAVE_ASKED: lambda: None,
+    EDITOR_GEN: lambda: 0,
     GENERATE_RESULT: lambda: None,
     GENERATE_STREAMED: lambda: "",
     REVIEW_DIALOGUE: lambda: None,

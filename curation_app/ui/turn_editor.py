@@ -16,9 +16,10 @@ import streamlit as st
 
 from curation_app.domain import Role
 from curation_app.presets import Vocabulary
-from curation_app.ui import state
+from curation_app.ui import readers, state
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import (
+    finding_message,
     label_name,
     role_name,
     shown,
@@ -34,8 +35,37 @@ ROLES = [str(Role.SEEKER), str(Role.SUPPORTER)]
 Findings = Callable[[int], Sequence[Any]]
 
 
+# Dialogues longer than this show their turns a page at a time: a 120-turn dialogue would
+# otherwise draw about a thousand widgets on every run.
+TURNS_PER_PAGE = 20
+PAGED_FROM = 30
+
+
 def working_copy(dialogue_id: int) -> WorkingCopy:
-    return state.get(state.EDITOR_WORK)[dialogue_id]
+    actor = state.get(state.AUTH_ACTOR)
+    return readers.working_copies().for_user(actor.name)[dialogue_id]
+
+
+def typed_widget(key: str, value: str, wc: WorkingCopy,
+                 store: Callable[[str], None]) -> dict[str, Any]:
+    """Keyword arguments for a box people type in, showing ``value`` from the working copy.
+
+    The box's key names the working copy's ``stamp`` and the page's generation
+    (:data:`state.EDITOR_GEN`): a box is never refilled in place (a refill raced what was
+    being typed, and a box drawn again after a page switch could come back blank); when its
+    text changes other than by typing, or the page is entered again, a new box is drawn with
+    the text as its value.
+    """
+    wkey = state.widget_key(f"{key}@{state.get(state.EDITOR_GEN)}.{wc.stamp}")
+    return {"key": wkey, "value": value,
+            "on_change": lambda: store(st.session_state[wkey])}
+
+
+def description_key(wc: WorkingCopy) -> str:
+    """The description box's widget key: absent from the session state when the page was not
+    drawn in the previous run (the page was entered again)."""
+    return state.widget_key(f"editor.{wc.dialogue_id}.description@"
+                            f"{state.get(state.EDITOR_GEN)}.{wc.stamp}")
 
 
 def _apply(dialogue_id: int, method: str, *args: Any) -> Callable[[Any], None]:
@@ -51,7 +81,9 @@ def _set_field(dialogue_id: int, name: str, value: Any) -> None:
 
 
 def _op(dialogue_id: int, method: str, *args: Any) -> None:
-    getattr(working_copy(dialogue_id), method)(*args)
+    wc = working_copy(dialogue_id)
+    getattr(wc, method)(*args)
+    wc.restructured()
 
 
 def metadata(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool) -> None:
@@ -66,9 +98,11 @@ def metadata(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool) -> None:
                  format_func=shown(emotions, partial(label_name, vocab, "emotion")),
                  **state.bind(f"editor.{did}.emotion", wc.emotion, options=emotions,
                               store=partial(_set_field, did, "emotion")))
-    st.text_area(t("label.description"), height=68, disabled=disabled,
-                 **state.bind(f"editor.{did}.description", wc.description or "", typed=True,
-                              store=partial(_set_field, did, "description")))
+    with st.container(key=f"editor-field-{did}-description"):
+        st.text_area(t("label.description"), height=68, disabled=disabled,
+                     **typed_widget(f"editor.{did}.description", wc.description or "", wc,
+                                    lambda v: working_copy(did).set_field("description", v,
+                                                                           typed=True)))
 
 
 def _height(text: str) -> int:
@@ -116,12 +150,31 @@ def _actions(wc: WorkingCopy, turn: WorkTurn, first: bool, last: bool) -> None:
                       disabled=off, on_click=_op, args=(did, method, *args), type="tertiary")
 
 
+def turn_page(wc: WorkingCopy) -> range:
+    """The turns (by index) shown now: all of a short dialogue, one page of a long one, with
+    the page picked above the turns."""
+    count = len(wc.turns)
+    if count < PAGED_FROM:
+        return range(count)
+    pages = (count + TURNS_PER_PAGE - 1) // TURNS_PER_PAGE
+    options = list(range(pages))
+    key = f"editor.{wc.dialogue_id}.turn_page"
+    chosen = st.session_state.get(key, 0)
+    st.segmented_control(
+        t("editor.turn_pages", n=count), options, selection_mode="single", required=True,
+        format_func=lambda p: f"{p * TURNS_PER_PAGE + 1}–{min(count, (p + 1) * TURNS_PER_PAGE)}",
+        **state.bind(key, chosen if chosen in options else 0, options=options))
+    page = st.session_state.get(key, 0)
+    return range(page * TURNS_PER_PAGE, min(count, (page + 1) * TURNS_PER_PAGE))
+
+
 def turns(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool,
           findings: Findings | None = None) -> None:
     did = wc.dialogue_id
     count = len(wc.turns)
     role_names = shown(ROLES, partial(role_name, vocab))
-    for i, turn in enumerate(wc.turns):
+    for i in turn_page(wc):
+        turn = wc.turns[i]
         with st.container(border=True, key=f"editor-turn-{did}-{turn.uid}"):
             left, middle, right = st.columns([1.3, 5.4, 3])
             left.selectbox(
@@ -133,8 +186,9 @@ def turns(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool,
             middle.text_area(
                 t("editor.turn_text", n=i + 1, speaker=role_name(vocab, turn.role)),
                 height=_height(turn.text), disabled=disabled, label_visibility="collapsed",
-                **state.bind(f"editor.{did}.{turn.uid}.text", turn.text, typed=True,
-                             store=_apply(did, "set_text", turn.uid)))
+                **typed_widget(f"editor.{did}.{turn.uid}.text", turn.text, wc,
+                               lambda v, u=turn.uid: working_copy(did).set_text(u, v,
+                                                                                 typed=True)))
             with right:
                 if turn.role == Role.SUPPORTER:
                     _strategies(wc, vocab, turn, disabled)
@@ -152,4 +206,4 @@ def show_findings(found: Sequence[Any]) -> None:
     whole dialogue: rule id and message, an error in red, a warning in yellow."""
     for finding in found:
         show = st.error if finding.severity == "error" else st.warning
-        show(f"`{finding.rule}` {md(finding.message)}", icon=":material/rule:")
+        show(f"`{finding.rule}` {md(finding_message(finding))}", icon=":material/rule:")

@@ -9,6 +9,7 @@ turns move, so a widget keyed by it keeps showing the same turn.
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,6 +18,8 @@ from curation_app.domain import Dialogue, Role, Turn
 
 # Gaps between two edits longer than this count as a pause, not as work.
 IDLE_CAP_S = 300
+# The typed-text marks of the two free-text fields that are not turns.
+FIELD_UIDS = {"description": -1, "note": -2}
 _SENTENCE_END = re.compile(r"(?<=[。！？!?…])|(?<=[.;；])\s")
 
 
@@ -49,6 +52,15 @@ class WorkingCopy:
     seconds: float = 0.0  # active editing time not yet saved
     last_touch: float = field(default_factory=time.monotonic)
     saved: tuple[Any, ...] = ()  # the content as loaded, to tell unsaved changes
+    # Per turn uid, the text the browser last sent for it while someone typed (so the page
+    # does not send that box's text back to the browser and overwrite newer keystrokes).
+    typed: dict[int, str] = field(default_factory=dict)
+    keeper_seq: int = 0  # the newest batch of keystrokes applied (see ui/keeper.py)
+    # Bumped by every change of text that did not come from typing in its box (split, merge,
+    # a restore, a save): the boxes are then drawn afresh, under new widget keys.
+    stamp: int = 0
+    # Turn uid -> index of that turn in the version this copy was made from.
+    origin: dict[int, int] = field(default_factory=dict)
 
     # ---- making one ----------------------------------------------------------------------
     @classmethod
@@ -61,7 +73,23 @@ class WorkingCopy:
             topic=dialogue.topic, emotion=dialogue.emotion, description=dialogue.description,
             language=dialogue.language, next_uid=len(dialogue.turns),
         )
+        copy.origin = {i: i for i in range(len(dialogue.turns))}
         copy.saved = copy.content()
+        return copy
+
+    def after_save(self, fresh: Dialogue) -> WorkingCopy:
+        """A clean copy of the dialogue just saved from this copy, keeping the turns' uids (the
+        boxes on the page stay the same boxes) and what the browser last sent."""
+        copy = WorkingCopy.from_dialogue(fresh)
+        if len(copy.turns) == len(self.turns):
+            for new, old in zip(copy.turns, self.turns, strict=True):
+                new.uid = old.uid
+            copy.origin = {t.uid: i for i, t in enumerate(copy.turns)}
+            copy.next_uid = self.next_uid
+            copy.typed = {uid: text for uid, text in self.typed.items()
+                          if any(t.uid == uid and t.text == text for t in copy.turns)}
+        copy.keeper_seq = self.keeper_seq
+        copy.stamp = self.stamp + 1
         return copy
 
     def rebased(self, latest: Dialogue) -> WorkingCopy:
@@ -72,6 +100,7 @@ class WorkingCopy:
         copy.next_uid = len(copy.turns)
         copy.topic, copy.emotion, copy.description = self.topic, self.emotion, self.description
         copy.note, copy.seconds = self.note, self.seconds
+        copy.stamp = self.stamp + 1
         return copy
 
     # ---- reading -------------------------------------------------------------------------
@@ -107,14 +136,51 @@ class WorkingCopy:
         return spent
 
     # ---- operations ----------------------------------------------------------------------
+    def restructured(self) -> None:
+        """Turns were added, removed, moved, split or merged: draw their boxes afresh."""
+        self.stamp += 1
+        self.touch()
+
     def _bump(self) -> int:
         uid = self.next_uid
         self.next_uid += 1
         return uid
 
-    def set_text(self, uid: int, text: str) -> None:
+    def set_text(self, uid: int, text: str, *, typed: bool = False) -> None:
+        """``typed``: the text comes from the box the browser shows it in (not a restore)."""
         self.turn(uid).text = text
+        if typed:
+            self.typed[uid] = text
+        else:
+            self.typed.pop(uid, None)
+            self.stamp += 1
         self.touch()
+
+    def set_field(self, name: str, text: str, *, typed: bool = False) -> None:
+        """The description or the save note, as typed (see :meth:`set_text`)."""
+        if name == "description":
+            self.description = text or None
+        else:
+            self.note = text
+        if typed:
+            self.typed[FIELD_UIDS[name]] = text
+        else:
+            self.typed.pop(FIELD_UIDS[name], None)
+            self.stamp += 1
+        self.touch()
+
+    def emptied(self, stored: Dialogue) -> list[int]:
+        """Uids of turns that are empty here but have text in ``stored`` (the version this
+        copy was made from)."""
+        if stored.version != self.version:
+            return []
+        by_uid = {t.uid: t for t in self.turns}
+        return [uid for uid, i in self.origin.items()
+                if i < len(stored.turns) and stored.turns[i].text.strip()
+                and uid in by_uid and not by_uid[uid].text.strip()]
+
+    def has_uid(self, uid: int) -> bool:
+        return any(t.uid == uid for t in self.turns)
 
     def set_role(self, uid: int, role: str) -> None:
         turn = self.turn(uid)
@@ -187,3 +253,37 @@ def split_text(text: str) -> tuple[str, str]:
     middle = len(text) / 2
     cut = min(cuts, key=lambda c: abs(c - middle))
     return text[:cut].rstrip(), text[cut:].strip()
+
+
+class WorkingCopyStore:
+    """Every user's working copies, kept by the server process (not by one browser session),
+    so that a reload or a second tab finds the unsaved edit where it was left. One per
+    database; thread-safe because Streamlit runs each session in its own thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._copies: dict[str, dict[int, WorkingCopy]] = {}
+        self._last: dict[str, int] = {}
+        self._projects: dict[str, str] = {}
+
+    def for_user(self, name: str) -> dict[int, WorkingCopy]:
+        with self._lock:
+            return self._copies.setdefault(name, {})
+
+    def last_dialogue(self, name: str) -> int | None:
+        return self._last.get(name)
+
+    def remember(self, name: str, dialogue_id: int | None) -> None:
+        with self._lock:
+            if dialogue_id is None:
+                self._last.pop(name, None)
+            else:
+                self._last[name] = dialogue_id
+
+    def last_project(self, name: str) -> str | None:
+        return self._projects.get(name)
+
+    def remember_project(self, name: str, project: str | None) -> None:
+        with self._lock:
+            if project:
+                self._projects[name] = project

@@ -264,4 +264,5 @@ def test_a_single_draft_belongs_to_whoever_generated_it(ctx, stub):
         single = generation.generate_one(ctx, ANNOTATOR, "zh", rendered, client)
     stored = editing.get_dialogue(ctx.uow(), ANNOTATOR, single.dialogue_id)
     assert stored.assignee == ANNOTATOR.name
-    editing.save_revision(ctx.uow(), ANNOTATOR, stored.id, stored.version, stored.turns[:2])
+    editing.save_revision(ctx.uow(), ANNOTATOR, stored.id, stored.version, stored.turns[:2],
+                          confirm_removal=True)  # cutting 6 turns to 2 is confirmed

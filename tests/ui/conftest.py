@@ -102,3 +102,12 @@ def texts(at: AppTest) -> str:
     # what a person reads: no bold markers, no backslash escapes (user text is escaped so that
     # it never renders as Markdown; see curation_app/ui/plain.py)
     return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(parts).replace("**", ""))
+
+
+def box_named(at: AppTest, key: str):
+    """The editor's text box whose widget key starts with ``key``: the editor draws a box
+    afresh (under a new key ``key@generation.stamp``) whenever its text changes other than by
+    typing or the page is entered again."""
+    found = [box for box in at.text_area if box.key and box.key.startswith(key + "@")]
+    assert len(found) == 1, (key, [box.key for box in at.text_area])
+    return found[0]

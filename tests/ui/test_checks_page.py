@@ -73,7 +73,7 @@ def test_the_filters_narrow_the_findings_table(make_app, app_ctx):
     at.text_input(key=state.widget_key(state.CHECKS_FILTER_TEXT)).input("CONTEMPT").run()
     assert list(findings_table(at)["dialogue"]) == [ids[2]]
     assert list(findings_table(at)["category"]) == ["contempt"]
-    assert list(findings_table(at)["turn"]) == [4]  # numbered as the editor numbers turns
+    assert list(findings_table(at)["turn"]) == ["4"]  # numbered as the editor; blank if none
     # Filters and the findings' dialogue lead to the editor.
     at.button(key="checks.open_go").click().run()
     assert at.session_state[state.EDITOR_DIALOGUE] == ids[2]
@@ -182,3 +182,25 @@ def test_the_page_is_in_chinese_too(make_app, app_ctx):
     assert "检查完成：checked 4 dialogues in pc" in texts(at)
     assert "重复簇 1：完全相同" in texts(at)
     assert list(findings_table(at).columns) == ["对话", "轮次", "规则", "严重程度", "类型", "说明"]
+
+
+def test_a_run_that_finds_nothing_says_so_and_chinese_shows_chinese_messages(make_app, app_ctx):
+    ids = imported(app_ctx)
+    at = checks_page(make_app)
+    assert "No findings stored: run the checks." in texts(at)  # no run yet
+    # Only the format check, which finds nothing in this corpus.
+    at.multiselect(key=state.widget_key(state.CHECKS_KINDS)).set_value(["format"]).run()
+    run(at)
+    assert "0 errors, 0 warnings" in texts(at)
+    assert "No findings stored" not in texts(at)
+    assert "The latest check run found nothing to report." in texts(at)
+    # In Chinese, the findings' messages are Chinese too.
+    at.multiselect(key=state.widget_key(state.CHECKS_KINDS)).set_value(["lint"]).run()
+    run(at)
+    at.session_state[state.LANGUAGE] = "zh"
+    at.run()
+    shown = findings_table(at)
+    assert ids[1] in list(shown.iloc[:, 0])
+    messages = " ".join(str(m) for m in shown.iloc[:, -1])
+    assert "支持者的发言没有标注策略" in messages
+    assert "strategy" not in messages

@@ -10,7 +10,7 @@ from curation_app.domain import Role, Status, Turn
 from curation_app.services import editing, workflow
 from curation_app.services.context import AppContext
 from curation_app.ui import state
-from tests.ui.conftest import actor, open_page, texts
+from tests.ui.conftest import actor, box_named, open_page, texts
 
 NEW_TEXT = "朋友要转学，你一定很舍不得吧？We can write to her too."
 
@@ -28,7 +28,7 @@ def taken(make_app, name: str = "ann", project: str = "demo-peconv") -> tuple[Ap
 
 
 def text_box(at: AppTest, did: int, uid: int):
-    return at.text_area(key=f"w:editor.{did}.{uid}.text")
+    return box_named(at, f"w:editor.{did}.{uid}.text")
 
 
 def click(at: AppTest, key: str) -> AppTest:
@@ -93,7 +93,7 @@ def test_speaker_topic_emotion_and_description_can_be_changed(make_app, app_ctx)
     at, did = taken(make_app)
     at.selectbox(key=f"w:editor.{did}.2.role").set_value("supporter").run()
     at.selectbox(key=f"w:editor.{did}.emotion").set_value("fear").run()
-    at.text_area(key=f"w:editor.{did}.description").input("孩子的好朋友要转学。").run()
+    box_named(at, f"w:editor.{did}.description").input("孩子的好朋友要转学。").run()
     click(at, "editor.save")
     saved = editing.get_dialogue(app_ctx.uow(), actor("ann"), did)
     assert saved.turns[2].role == Role.SUPPORTER

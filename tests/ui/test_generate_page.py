@@ -100,3 +100,33 @@ def test_a_lead_queues_a_batch_that_a_worker_runs(make_app, app_ctx, stub):
     assert Worker(app_ctx, WorkerSettings(poll_s=0.05)).run(once=True) == 1
     finished = generation.job_status(app_ctx, job.id)
     assert (finished.status, finished.succeeded) == ("finished", 2)
+
+
+def test_one_draft_from_a_server_that_ignores_stream_true(make_app, app_ctx, stub):
+    """Several OpenAI-compatible servers answer ``stream: true`` with one plain JSON
+    completion: that answer is the whole reply, and the draft is stored as usual."""
+    stub.ignore_stream = True
+    at = open_page(make_app("ann"), "generate")
+    at.button(key="generate.go").click().run()
+    assert not at.exception
+    assert stub.chat_requests[-1].body.get("stream") is True
+    result = at.session_state[state.GENERATE_RESULT]
+    assert result["error"] is None, result
+    assert result["tokens"] > 0  # the plain answer's usage is counted
+    assert f"Draft #{result['dialogue_id']} stored as revision 0" in texts(at)
+    draft = editing.get_dialogue(app_ctx.uow(), actor("ann"), result["dialogue_id"])
+    assert len(draft.turns) == 6
+
+
+def test_a_failed_plain_answer_shows_what_the_model_sent(make_app, app_ctx, stub):
+    from tests.openai_stub_server import invalid_json
+
+    stub.ignore_stream = True
+    stub.script(invalid_json())
+    at = open_page(make_app("ann"), "generate")
+    at.button(key="generate.go").click().run()
+    result = at.session_state[state.GENERATE_RESULT]
+    assert result["error"] is not None
+    sent = at.session_state[state.GENERATE_STREAMED]
+    assert sent.strip() and sent != "—"
+    assert any(sent in str(code.value) for code in at.code)

@@ -9,7 +9,7 @@ import pytest
 
 from curation_app.services import editing, workflow
 from curation_app.ui import i18n, state
-from tests.ui.conftest import actor, open_page, texts
+from tests.ui.conftest import actor, box_named, open_page, texts
 
 UI = Path(i18n.__file__).parent
 
@@ -71,12 +71,16 @@ def test_chinese_and_english_dialogue_text_displays_and_saves_unchanged(make_app
     at = make_app("ann", language=language)
     at.session_state[state.EDITOR_DIALOGUE] = dialogue.id
     open_page(at, "editor")
-    box = at.text_area(key=f"w:editor.{dialogue.id}.0.text")
+    box = box_named(at, f"w:editor.{dialogue.id}.0.text")
     assert box.value == dialogue.turns[0].text  # Chinese, exactly as stored
     mixed = "妈妈，我有点害怕 — I'm scared of the test 😟\n第二行：“引号”和 <b>标签</b>"
     box.input(mixed).run()
     at.button(key="editor.save").click().run()
     saved = editing.get_dialogue(app_ctx.uow(), actor("ann"), dialogue.id)
     assert saved.turns[0].text == mixed
+    # The diff is drawn when its tab is open.
+    at.session_state["editor.tabs"] = "与草稿的差异" if language == "zh" else \
+        "Changes against the draft"
+    at.run()
     diff = "".join(h.value for h in at.html)
     assert "&lt;b&gt;" in diff and "<b>标签" not in diff  # dialogue text is escaped markup

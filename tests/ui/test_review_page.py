@@ -9,7 +9,7 @@ from curation_app.domain import Role, Status, Turn
 from curation_app.services import editing, workflow
 from curation_app.services.context import AppContext
 from curation_app.ui import state
-from tests.ui.conftest import actor, open_page, texts
+from tests.ui.conftest import actor, box_named, open_page, texts
 
 REWRITE = "最好的朋友要走了，你一定很舍不得。"
 
@@ -66,7 +66,7 @@ def test_returning_needs_a_comment_which_the_annotator_then_sees(make_app, app_c
     ann.session_state[state.EDITOR_DIALOGUE] = did
     open_page(ann, "editor")
     assert "Returned by rita: 第 4 轮还缺少共情。" in texts(ann)
-    assert not ann.text_area(key=f"w:editor.{did}.1.text").disabled
+    assert not box_named(ann, f"w:editor.{did}.1.text").disabled
 
 
 def test_discarding_needs_a_reason(make_app, app_ctx):

@@ -4,8 +4,6 @@ workflow, never delete), and set the project's rules."""
 
 from __future__ import annotations
 
-from collections import Counter
-
 import pandas as pd
 import streamlit as st
 
@@ -16,10 +14,11 @@ from curation_app.services import checks, privacy, workflow
 from curation_app.ui import components, layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
-from curation_app.ui.labels import shown
+from curation_app.ui.labels import finding_message, shown
 from curation_app.ui.plain import t_md
 
 SHOWN_CLUSTERS = 20
+PAGE = 200  # findings per page of the table
 PER_ROW = 3
 
 actor = layout.require_actor(layout.start(
@@ -57,14 +56,13 @@ with st.expander(t("checks.runs"), expanded=False):
             t("checks.when"): r.created_at.strftime("%Y-%m-%d %H:%M:%S"),
             t("checks.by"): r.started_by,
             t("checks.run_kinds"): ", ".join(r.kinds),
-            t("checks.dialogues"): r.summary.get("dialogues"),
-            t("checks.errors"): r.summary.get("errors"),
-            t("checks.warnings"): r.summary.get("warnings"),
-            t("checks.clusters"): r.summary.get("clusters"),
-            t("checks.seconds"): r.summary.get("seconds"),
+            t("checks.dialogues"): r.summary.get("dialogues", 0),
+            t("checks.errors"): r.summary.get("errors", 0),
+            t("checks.warnings"): r.summary.get("warnings", 0),
+            t("checks.clusters"): r.summary.get("clusters", 0),
+            t("checks.seconds"): r.summary.get("seconds", 0),
         } for r in runs]), hide_index=True, width="stretch", height=200)
 
-found = load(readers.latest_findings, project)
 findings_tab, duplicates_tab, rules_tab = st.tabs(
     [t("checks.tab_findings"), t("checks.tab_duplicates"), t("checks.tab_rules")])
 
@@ -74,11 +72,8 @@ def open_in_editor(dialogue_id: int) -> None:
     st.switch_page("views/editor.py")
 
 
-# ---- the findings, filtered ---------------------------------------------------------------------
-def findings_table(found: list[Finding]) -> None:
-    if not found:
-        st.info(t("checks.no_findings"))
-        return
+# ---- the findings, filtered and paged by the database -------------------------------------------
+def findings_table() -> None:
     c1, c2, c3 = st.columns([1, 2, 1])
     chosen_kinds = c1.multiselect(t("checks.filter_kinds"), list(KINDS), format_func=kind_name,
                                   placeholder=t("checks.filter_all"), **state.bind(
@@ -94,26 +89,36 @@ def findings_table(found: list[Finding]) -> None:
         **state.bind(state.CHECKS_FILTER_SEVERITIES, state.get(state.CHECKS_FILTER_SEVERITIES)))
     search = st.text_input(t("checks.search"), icon=":material/search:", **state.bind(
         state.CHECKS_FILTER_TEXT, state.get(state.CHECKS_FILTER_TEXT), typed=True))
-    needle = search.strip().casefold()
-    rows = [f for f in found
-            if (not chosen_kinds or f.kind in chosen_kinds)
-            and (not chosen_rules or f.rule in chosen_rules)
-            and (not chosen_severities or f.severity in chosen_severities)
-            and (not needle or needle in f.message.casefold())]
-    st.caption(t("checks.shown", shown=len(rows), total=len(found)))
-    counts = Counter(f.rule for f in rows)
-    if counts:
-        st.markdown(" · ".join(f"`{rule}` **{n}**" for rule, n in counts.most_common()))
+    filters = (tuple(chosen_kinds), tuple(chosen_rules), tuple(chosen_severities),
+               search.strip())
+    first = load(readers.findings_page, actor, project, *filters, 0)
+    if first.stored == 0:
+        st.info(t("checks.no_findings") if not runs else t("checks.nothing_found"))
+        return
+    pages = max(1, (first.matching + PAGE - 1) // PAGE)
+    page = 1
+    if pages > 1:
+        page = int(st.number_input(t("checks.page", pages=pages), min_value=1, max_value=pages,
+                                   value=1, step=1, key="checks.page"))
+    shown = first if page == 1 else load(readers.findings_page, actor, project, *filters,
+                                         (page - 1) * PAGE)
+    st.caption(t("checks.shown", shown=first.matching, total=first.stored) + (
+        "" if pages == 1 else " · " + t("checks.shown_paged",
+                                        first=(page - 1) * PAGE + min(1, len(shown.items)),
+                                        last=(page - 1) * PAGE + len(shown.items))))
+    if first.per_rule:
+        st.markdown(" · ".join(f"`{rule}` **{n}**" for rule, n in first.per_rule.items()))
+    rows = shown.items
     table = pd.DataFrame([{
         t("checks.col_dialogue"): f.dialogue_id,
-        t("checks.col_turn"): None if f.turn is None else f.turn + 1,  # numbered as the editor
+        t("checks.col_turn"): "" if f.turn is None else str(f.turn + 1),  # as the editor
         t("checks.col_rule"): f.rule,
         t("checks.col_severity"): t(f"severity.{f.severity}"),
         t("checks.col_category"): f.category or "",
-        t("checks.col_message"): f.message,
+        t("checks.col_message"): finding_message(f),
     } for f in rows], columns=[t(f"checks.col_{c}") for c in
                                ("dialogue", "turn", "rule", "severity", "category", "message")])
-    table = table.astype({t("checks.col_dialogue"): "Int64", t("checks.col_turn"): "Int64"})
+    table = table.astype({t("checks.col_dialogue"): "Int64"})
     st.dataframe(table, hide_index=True, width="stretch")
     ids = sorted({f.dialogue_id for f in rows if f.dialogue_id is not None})
     if ids:
@@ -126,7 +131,7 @@ def findings_table(found: list[Finding]) -> None:
 
 
 with findings_tab:
-    findings_table(found)
+    findings_table()
 
 
 # ---- near-duplicate clusters, side by side ------------------------------------------------------
@@ -189,19 +194,16 @@ def show_cluster(number: int, members: list[Finding]) -> None:
 
 
 with duplicates_tab:
-    clusters: dict[int, list[Finding]] = {}
-    for f in found:
-        if f.kind == "dedup" and f.cluster is not None and f.dialogue_id is not None:
-            clusters.setdefault(f.cluster, []).append(f)
+    cluster_count, clusters = load(readers.duplicate_clusters, actor, project, SHOWN_CLUSTERS)
     if not clusters:
         st.info(t("checks.no_clusters"))
     else:
-        st.caption(t("checks.clusters_found", n=len(clusters)))
-        for number in sorted(clusters)[:SHOWN_CLUSTERS]:
+        st.caption(t("checks.clusters_found", n=cluster_count))
+        for number in sorted(clusters):
             with st.container(border=True):
                 show_cluster(number, clusters[number])
-        if len(clusters) > SHOWN_CLUSTERS:
-            st.caption(t("checks.more_clusters", n=len(clusters) - SHOWN_CLUSTERS))
+        if cluster_count > len(clusters):
+            st.caption(t("checks.more_clusters", n=cluster_count - len(clusters)))
 
 
 # ---- rule settings ------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from curation_app.services import generation, worker
 from curation_app.services.permissions import ALLOWED
 from curation_app.ui import layout, paper_controls, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
-from curation_app.ui.i18n import t
+from curation_app.ui.i18n import t, t_optional
 from curation_app.ui.labels import label_name, shown, topic_label
 from curation_app.ui.plain import t_md
 
@@ -50,7 +50,8 @@ with st.expander(t("generate.prompt"), expanded=True):
     edited = []
     for i, message in enumerate(rendered.messages):
         text = st.text_area(
-            t("generate.message", role=message["role"]), message["content"],
+            t("generate.message", role=t_optional(f"message_role.{message['role']}")
+              or message["role"]), message["content"],
             height=220 if message["role"] == "user" else 120,
             key=f"generate.msg.{fingerprint}.{i}")
         edited.append({"role": message["role"], "content": text})
@@ -83,7 +84,7 @@ result = state.get(state.GENERATE_RESULT)
 if result:
     if result["error"] is not None:
         show_error(result["error"])
-        with st.expander(t("generate.raw_reply")):
+        with st.expander(t("generate.raw_reply"), expanded=True):
             st.code(state.get(state.GENERATE_STREAMED) or "—", wrap_lines=True)
     else:
         st.success(t("generate.done", id=result["dialogue_id"], job=result["job_id"],
@@ -131,7 +132,9 @@ if actor.role in ALLOWED["generation.run"]:
         jobs = readers.jobs(project)
         if jobs:
             st.dataframe(pd.DataFrame([
-                {t("jobs.id"): j.id, t("jobs.status"): j.status, t("jobs.by"): j.created_by,
+                {t("jobs.id"): j.id,
+                 t("jobs.status"): t_optional(f"job_status.{j.status}") or j.status,
+                 t("jobs.by"): j.created_by,
                  t("jobs.requested"): j.requested, t("jobs.succeeded"): j.succeeded,
                  t("jobs.failed"): j.failed, t("jobs.pending"): j.pending,
                  t("jobs.cost"): round(j.cost_usd, 4), t("jobs.note"): j.stop_reason or ""}

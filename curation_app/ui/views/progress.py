@@ -10,6 +10,7 @@ from curation_app.domain import Status
 from curation_app.ui import layout, readers
 from curation_app.ui.feedback import load
 from curation_app.ui.i18n import t
+from curation_app.ui.labels import blank
 from curation_app.ui.plain import md, t_md
 
 actor = layout.require_actor(layout.start())
@@ -47,7 +48,7 @@ st.bar_chart(pd.DataFrame({t("progress.count"): status_columns(report.by_status)
 st.markdown(f"**{t('progress.by_topic')}**")
 if report.by_topic:
     st.dataframe(pd.DataFrame([
-        {t("label.topic"): row.topic or "—", t("progress.target"): row.target,
+        {t("label.topic"): row.topic or "—", t("progress.target"): blank(row.target),
          t("progress.dialogues"): row.dialogues, t("status.approved"): row.approved,
          t("progress.of_target"): (min(row.dialogues / row.target, 1.0) if row.target else None)}
         for row in report.by_topic]), hide_index=True, width="stretch",

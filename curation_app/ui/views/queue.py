@@ -38,18 +38,19 @@ if st.button(t("queue.take_next"), type="primary", icon=":material/playlist_play
             state.flash(t("queue.taken", id=taken.id))
             open_in_editor(taken.id)
 
-mine = load(readers.my_queue, actor, project)
-st.subheader(t("queue.mine", n=len(mine)))
-if not mine:
+# Summaries, one page of them: an annotator's queue is read without the dialogues' turns.
+mine = load(readers.dialogue_page, actor, project, workflow.OPEN_WORK, actor.name, SHOWN)
+st.subheader(t("queue.mine", n=mine.total))
+if not mine.items:
     st.caption(t("queue.empty"))
-for dialogue in mine[:SHOWN]:
+for dialogue in mine.items:
     text, button = st.columns([6, 1], vertical_alignment="center")
     text.markdown(md(components.dialogue_option(dialogue)))
     if button.button(t("queue.open"), key=f"queue.open.{dialogue.id}",
                      icon=":material/edit_note:"):
         open_in_editor(dialogue.id)
-if len(mine) > SHOWN:
-    st.caption(t("queue.more", n=len(mine) - SHOWN))
+if mine.total > len(mine.items):
+    st.caption(t("queue.more", n=mine.total - len(mine.items)))
 
 # ---- leads: hand out work --------------------------------------------------------------------
 if actor.role in ALLOWED["workflow.assign"]:

@@ -4,34 +4,38 @@ warnings; approve, return with a comment, or discard with a reason."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import streamlit as st
 
+from curation_app.domain import Status
 from curation_app.errors import CurationError
 from curation_app.services import workflow
-from curation_app.ui import components, layout, provenance, readers, state
+from curation_app.ui import components, layout, provenance, readers, state, turn_editor
 from curation_app.ui.feedback import load, show_error
-from curation_app.ui.i18n import t
+from curation_app.ui.i18n import language, t
 from curation_app.ui.labels import shown
 from curation_app.ui.plain import md, t_md
+
+LISTED = 200  # submitted dialogues offered in the picker, oldest first
 
 actor = layout.require_actor(layout.start(state.REVIEW_DIALOGUE))
 project = layout.require_project()
 vocab = load(readers.project, project).vocabulary
 st.title(t("review.title"))
 
-queue = load(readers.review_queue, actor, project)
-if not queue:
+# The queue as summaries (no turns), one page of it; only the chosen dialogue is read whole.
+queue = load(readers.dialogue_page, actor, project, (Status.SUBMITTED,), None, LISTED)
+if not queue.items:
     st.info(t("review.empty"))
     st.stop()
-by_id = {d.id: d for d in queue}
-st.selectbox(t("review.dialogue", n=len(queue)), list(by_id),
+by_id = {d.id: d for d in queue.items}
+st.selectbox(t("review.dialogue", n=queue.total), list(by_id),
              format_func=shown(by_id, lambda i: components.dialogue_option(by_id[i])),
              **state.bind(state.REVIEW_DIALOGUE, state.get(state.REVIEW_DIALOGUE),
                           options=list(by_id)))
-dialogue = by_id[state.get(state.REVIEW_DIALOGUE)]
-dialogue_id = dialogue.id
-assert dialogue_id is not None
+dialogue_id = state.get(state.REVIEW_DIALOGUE)
+dialogue = load(readers.dialogue, actor, dialogue_id)
 
 st.caption(components.dialogue_caption(dialogue))
 provenance.panel(dialogue_id)
@@ -45,8 +49,18 @@ note = components.latest_comment(events, "submit")
 if note is not None:
     st.info(t_md("review.submit_note", who=note.actor, comment=note.comment))
 
-# The local safety screen, as on every save: each flagged turn is named here and warned beside.
-warnings = components.safety_warnings(vocab, dialogue.turns, load(readers.findings, dialogue))
+# The local checks, as on every save. Error-level format and lint findings stop an approval
+# (the service refuses it); they are named here first, so the reviewer knows why.
+checked = load(readers.findings, dialogue)
+blocking = [f for f in checked if f.severity == "error" and f.kind in ("format", "lint")]
+if blocking:
+    with st.container(border=True, key="review-blocked"):
+        st.error(t("review.blocked"), icon=":material/block:")
+        turn_editor.show_findings([replace(f, message=(
+            f"({t('checks.col_turn')} {f.turn + 1}) " if f.turn is not None else "") + f.message)
+            if language() == "en" else f for f in blocking])
+# The safety screen: each flagged turn is named here and warned beside.
+warnings = components.safety_warnings(vocab, dialogue.turns, checked)
 for turn, shown_warnings in sorted(warnings.items()):
     for warning in shown_warnings:
         st.warning(t("safety.turn", n=turn + 1, warning=warning),
