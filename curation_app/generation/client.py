@@ -698,7 +698,7 @@ def _unstreamed(stream: Any) -> dict[str, Any] | None:
         "utf-8", "replace")}}]}
 
 
-def _whole_reply(data: dict[str, Any], tally: _Tally) -> str:
+def _whole_reply(data: dict[str, Any], tally: Tally) -> str:
     """The message text of a plain completion, its usage and model counted into ``tally``."""
     tally.model = data.get("model") or tally.model
     usage = data.get("usage") or {}

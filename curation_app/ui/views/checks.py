@@ -326,6 +326,9 @@ def privacy_section(found: list[Finding]) -> None:
         st.caption(t("privacy.more", n=len(by_dialogue) - SHOWN_PRIVATE))
 
 
-with st.expander(t("privacy.title", n=sum(1 for f in found if f.kind == "privacy")),
-                 expanded=any(f.kind == "privacy" for f in found)):
-    privacy_section(found)
+# The privacy findings are read as one page of their own (filtered in the database, like the
+# table above), so a project with many findings of other kinds does not crowd them out.
+private = load(readers.findings_page, actor, project, ("privacy",), (), (), "", 0)
+if private is not None:
+    with st.expander(t("privacy.title", n=private.matching), expanded=private.matching > 0):
+        privacy_section(private.items)
