@@ -34,7 +34,7 @@ def _seed(app: RunningApp) -> tuple[int, int]:
         with ctx.uow() as uow:
             (did,) = uow.repo.add_dialogues(uow.repo.get_project("demo-peconv"), [Dialogue(
                 turns=[Turn(Role.SEEKER, hostile("turn1")),
-                       Turn(Role.SUPPORTER, hostile("turn2"), ["认可"])],
+                       Turn(Role.SUPPORTER, hostile("turn2"), ["validation"])],
                 topic=topic, emotion="angry", description=hostile("description"),
                 source=Source.GENERATED, assignee=assignee)], author="model")
             uow.commit()

@@ -206,8 +206,9 @@ def test_save_path_refuses_with_the_turn_or_keeps_exactly(ctx):
         turns = list(current.turns)
         turns[where] = Turn(turns[where].role, text)
         try:
+            # confirm_removal: a blank-looking text (a lone U+2028) would otherwise ask first
             editing.save_revision(ctx.uow(), LEAD, dialogue_id, current.version, turns,
-                                  topic=topic)
+                                  topic=topic, confirm_removal=True)
         except InvalidInputError as exc:
             assert (_bad(text) and f"turn {where + 1}: text" in str(exc)) or (
                 topic is not None and (_bad(topic) or len(topic) > 500)

@@ -34,7 +34,7 @@ def mine(ctx) -> Dialogue:
             turns=[Turn(Role.SEEKER if i % 2 == 0 else Role.SUPPORTER, text,
                         [] if i % 2 == 0 else ["Empathetic Statements"])
                    for i, text in enumerate(TEXTS)],
-            topic="Job Loss")], author="model")
+            topic="Job Loss or Career Setbacks")], author="model")
         uow.commit()
     taken = workflow.take_next(ctx, ANN, "p")
     assert taken is not None
