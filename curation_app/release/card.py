@@ -123,6 +123,7 @@ def render_card(info: dict[str, Any], stats: CorpusStats, changes: ChangeStats) 
         "",
         markdown_table(stats.transitions) if len(stats.transitions) else "(none)",
         "",
+        *(["## Quality evaluation", "", info["quality"]] if info.get("quality") else []),
         "## Known limitations",
         "",
         *(f"- {line}" for line in info["limitations"] or ["none recorded"]),

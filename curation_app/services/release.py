@@ -268,7 +268,9 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         "human_changes": changes.to_json(),
         "statistics": stats.figures,
     }
+    quality = quality_markdown(ctx, actor, project)
     info = {
+        "quality": quality,
         "project": project, "version": version, "title": vocab.title or project,
         "language": vocab.language, "license": license_id or record.settings.get("license"),
         "counts": counts, "system_prompt": prompt, "native_format": vocab.export_format,
@@ -292,6 +294,34 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
     return ReleaseSummary(project=project, version=version, path=target, counts=counts,
                           copies_left_out=len(picked.copies_left_out), clusters=len(clusters),
                           warnings=sum(warnings.values()), seconds=timings, manifest=written)
+
+
+def quality_markdown(ctx: AppContext, actor: Actor, project: str) -> str | None:
+    """The project's latest quality figures for the card: the newest closed rating campaign's
+    means and agreement, and the newest LLM judge run beside the human ratings of its items;
+    None when there is neither."""
+    from curation_app.services import judging, quality
+
+    parts = []
+    figures = quality.latest_figures(ctx, actor, project)
+    if figures:
+        parts.append(quality.figures_markdown(figures))
+    with ctx.uow() as uow:
+        campaigns = {c.id: c for c in uow.quality.campaigns(uow.repo.get_project(project))}
+        runs = [r for cid in campaigns for r in uow.quality.judge_runs(cid)]
+    if runs:
+        run = max(runs, key=lambda r: r.id)  # ids grow with time; created_at may tie
+        rows = judging.judge_vs_human(ctx, actor, run.id)
+        lines = [f"LLM judge (run {run.id}, {run.model}, prompt {run.prompt_version}, campaign "
+                 f"{campaigns[run.campaign_id].name}, {run.counts.get('succeeded', 0)} items "
+                 f"scored, {run.counts.get('failed', 0)} failed):", "",
+                 "| aspect | items | judge mean | human mean | Spearman |",
+                 "| --- | --- | --- | --- | --- |"]
+        for row in rows:
+            cells = [row.aspect, row.items, row.judge_mean, row.human_mean, row.spearman]
+            lines.append("| " + " | ".join("—" if c is None else str(c) for c in cells) + " |")
+        parts.append("\n".join(lines) + "\n")
+    return "\n".join(parts) if parts else None
 
 
 def verify_release(folder: str | Path) -> VerifyResult:

@@ -251,3 +251,36 @@ def test_seeds_versus_generated_and_the_figures_for_a_dataset_card(ctx, project)
     q.close_campaign(ctx, LEAD, campaign.id)
     card = q.figures_markdown(q.latest_figures(ctx, LEAD, project))
     assert "| informativeness | 2.0 | — | — |" in card
+
+
+def test_the_release_card_carries_the_latest_quality_figures(ctx, project, tmp_path):
+    from curation_app.services import checks, judging
+    from curation_app.services import release as release_services
+
+    # the fixture's "Work Stress" is no ExTES topic: a lead lets it through as a warning
+    checks.configure_checks(ctx, LEAD, project, rules={"lint.topic_unknown":
+                                                       {"severity": "warning"}})
+    plain = release_services.build_release(ctx, LEAD, project, "1.0.0", out=tmp_path,
+                                           statuses=["draft"])
+    assert "## Quality evaluation" not in (plain.path / "README.md").read_text("utf-8")
+    campaign = q.create_campaign(ctx, LEAD, project, "c", "extes", ["ann", "ben"],
+                                 [q.SampleSpec("random", n=3)], overlap=2)
+    aspects = q.campaign_protocol(ctx, LEAD, campaign.id).aspect_names
+    for actor in (ANN, BEN):
+        for n, task in enumerate(q.my_items(ctx, actor, campaign.id)):
+            q.rate(ctx, actor, task.item_id, dict.fromkeys(aspects, n))
+    run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="judge-model")
+    open_card = release_services.build_release(ctx, LEAD, project, "1.1.0", out=tmp_path,
+                                               statuses=["draft"])
+    text = (open_card.path / "README.md").read_text("utf-8")
+    # an open campaign gives no human figures yet; the judge run is listed with what it scored
+    assert "Human evaluation" not in text
+    assert f"LLM judge (run {run_id}, judge-model" in text and "0 items scored" in text
+    q.close_campaign(ctx, LEAD, campaign.id)
+    closed = release_services.build_release(ctx, LEAD, project, "1.2.0", out=tmp_path,
+                                            statuses=["draft"])
+    text = (closed.path / "README.md").read_text("utf-8")
+    section = text[text.index("## Quality evaluation"):text.index("## Known limitations")]
+    assert q.figures_markdown(q.latest_figures(ctx, LEAD, project)) in section
+    # both raters gave 0, 1, 2 to the same three items: perfect agreement, mean 1.0
+    assert "| informativeness | 1.0 | 1.0 |" in section

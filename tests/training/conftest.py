@@ -43,9 +43,8 @@ def _one_thread() -> None:
 
 @pytest.fixture
 def make_release(tmp_path: Path) -> Callable[..., Path]:
-    """``make_release(language, **kw)`` -> a release folder per docs/release-layout.md.
-
-    The one place to swap for the real release builder (``curation release``) once merged."""
+    """``make_release(language, **kw)`` -> a release folder made by the real release builder
+    (a project in a fresh SQLite database, built as ``curation release`` builds it)."""
     from tests.training.tiny import write_release
 
     counter = iter(range(1000))

@@ -52,14 +52,14 @@ def test_fit_writes_the_adapter_and_its_provenance(trained, qwen_base):
                  "log.jsonl"):
         assert (out / name).is_file(), name
     recorded = json.loads((out / "release.json").read_text("utf-8"))
-    assert recorded["version"] == "v1" and recorded["project"] == "peconv-demo"
+    assert recorded["version"] == "1.0.0" and recorded["project"] == "peconv-demo"
     assert recorded["manifest_sha256"] == hashlib.sha256(
         (release / "manifest.json").read_bytes()).hexdigest()
     args = json.loads((out / "training_args.json").read_text("utf-8"))
     assert args["options"]["examples"] == "per-turn" and args["options"]["max_steps"] == 24
     assert args["versions"]["trl"] and args["train_supporter_tokens"] > 0
     card = (out / "README.md").read_text("utf-8")
-    assert "peconv-demo v1" in card and recorded["manifest_sha256"] in card
+    assert "peconv-demo 1.0.0" in card and recorded["manifest_sha256"] in card
     assert card.startswith("---\nlibrary_name: peft\n")
 
 

@@ -33,6 +33,18 @@ def _spans(labels: list[int]) -> list[list[int]]:
     return spans
 
 
+def _three_pairs(folder: Path, *, several_tags: bool = False):
+    """A train dialogue of three seeker/supporter pairs and a fourth supporter message in a
+    row (the builder decides which dialogues land in train, so pick by shape, not position);
+    with ``several_tags``, one whose supporter turns include a multi-strategy one."""
+    for record in load_release(folder).splits["train"]:
+        supporter = [m for m in record.messages if m.role == "assistant"]
+        if len(supporter) == 4 and (not several_tags
+                                    or any(len(m.strategies) > 1 for m in supporter)):
+            return record
+    raise AssertionError(f"no such dialogue in {folder}")
+
+
 def _decoded_spans(tokenizer, example) -> list[str]:
     return [tokenizer.decode([example.input_ids[i] for i in span], skip_special_tokens=True)
             for span in _spans(example.labels)]
@@ -116,10 +128,10 @@ def test_per_turn_labels_cover_exactly_one_supporter_reply(request, make_release
     tokenizer = load_tokenizer(request.getfixturevalue(base))
     plain = ensure_chat_template(tokenizer)
     assert plain == (base == "llama_base")
-    record = load_release(make_release(language)).splits["train"][1]
+    record = _three_pairs(make_release(language))
     supporter = [m for m in record.messages if m.role == "assistant"]
     examples = build_examples([record], tokenizer, "per-turn")
-    assert len(examples) == len(supporter) == 4  # two pairs, then two supporter turns in a row
+    assert len(examples) == len(supporter) == 4  # three pairs, then two supporter turns in a row
     end = tokenizer.eos_token
     for example, message in zip(examples, supporter, strict=True):
         # one labelled span, at the end, decoding to the reply itself (and the end-of-turn)
@@ -156,7 +168,7 @@ def test_per_dialogue_labels_every_supporter_turn_and_no_seeker_token(qwen_base,
 def test_strategy_tags_are_trained_in_front_of_the_reply_and_stripped_again(qwen_base,
                                                                             make_release):
     tokenizer = load_tokenizer(qwen_base)
-    record = load_release(make_release("zh")).splits["train"][3]
+    record = _three_pairs(make_release("zh"), several_tags=True)
     examples = build_examples([record], tokenizer, "per-turn", with_strategies=True)
     supporter = [m for m in record.messages if m.role == "assistant"]
     for example, message in zip(examples, supporter, strict=True):
@@ -171,7 +183,7 @@ def test_strategy_tags_are_trained_in_front_of_the_reply_and_stripped_again(qwen
 
 def test_too_long_examples_keep_the_reply_and_lose_old_context(qwen_base, make_release):
     tokenizer = load_tokenizer(qwen_base)
-    record = load_release(make_release("en")).splits["train"][1]
+    record = _three_pairs(make_release("en"))
     full = build_examples([record], tokenizer, "per-turn")[-1]
     cut = build_examples([record], tokenizer, "per-turn", max_length=20)[-1]
     assert len(cut.input_ids) == 20 and cut.input_ids == full.input_ids[-20:]

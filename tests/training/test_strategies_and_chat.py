@@ -26,7 +26,10 @@ def rude(tmp_path_factory) -> tuple[Path, Path, Path]:
 
     root = tmp_path_factory.mktemp("rude")
     release = write_release(root / "exports", "en", supporter=[(RUDE, ["Affirmation"])],
-                            counts=(6, 1, 1))
+                            counts=(6, 1, 1),
+                            # a lead lets the flagged replies through as warnings, so that
+                            # the trained model reproduces what the chat screen must catch
+                            rules={"safety.contempt": {"severity": "warning"}})
     base = tiny_model(root / "base", "qwen2", extra_text=[RUDE])
     out = root / "adapter"
     result = CliRunner().invoke(main, [
@@ -42,7 +45,7 @@ def test_the_strategy_prefix_round_trips_through_training_and_evaluation(rude):
     release, base, out = rude
     result = CliRunner().invoke(main, ["evaluate", "--release", str(release), "--base-model",
                                        str(base), "--adapter", str(out), "--max-new-tokens",
-                                       "12"], catch_exceptions=False)
+                                       "20"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     metrics = json.loads((out / "metrics.json").read_text("utf-8"))
     assert metrics["variant"] == "strategies"  # taken from the adapter's training options
@@ -57,7 +60,7 @@ def test_the_strategy_prefix_round_trips_through_training_and_evaluation(rude):
 
 def _chat(base: Path, adapter: Path | None, transcript: Path, lines: str, *extra: str):
     args = ["chat", "--base-model", str(base), "--transcript", str(transcript),
-            "--max-new-tokens", "12", *extra]
+            "--max-new-tokens", "20", *extra]
     if adapter is not None:
         args += ["--adapter", str(adapter)]
     result = CliRunner().invoke(main, args, input=lines, catch_exceptions=False)
@@ -70,7 +73,10 @@ def test_chat_replaces_a_reply_the_local_screen_flags(rude, tmp_path, monkeypatc
     _, base, out = rude
     shown, saved = _chat(base, out, tmp_path / "t.json", "I had a bad day.\n/quit\n")
     assert NOTICE["en"] in shown and "idiot" not in shown
-    assert saved["system_prompt"].startswith("You are a caring listener")
+    from curation_app.presets import load_preset
+    from curation_app.release.records import system_prompt
+
+    assert saved["system_prompt"] == system_prompt(load_preset("extes"), {})  # the release's
     user, reply = saved["turns"]
     assert user == {"role": "user", "content": "I had a bad day.", "time": user["time"]}
     assert reply["flagged"] is True and reply["content"] == NOTICE["en"]

@@ -1,8 +1,8 @@
 """Test inputs for the training script, all made on the spot (no network, no downloads).
 
-- :func:`write_release` writes a small release folder exactly as ``docs/release-layout.md`` lays
-  it out (chat/*.jsonl, data/ and native/ placeholders, manifest.json with sha256s). It is the one
-  place to swap for the real release builder once ``curation release`` is merged.
+- :func:`write_release` makes a small release with the real release builder: a project in a
+  fresh SQLite database, its dialogues imported as approved, then ``build_release`` (what
+  ``curation release`` runs), so the training script reads exactly what the builder writes.
 - :func:`tiny_model` trains a byte-level BPE tokenizer on the releases' text and saves it with a
   randomly initialised Qwen2- (ChatML template) or Llama-shaped (no template) model of a few
   thousand parameters, as a folder to pass as ``--base-model``.
@@ -10,89 +10,109 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import random
 from pathlib import Path
 from typing import Any
 
 ZH_SYSTEM = "你是一位耐心的家长，倾听孩子的烦恼，先理解再支持。"
 EN_SYSTEM = "You are a caring listener. Understand first, then support."
-ZH_STRATEGIES = ["Validation", "Empathy", "Support"]
-EN_STRATEGIES = ["Reflective Statements", "Emotional Validation", "Affirmation"]
+ZH_STRATEGIES = ["validation", "empathy", "support"]  # the peconv preset's names
+EN_STRATEGIES = ["Reflective Statements", "Emotional Validation", "Affirmation",
+                 "Clarification"]
 
 _ZH_SEEKER = ["我今天考试没考好。", "同学不跟我玩了。", "我觉得好累。", "老师批评了我。",
               "我睡不着觉。", "我不想去上学。"]
-_ZH_SUPPORTER = [("听起来你很难过。", ["Empathy"]), ("这种感觉很正常。", ["Validation"]),
-                 ("我们一起想想办法。", ["Support"]),
-                 ("你愿意多说一点吗？", ["Empathy", "Support"]), ("妈妈在这里陪你。", [])]
+_ZH_SUPPORTER = [("听起来你很难过。", ["empathy"]), ("这种感觉很正常。", ["validation"]),
+                 ("我们一起想想办法。", ["support"]),
+                 ("你愿意多说一点吗？", ["empathy", "support"]), ("妈妈在这里陪你。", [])]
 _EN_SEEKER = ["I failed my exam today.", "My friend stopped talking to me.",
               "I feel so tired lately.", "My boss yelled at me.", "I can't sleep at night.",
               "I don't want to go to work."]
 _EN_SUPPORTER = [("That sounds really hard.", ["Reflective Statements"]),
                  ("It makes sense that you feel this way.", ["Emotional Validation"]),
                  ("You have handled hard days before.", ["Affirmation"]),
-                 ("Would you tell me more about it?",
-                  ["Reflective Statements", "Emotional Validation"]),
+                 ("Would you tell me more about it?", ["Clarification"]),  # ExTES: one tag
                  ("I am here with you.", [])]
 
 
+_CJK = "".join(chr(0x4E00 + i) for i in range(0, 3000, 7))
+_SYLLABLES = ["ka", "lo", "mi", "ren", "tas", "vo", "pel", "dun", "sir", "ba", "qua", "ze"]
+
+
+def _unique(rng: random.Random, language: str) -> str:
+    """A clause no other dialogue has, so the builder's near-duplicate search keeps the
+    dialogues apart (the fixed sentences alone would make them twins)."""
+    if language == "zh":
+        return "".join(rng.choice(_CJK) for _ in range(12)) + "。"
+    return " ".join("".join(rng.choice(_SYLLABLES) for _ in range(rng.randint(2, 3)))
+                    for _ in range(10)) + "."
+
+
 def dialogue(i: int, language: str, turns: int = 2,
-             supporter: list[tuple[str, list[str]]] | None = None) -> dict[str, Any]:
-    """A chat-messages record: system, then ``turns`` seeker/supporter pairs (the last pair
-    has two supporter messages in a row, as the layout allows)."""
+             supporter: list[tuple[str, list[str]]] | None = None) -> Any:
+    """A :class:`Dialogue`: ``turns`` seeker/supporter pairs, and when ``turns > 1`` a second
+    supporter message in a row at the end (the layout allows that)."""
+    from curation_app.domain import Dialogue, Role, Status, Turn
+    from curation_app.presets import load_preset
+
+    vocab = load_preset("peconv" if language == "zh" else "extes")
     rng = random.Random(i * 7 + (language == "zh"))
     seekers = _ZH_SEEKER if language == "zh" else _EN_SEEKER
     replies = supporter or (_ZH_SUPPORTER if language == "zh" else _EN_SUPPORTER)
-    messages: list[dict[str, Any]] = [
-        {"role": "system", "content": ZH_SYSTEM if language == "zh" else EN_SYSTEM}]
+    out = []
     for t in range(turns):
-        messages.append({"role": "user", "content": rng.choice(seekers)})
+        sep = "" if language == "zh" else " "
+        out.append(Turn(Role.SEEKER, rng.choice(seekers) + sep + _unique(rng, language)))
         text, strategies = replies[(i + t) % len(replies)]
-        messages.append({"role": "assistant", "content": text, "strategies": list(strategies)})
+        out.append(Turn(Role.SUPPORTER, text, list(strategies)))
     if turns > 1:
         text, strategies = replies[(i + turns) % len(replies)]
-        messages.append({"role": "assistant", "content": text, "strategies": list(strategies)})
-    return {"id": f"{language}-{i}", "language": language,
-            "topic": "学习" if language == "zh" else "Work Stress", "emotion": None,
-            "messages": messages}
+        out.append(Turn(Role.SUPPORTER, text, list(strategies)))
+    return Dialogue(turns=out, language=language, topic=vocab.topics[0],
+                    emotion=vocab.emotions[0] if language == "zh" else None,
+                    status=Status.APPROVED)
 
 
 def write_release(root: Path, language: str = "en", *, counts: tuple[int, int, int] = (8, 2, 2),
                   supporter: list[tuple[str, list[str]]] | None = None,
-                  project: str | None = None, version: str = "v1") -> Path:
-    """A release folder per docs/release-layout.md; returns it."""
+                  project: str | None = None, version: str = "1.0.0",
+                  rules: dict[str, dict[str, Any]] | None = None) -> Path:
+    """A release made by the real builder (``curation release``): a project in a fresh SQLite
+    database under ``root``, its dialogues imported as approved, then
+    :func:`curation_app.services.release.build_release` with split shares that give ``counts``.
+    ``rules`` changes check rules first (``{"safety.contempt": {"severity": "warning"}}``), as a
+    lead would to release a set the safety screen flags. Returns the release folder."""
+    from curation_app.services import checks as check_services
+    from curation_app.services import projects as project_services
+    from curation_app.services import release as release_services
+    from curation_app.services.context import AppContext
+    from curation_app.store import migrate
+    from tests.conftest import LEAD
+
     project = project or ("peconv-demo" if language == "zh" else "extes-demo")
-    folder = root / project / version
-    (folder / "chat").mkdir(parents=True)
-    (folder / "native").mkdir()
-    (folder / "data").mkdir()
-    splits: dict[str, Any] = {}
-    number = 0
-    for split, count in zip(("train", "validation", "test"), counts, strict=True):
-        records = []
-        for _ in range(count):
-            records.append(dialogue(number, language, turns=2 + number % 2, supporter=supporter))
-            number += 1
-        (folder / "chat" / f"{split}.jsonl").write_text(
-            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), "utf-8")
-        (folder / "native" / f"{split}.json").write_text(json.dumps([], indent=1), "utf-8")
-        splits[split] = {"ids": [r["id"] for r in records], "count": len(records)}
-    (folder / "README.md").write_text(f"---\nconfigs: []\n---\n# {project} {version}\n", "utf-8")
-    files = {}
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        data = path.read_bytes()
-        files[path.relative_to(folder).as_posix()] = {
-            "sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
-    manifest = {
-        "format": "curation-release", "format_version": 1, "project": project,
-        "version": version, "preset": "peconv" if language == "zh" else "extes",
-        "language": language, "system_prompt": ZH_SYSTEM if language == "zh" else EN_SYSTEM,
-        "strategies": ZH_STRATEGIES if language == "zh" else EN_STRATEGIES,
-        "splits": splits, "files": files, "builder": "tests/training/tiny.py"}
-    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False),
-                                          "utf-8")
-    return folder
+    root.mkdir(parents=True, exist_ok=True)
+    ctx = AppContext.from_url(f"sqlite:///{root / 'curation.db'}")
+    try:
+        migrate(ctx.engine)
+        project_services.create_project(ctx.uow(), LEAD, project,
+                                        "peconv" if language == "zh" else "extes")
+        if rules:
+            check_services.configure_checks(ctx, LEAD, project, rules=rules)
+        total = sum(counts)
+        dialogues = [dialogue(n, language, turns=2 + n % 2, supporter=supporter)
+                     for n in range(total)]
+        with ctx.uow() as uow:
+            uow.repo.add_dialogues(uow.repo.get_project(project), dialogues, author="import")
+            uow.commit()
+        summary = release_services.build_release(
+            ctx, LEAD, project, version, out=root / "exports",
+            ratios=[c / total for c in counts], seed=0)
+    finally:
+        ctx.close()
+    got = tuple(summary.counts[s] for s in ("train", "validation", "test"))
+    if got != tuple(counts):  # the tests count on the sizes they asked for
+        raise AssertionError(f"the builder split {got}, not {counts}: {summary.line()}")
+    return summary.path
 
 
 CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + "
@@ -101,7 +121,11 @@ CHATML = ("{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\
 
 
 def _corpus(extra: list[str]) -> list[str]:
-    texts = [ZH_SYSTEM, EN_SYSTEM, *_ZH_SEEKER, *_EN_SEEKER, *extra]
+    from curation_app.presets import load_preset
+    from curation_app.release.records import system_prompt
+
+    prompts = [system_prompt(load_preset(name), {}) for name in ("peconv", "extes")]
+    texts = [ZH_SYSTEM, EN_SYSTEM, *prompts, *_ZH_SEEKER, *_EN_SEEKER, *extra]
     texts += [t for t, _ in _ZH_SUPPORTER + _EN_SUPPORTER]
     texts += [f"[{s}]" for s in ZH_STRATEGIES + EN_STRATEGIES]
     return texts * 3
