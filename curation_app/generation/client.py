@@ -563,9 +563,10 @@ class DraftCore:
                 if not self.step_down(mode, error):
                     raise
 
-    def result(self, rendered: RenderedPrompt, tally: Tally, mode: str, model: str | None,
-               replies: list[str], repaired: bool, *, dialogue: Dialogue | None = None,
-               error: GenerationError | None = None) -> DraftResult:
+    def priced(self, tally: Tally, model: str | None
+               ) -> tuple[str, dict[str, int], float | None]:
+        """(model used, usage, cost) of everything the tally counted; priced as the model the
+        server named, else as the one requested (a dated snapshot may not be in the table)."""
         requested = model or self.config.model
         used = tally.model or requested
         usage = tally.usage()
@@ -574,6 +575,12 @@ class DraftCore:
             cost = self.prices.cost_usd(used, usage)
             if cost is None:
                 cost = self.prices.cost_usd(requested, usage)
+        return used, usage, cost
+
+    def result(self, rendered: RenderedPrompt, tally: Tally, mode: str, model: str | None,
+               replies: list[str], repaired: bool, *, dialogue: Dialogue | None = None,
+               error: GenerationError | None = None) -> DraftResult:
+        used, usage, cost = self.priced(tally, model)
         template = f"{rendered.template_name}@{rendered.template_version}"
         if error is not None:
             # The SDK exception behind ours holds the HTTP request, whose headers carry the key,

@@ -200,14 +200,7 @@ class _JudgeCore(DraftCore):
     def _result(self, tally: Tally, model: str | None, replies: list[str], repaired: bool, *,
                 scores: dict[str, int] | None = None, reason: str | None = None,
                 error: GenerationError | None = None) -> JudgeResult:
-        requested = model or self.config.model
-        used = tally.model or requested
-        usage = tally.usage()
-        cost = None
-        if self.prices is not None:
-            cost = self.prices.cost_usd(used, usage)
-            if cost is None:
-                cost = self.prices.cost_usd(requested, usage)
+        used, usage, cost = self.priced(tally, model)
         if error is not None:  # the SDK error behind ours holds the request, and so the key
             error.__cause__ = error.__context__ = error.__traceback__ = None
         return JudgeResult(scores=scores, reason=reason,
