@@ -50,13 +50,15 @@ class ReleaseQueries:
 
     def stream_dialogues(self, project: ProjectRecord, statuses: Sequence[Status] | None = None,
                          *, originals_only: bool = False, provenance: bool = True,
-                         batch: int = BATCH) -> Iterator[Dialogue]:
+                         prompt: bool = False, batch: int = BATCH) -> Iterator[Dialogue]:
         """The project's dialogues in id order, read ``batch`` rows at a time (keyset paging,
         so memory stays flat on both SQLite and PostgreSQL). Plain column rows, not ORM
         objects: at 200k turns the mapping and enum lookups are most of the cost.
         ``provenance=False`` leaves out the provenance (a generated draft's holds its whole
-        prompt, seed dialogues included), for readers that only count."""
-        columns = [self._provenance_column() if name == "provenance"
+        prompt, seed dialogues included), for readers that only count; ``prompt=True`` keeps
+        the provenance whole, for readers that must see the dialogue exactly as stored."""
+        columns = [(DialogueRow.provenance if prompt else self._provenance_column())
+                   if name == "provenance"
                    else getattr(DialogueRow, name) for name in _COLUMNS
                    if provenance or name != "provenance"]
         last = 0
