@@ -3,6 +3,7 @@ one place where errors become an ``Error: …`` line and an exit code."""
 
 from __future__ import annotations
 
+import gc
 import importlib
 import os
 import sys
@@ -162,3 +163,7 @@ def main() -> None:
     The database is $CURATION_DATABASE_URL, or a SQLite file in $CURATION_DATA_DIR
     (default ~/.local/share/curation-app).
     """
+    # The batch commands (check, export, stats, release, dedup) build hundreds of thousands
+    # of small objects that hold no cycles; with the default threshold (700) the collector
+    # walks the growing heap again and again: about a quarter of their CPU time at 11k.
+    gc.set_threshold(50_000, 20, 100)

@@ -37,6 +37,7 @@ from curation_app.presets import PRESET_NAMES, Vocabulary, load_preset
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.store.checks_repository import CheckRunRecord
+from curation_app.store.release_queries import ReleaseQueries
 from curation_app.wording import plural
 
 CHECKED_STATUSES = tuple(s for s in Status if s != Status.DISCARDED)
@@ -123,31 +124,38 @@ def run_checks(ctx: AppContext, actor: Actor, project: str,
     require(actor, "checks.run")
     kinds = parse_only(only)
     started = time.perf_counter()
-    with ctx.uow() as uow:
-        record = uow.repo.get_project(project)
-        dialogues = uow.repo.list_dialogues(record, CHECKED_STATUSES)
-        # privacy findings a lead marked as false alarms are not reported again
-        dismissed = [d.key() for d in uow.security.dismissals(record.id)]
-    vocab = record.vocabulary
-    config = CheckConfig.resolve(vocab.checks, record.settings)
-
+    own = None
+    if "safety" in kinds and moderator is None:
+        settings = ModerationConfig.from_env()
+        own = moderator = Moderator(settings) if settings else None
+    # The per-dialogue checks stream the project in keyset batches (memory flat as it grows);
+    # only the corpus-wide ones (near-duplicates, the moderation endpoint) hold it whole.
+    whole = "dedup" in kinds or ("safety" in kinds and moderator is not None)
     findings: list[Finding] = []
-    per_dialogue = [k for k in kinds if k != "dedup"]
-    if per_dialogue:
-        checker = DialogueChecker(vocab, config, per_dialogue, dismissed)
-        for dialogue in dialogues:
-            findings.extend(checker.check(dialogue))
-    if "safety" in kinds:
-        own = None
-        if moderator is None:
-            settings = ModerationConfig.from_env()
-            own = moderator = Moderator(settings) if settings else None
-        if moderator is not None:
-            try:
-                findings.extend(moderator.check(dialogues, vocab, config))
-            finally:
-                if own is not None:
-                    own.close()
+    dialogues: list[Dialogue] = []
+    checked = 0
+    try:
+        with ctx.uow() as uow:
+            record = uow.repo.get_project(project)
+            vocab = record.vocabulary
+            config = CheckConfig.resolve(vocab.checks, record.settings)
+            # privacy findings a lead marked as false alarms are not reported again
+            dismissed = [d.key() for d in uow.security.dismissals(record.id)]
+            per_dialogue = [k for k in kinds if k != "dedup"]
+            checker = (DialogueChecker(vocab, config, per_dialogue, dismissed)
+                       if per_dialogue else None)
+            for dialogue in ReleaseQueries(uow.repo.session).stream_dialogues(
+                    record, CHECKED_STATUSES, prompt=True):
+                checked += 1
+                if checker is not None:
+                    findings.extend(checker.check(dialogue))
+                if whole:
+                    dialogues.append(dialogue)
+        if moderator is not None and "safety" in kinds:
+            findings.extend(moderator.check(dialogues, vocab, config))
+    finally:
+        if own is not None:
+            own.close()
     if "dedup" in kinds:
         refs = _references(against, vocab) if against else []
         found, _ = dedup_findings(dialogues, config, vocab.language, references=refs)
@@ -158,7 +166,7 @@ def run_checks(ctx: AppContext, actor: Actor, project: str,
         record = uow.repo.get_project(project)
         run_id = uow.checks.start_run(record, actor.name, kinds)
         uow.checks.replace_findings(record, run_id, kinds, findings)
-        summary = _summarise(project, run_id, len(dialogues), kinds, findings,
+        summary = _summarise(project, run_id, checked, kinds, findings,
                              time.perf_counter() - started)
         uow.checks.finish_run(run_id, summary.to_json())
         uow.commit()

@@ -18,11 +18,10 @@ from curation_app.presets import Vocabulary, load_preset
 from curation_app.release import selection
 from curation_app.release.splits import SPLITS
 from curation_app.release.verify import read_chat, read_manifest
-from curation_app.services import generation
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
-from curation_app.stats import ChangeStats, CorpusStats, change_stats, corpus_stats
-from curation_app.store.release_queries import ReleaseQueries
+from curation_app.stats import ChangeStats, CorpusCounter, CorpusStats, corpus_stats
+from curation_app.store.release_queries import ReleaseQueries, stored_turns
 
 
 @dataclass
@@ -49,21 +48,37 @@ def _stats(dialogues: list[Dialogue], vocab: Vocabulary) -> CorpusStats:
 def project_stats(ctx: AppContext, actor: Actor, project: str,
                   statuses: tuple[Status, ...] = (Status.APPROVED,)) -> ProjectStats:
     require(actor, "stats.read")
+    changes = ChangeStats(0, 0, 0, 0, 0, 0, 0)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
+        vocab = record.vocabulary
+        counter = CorpusCounter(language=vocab.language)
         queries = ReleaseQueries(uow.repo.session)
-        chosen = selection.pick_members(
-            queries.stream_dialogues(record, statuses, provenance=False)).dialogues
-        drafts = queries.drafts([d.id for d in chosen if d.id is not None])
-    vocab = record.vocabulary
-    changes = change_stats(((drafts[d.id], d.turns) for d in chosen if d.id in drafts),
-                           unchanged=(d.turns for d in chosen if d.id not in drafts))
-    rows = generation.target_progress(ctx, project)
+        # Only the overlap groups need deciding; every other dialogue is its own pick. So
+        # the corpus streams through in batches and memory stays flat as the project grows.
+        left_out = set(selection.pick_members(
+            queries.overlap_members(record, statuses)).copies_left_out)
+        for rows in queries.stream_turn_batches(record, statuses, skip=left_out):
+            drafts = queries.drafts([row[0] for row in rows])
+            for dialogue_id, topic, emotion, stored in rows:
+                turns = [(t["role"], t["text"], t.get("strategies") or []) for t in stored]
+                counter.add(topic, emotion, turns)
+                draft = drafts.get(dialogue_id)
+                if draft is None:
+                    changes.add_unchanged(len(turns))
+                else:
+                    changes.add_pair(draft, stored_turns(stored))
+        # (topic, target, have) as services.generation.target_progress gives it, read here
+        # so statistics do not import the generation stack (the OpenAI SDK) to count.
+        have = uow.repo.topic_counts(record)
+    targets = record.settings.get("targets", {})
     progress = pd.DataFrame(
-        [{"topic": t, "target": n, "have": have, "missing": max(0, n - have)}
-         for t, n, have in rows], columns=["topic", "target", "have", "missing"])
-    return ProjectStats(name=project, source="project", corpus=_stats(chosen, vocab),
-                        changes=changes, progress=progress)
+        [{"topic": t, "target": n, "have": have.get(t, 0), "missing": max(0, n - have.get(t, 0))}
+         for t, n in targets.items()], columns=["topic", "target", "have", "missing"])
+    corpus = counter.result(strategies=vocab.strategy_names, topics=vocab.topics,
+                            role_names={str(r): vocab.role_display(r) for r in vocab.roles})
+    return ProjectStats(name=project, source="project", corpus=corpus, changes=changes,
+                        progress=progress)
 
 
 def _from_chat(record: dict[str, Any]) -> Dialogue:

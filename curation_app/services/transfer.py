@@ -169,18 +169,22 @@ def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str
     if wanted and Status.DISCARDED in wanted and not include_discarded:
         raise InvalidInputError("discarded dialogues are exported only with "
                                 "--include-discarded")
-    with uow:
-        record = uow.repo.get_project(project)
-        everything = uow.repo.list_dialogues(record, wanted)
     dialogues = []
     discarded = copies = 0
-    for d in everything:
-        if d.status == Status.DISCARDED and not include_discarded:
-            discarded += 1
-        elif d.overlap_of is not None and not include_overlap_copies:
-            copies += 1
-        else:
-            dialogues.append(d)
+    with uow:
+        record = uow.repo.get_project(project)
+        # Keyset batches of plain column rows (no ORM objects), whole provenance: the file
+        # holds the dialogues exactly as stored. Left-out ones are counted, never kept.
+        from curation_app.store.release_queries import ReleaseQueries  # noqa: PLC0415
+
+        for d in ReleaseQueries(uow.repo.session).stream_dialogues(record, wanted,
+                                                                   prompt=True):
+            if d.status == Status.DISCARDED and not include_discarded:
+                discarded += 1
+            elif d.overlap_of is not None and not include_overlap_copies:
+                copies += 1
+            else:
+                dialogues.append(d)
     count = formats.write_file(dialogues, fmt, record.vocabulary, path, overwrite=overwrite)
     by_status: dict[str, int] = {}
     for d in dialogues:

@@ -99,84 +99,139 @@ class CorpusStats:
                 "transitions": rows(self.transitions), "lengths": rows(self.lengths)}
 
 
+def _median(hist: Counter[int], size: int) -> float:
+    """The median of the values a histogram counts (the mean of the two middle ones when
+    ``size`` is even), as pandas gives it."""
+    if not size:
+        return 0.0
+    want = (size - 1) // 2, size // 2
+    found: list[int] = []
+    seen = 0
+    for value in sorted(hist):
+        seen += hist[value]
+        while len(found) < 2 and seen > want[len(found)]:
+            found.append(value)
+        if len(found) == 2:
+            break
+    return (found[0] + found[1]) / 2
+
+
+class CorpusCounter:
+    """The counts behind :func:`corpus_stats`, fed one dialogue at a time so a reader can
+    stream a project of any size through it: what it keeps is bounded by the vocabulary (and
+    the distinct utterance lengths), never by the number of dialogues."""
+
+    def __init__(self, language: str):
+        self.language = language
+        self.cjk = cjk(language)
+        self.topics: Counter[str] = Counter()
+        self.emotions: Counter[str] = Counter()
+        self.strategies: Counter[str] = Counter()
+        self.phases: list[Counter[str]] = [Counter() for _ in PHASES]
+        self.hops: dict[int, Counter[tuple[str, ...]]] = {n: Counter() for n in HOPS}
+        # utterance length -> how many utterances have it, per role (exact mean and median)
+        self.lengths: dict[str, Counter[int]] = {"seeker": Counter(), "supporter": Counter()}
+        self.dialogues = 0
+
+    def add(self, topic: str | None, emotion: str | None,
+            turns: Sequence[tuple[str, str, Sequence[str]]]) -> None:
+        """One dialogue: ``turns`` as (role, text, strategies), role as stored ("seeker",
+        "supporter")."""
+        self.dialogues += 1
+        self.topics[topic or "(none)"] += 1
+        self.emotions[emotion or "(none)"] += 1
+        n = len(turns)
+        seq: list[str] = []
+        supporter = str(Role.SUPPORTER)
+        for k, (role, text, tags) in enumerate(turns, start=1):
+            size = (sum(1 for ch in text if not ch.isspace()) if self.cjk
+                    else len(text.split()))
+            self.lengths[role][size] += 1
+            if role == supporter and tags:
+                self.strategies.update(tags)
+                self.phases[min(3, max(0, -(-4 * k // n) - 1))].update(tags)
+                label = "+".join(tags)
+                if not seq or seq[-1] != label:
+                    seq.append(label)
+        for hops, counter in self.hops.items():
+            for i in range(len(seq) - hops + 1):
+                counter[tuple(seq[i:i + hops])] += 1
+
+    def add_dialogue(self, d: Dialogue) -> None:
+        self.add(d.topic, d.emotion, [(str(t.role), t.text, t.strategies) for t in d.turns])
+
+    def result(self, *, strategies: Sequence[str] = (), topics: Sequence[str] = (),
+               role_names: dict[str, str] | None = None, top: int = 5) -> CorpusStats:
+        names = role_names or {}
+        length_rows = []
+        utterances = 0
+        total_length = 0
+        for role in ("seeker", "supporter"):
+            hist = self.lengths[role]
+            size = sum(hist.values())
+            total = sum(v * c for v, c in hist.items())
+            utterances += size
+            total_length += total
+            length_rows.append({
+                "role": names.get(role, role), "utterances": size,
+                "mean_length": round(total / size, 2) if size else 0.0,
+                "median_length": _median(hist, size),
+                "max_length": max(hist) if size else 0})
+        n_dialogues = self.dialogues
+        unit = "characters" if self.cjk else "words"
+        strategy_counts = self.strategies
+        figures = {
+            "dialogues": n_dialogues,
+            "utterances": utterances,
+            "seeker_utterances": sum(self.lengths["seeker"].values()),
+            "supporter_utterances": sum(self.lengths["supporter"].values()),
+            "utterances_per_dialogue": round(utterances / n_dialogues, 2) if n_dialogues else 0.0,
+            "mean_utterance_length": (round(total_length / utterances, 2) if utterances
+                                      else 0.0),
+            "length_unit": unit,
+            "strategies_used": sum(1 for v in strategy_counts.values() if v),
+            "topics_used": sum(1 for k, v in self.topics.items() if v and k != "(none)"),
+            "strategy_tags": sum(strategy_counts.values()),
+        }
+        overview = pd.DataFrame({"figure": list(figures),
+                                 "value": [str(v) for v in figures.values()]})
+
+        strategy_table = _share_table(strategy_counts, "strategy", strategies)
+        order = list(strategy_table["strategy"])
+        phase_frame = pd.DataFrame(
+            {PHASES[i]: [self.phases[i].get(s, 0) for s in order] for i in range(4)},
+            index=order)
+        totals = phase_frame.sum(axis=0).replace(0, 1)
+        phase_frame = (phase_frame / totals * 100).round(2)
+        phase_frame.index.name = "strategy"
+
+        trans_rows = []
+        for hops, counter in self.hops.items():
+            total = sum(counter.values())
+            ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+            for rank, (seq, count) in enumerate(ranked, start=1):
+                trans_rows.append({"hops": hops, "rank": rank, "transition": " -> ".join(seq),
+                                   "count": count,
+                                   "per_mille": round(count / total * 1000, 2) if total else 0.0})
+        transitions = pd.DataFrame(trans_rows,
+                                   columns=["hops", "rank", "transition", "count", "per_mille"])
+        return CorpusStats(
+            overview=overview, topics=_share_table(self.topics, "topic",
+                                                   [t for t in topics if t in self.topics]),
+            emotions=_share_table(self.emotions, "emotion"), strategies=strategy_table,
+            phases=phase_frame, transitions=transitions, lengths=pd.DataFrame(length_rows),
+            figures=figures)
+
+
 def corpus_stats(dialogues: Iterable[Dialogue], *, language: str,
                  strategies: Sequence[str] = (), topics: Sequence[str] = (),
                  role_names: dict[str, str] | None = None, top: int = 5) -> CorpusStats:
     """The statistics of a corpus. ``strategies`` and ``topics`` (the project's vocabulary,
     read from its preset) fix the order of the tables and list unused labels with zero."""
-    topic_counts: Counter[str] = Counter()
-    emotion_counts: Counter[str] = Counter()
-    strategy_counts: Counter[str] = Counter()
-    phase_counts: list[Counter[str]] = [Counter() for _ in PHASES]
-    hop_counts: dict[int, Counter[tuple[str, ...]]] = {n: Counter() for n in HOPS}
-    lengths: dict[str, list[int]] = {"seeker": [], "supporter": []}
-    n_dialogues = 0
+    counter = CorpusCounter(language)
     for d in dialogues:
-        n_dialogues += 1
-        topic_counts[d.topic or "(none)"] += 1
-        emotion_counts[d.emotion or "(none)"] += 1
-        n = len(d.turns)
-        for k, turn in enumerate(d.turns, start=1):
-            lengths[str(turn.role)].append(utterance_length(turn.text, language))
-            if turn.role == Role.SUPPORTER and turn.strategies:
-                strategy_counts.update(turn.strategies)
-                phase_counts[phase_of(k, n)].update(turn.strategies)
-        seq = merged_sequence(d.turns)
-        for hops, counter in hop_counts.items():
-            for i in range(len(seq) - hops + 1):
-                counter[tuple(seq[i:i + hops])] += 1
-
-    names = role_names or {}
-    length_rows = []
-    all_lengths: list[int] = []
-    for role in ("seeker", "supporter"):
-        values = pd.Series(lengths[role], dtype="float64")
-        all_lengths += lengths[role]
-        length_rows.append({"role": names.get(role, role), "utterances": int(values.size),
-                            "mean_length": round(float(values.mean()), 2) if values.size else 0.0,
-                            "median_length": float(values.median()) if values.size else 0.0,
-                            "max_length": int(values.max()) if values.size else 0})
-    utterances = len(all_lengths)
-    unit = "characters" if cjk(language) else "words"
-    figures = {
-        "dialogues": n_dialogues,
-        "utterances": utterances,
-        "seeker_utterances": len(lengths["seeker"]),
-        "supporter_utterances": len(lengths["supporter"]),
-        "utterances_per_dialogue": round(utterances / n_dialogues, 2) if n_dialogues else 0.0,
-        "mean_utterance_length": (round(sum(all_lengths) / utterances, 2) if utterances
-                                  else 0.0),
-        "length_unit": unit,
-        "strategies_used": sum(1 for v in strategy_counts.values() if v),
-        "topics_used": sum(1 for k, v in topic_counts.items() if v and k != "(none)"),
-        "strategy_tags": sum(strategy_counts.values()),
-    }
-    overview = pd.DataFrame({"figure": list(figures), "value": [str(v) for v in figures.values()]})
-
-    strategy_table = _share_table(strategy_counts, "strategy", strategies)
-    order = list(strategy_table["strategy"])
-    phase_frame = pd.DataFrame(
-        {PHASES[i]: [phase_counts[i].get(s, 0) for s in order] for i in range(4)}, index=order)
-    totals = phase_frame.sum(axis=0).replace(0, 1)
-    phase_frame = (phase_frame / totals * 100).round(2)
-    phase_frame.index.name = "strategy"
-
-    trans_rows = []
-    for hops, counter in hop_counts.items():
-        total = sum(counter.values())
-        ranked = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
-        for rank, (seq, count) in enumerate(ranked, start=1):
-            trans_rows.append({"hops": hops, "rank": rank, "transition": " -> ".join(seq),
-                               "count": count,
-                               "per_mille": round(count / total * 1000, 2) if total else 0.0})
-    transitions = pd.DataFrame(trans_rows,
-                               columns=["hops", "rank", "transition", "count", "per_mille"])
-    return CorpusStats(
-        overview=overview, topics=_share_table(topic_counts, "topic",
-                                               [t for t in topics if t in topic_counts]),
-        emotions=_share_table(emotion_counts, "emotion"), strategies=strategy_table,
-        phases=phase_frame, transitions=transitions, lengths=pd.DataFrame(length_rows),
-        figures=figures)
+        counter.add_dialogue(d)
+    return counter.result(strategies=strategies, topics=topics, role_names=role_names, top=top)
 
 
 # ---- how much people changed the drafts ------------------------------------------------------
@@ -212,6 +267,38 @@ class ChangeStats:
             "edit_distance_median": float(dist.median()) if dist.size else 0.0,
         }
 
+    def add_unchanged(self, turns: int) -> None:
+        """A dialogue known to be as drafted (no human revision), of ``turns`` turns."""
+        self.dialogues += 1
+        self.turns_before += turns
+
+    def add_pair(self, draft: Sequence[Turn], final: Sequence[Turn]) -> None:
+        """Compare one machine draft (revision 0) with the final turns; see
+        :func:`change_stats`."""
+        self.dialogues += 1
+        self.turns_before += len(draft)
+        changed_here = False
+        matcher = difflib.SequenceMatcher(a=[_key(t) for t in draft],
+                                          b=[_key(t) for t in final], autojunk=False)
+        for op, i1, i2, j1, j2 in matcher.get_opcodes():
+            if op == "equal":
+                for a, b in zip(draft[i1:i2], final[j1:j2], strict=True):
+                    if list(a.strategies) != list(b.strategies):
+                        self.strategy_changes += 1
+                        changed_here = True
+                continue
+            changed_here = True
+            paired = min(i2 - i1, j2 - j1)
+            for a, b in zip(draft[i1:i1 + paired], final[j1:j1 + paired], strict=True):
+                self.turns_changed += 1
+                self.edit_distances.append(Levenshtein.distance(a.text, b.text))
+                if list(a.strategies) != list(b.strategies):
+                    self.strategy_changes += 1
+            self.turns_removed += (i2 - i1) - paired
+            self.turns_added += (j2 - j1) - paired
+        if changed_here:
+            self.edited += 1
+
     def table(self) -> pd.DataFrame:
         data = self.to_json()
         return pd.DataFrame({"figure": list(data), "value": [str(v) for v in data.values()]})
@@ -231,32 +318,9 @@ def change_stats(pairs: Iterable[tuple[Sequence[Turn], Sequence[Turn]]], *,
     drafted (no human revision), counted without comparing."""
     out = ChangeStats(0, 0, 0, 0, 0, 0, 0)
     for turns in unchanged:
-        out.dialogues += 1
-        out.turns_before += len(turns)
+        out.add_unchanged(len(turns))
     for draft, final in pairs:
-        out.dialogues += 1
-        out.turns_before += len(draft)
-        changed_here = False
-        matcher = difflib.SequenceMatcher(a=[_key(t) for t in draft],
-                                          b=[_key(t) for t in final], autojunk=False)
-        for op, i1, i2, j1, j2 in matcher.get_opcodes():
-            if op == "equal":
-                for a, b in zip(draft[i1:i2], final[j1:j2], strict=True):
-                    if list(a.strategies) != list(b.strategies):
-                        out.strategy_changes += 1
-                        changed_here = True
-                continue
-            changed_here = True
-            paired = min(i2 - i1, j2 - j1)
-            for a, b in zip(draft[i1:i1 + paired], final[j1:j1 + paired], strict=True):
-                out.turns_changed += 1
-                out.edit_distances.append(Levenshtein.distance(a.text, b.text))
-                if list(a.strategies) != list(b.strategies):
-                    out.strategy_changes += 1
-            out.turns_removed += (i2 - i1) - paired
-            out.turns_added += (j2 - j1) - paired
-        if changed_here:
-            out.edited += 1
+        out.add_pair(draft, final)
     return out
 
 

@@ -26,14 +26,15 @@ _STATUSES = {str(s): s for s in Status}
 _SOURCES = {str(s): s for s in Source}
 
 
-def _turns(data: list[dict[str, Any]]) -> list[Turn]:
+def stored_turns(data: list[dict[str, Any]]) -> list[Turn]:
+    """Turns as the ``turns`` column stores them, as domain turns."""
     return [Turn(_ROLES[t["role"]], t["text"], list(t.get("strategies") or []),
                  dict(t.get("metadata") or {})) for t in data]
 
 
 def _dialogue(row: Any, project_name: str) -> Dialogue:
     return Dialogue(
-        id=row.id, project=project_name, turns=_turns(row.turns), language=row.language,
+        id=row.id, project=project_name, turns=stored_turns(row.turns), language=row.language,
         topic=row.topic, emotion=row.emotion, description=row.description,
         status=_STATUSES[row.status], source=_SOURCES[row.source],
         external_id=row.external_id,
@@ -49,13 +50,15 @@ class ReleaseQueries:
 
     def stream_dialogues(self, project: ProjectRecord, statuses: Sequence[Status] | None = None,
                          *, originals_only: bool = False, provenance: bool = True,
-                         batch: int = BATCH) -> Iterator[Dialogue]:
+                         prompt: bool = False, batch: int = BATCH) -> Iterator[Dialogue]:
         """The project's dialogues in id order, read ``batch`` rows at a time (keyset paging,
         so memory stays flat on both SQLite and PostgreSQL). Plain column rows, not ORM
         objects: at 200k turns the mapping and enum lookups are most of the cost.
         ``provenance=False`` leaves out the provenance (a generated draft's holds its whole
-        prompt, seed dialogues included), for readers that only count."""
-        columns = [self._provenance_column() if name == "provenance"
+        prompt, seed dialogues included), for readers that only count; ``prompt=True`` keeps
+        the provenance whole, for readers that must see the dialogue exactly as stored."""
+        columns = [(DialogueRow.provenance if prompt else self._provenance_column())
+                   if name == "provenance"
                    else getattr(DialogueRow, name) for name in _COLUMNS
                    if provenance or name != "provenance"]
         last = 0
@@ -72,6 +75,46 @@ class ReleaseQueries:
             for row in rows:
                 yield _dialogue(row, project.name)
             last = rows[-1].id
+
+    def overlap_members(self, project: ProjectRecord,
+                        statuses: Sequence[Status] | None = None) -> list[Dialogue]:
+        """The candidates that belong to an overlap group (a copy, or an original that has
+        copies), without their turns: enough for ``selection.pick_members`` to decide which
+        member of each group ships. Every other candidate is a group of one."""
+        copies = select(DialogueRow.overlap_of).where(DialogueRow.project_id == project.id,
+                                                      DialogueRow.overlap_of.is_not(None))
+        query = select(DialogueRow.id, DialogueRow.overlap_of, DialogueRow.meta).where(
+            DialogueRow.project_id == project.id,
+            DialogueRow.overlap_of.is_not(None) | DialogueRow.id.in_(copies))
+        if statuses:
+            query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
+        return [Dialogue(turns=[], id=row.id, overlap_of=row.overlap_of,
+                         metadata=dict(row.meta or {}))
+                for row in self.session.execute(query.order_by(DialogueRow.id))]
+
+    def stream_turn_batches(self, project: ProjectRecord,
+                            statuses: Sequence[Status] | None = None, *,
+                            skip: frozenset[int] | set[int] = frozenset(),
+                            batch: int = BATCH,
+                            ) -> Iterator[list[tuple[int, str | None, str | None,
+                                                     list[dict[str, Any]]]]]:
+        """(id, topic, emotion, stored turns) of the project's dialogues in id order, a batch
+        at a time (keyset paging), leaving out the ids in ``skip``. Only the columns the
+        statistics read, and the turns as stored (no domain objects): at 200k utterances
+        building those is most of the cost of a count."""
+        last = 0
+        while True:
+            query = select(DialogueRow.id, DialogueRow.topic, DialogueRow.emotion,
+                           DialogueRow.turns).where(DialogueRow.project_id == project.id,
+                                                    DialogueRow.id > last)
+            if statuses:
+                query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
+            rows = self.session.execute(query.order_by(DialogueRow.id).limit(batch)).all()
+            if not rows:
+                return
+            last = rows[-1].id
+            yield [(row.id, row.topic, row.emotion, row.turns) for row in rows
+                   if row.id not in skip]
 
     def _provenance_column(self) -> Any:
         """The provenance without its ``prompt`` (the rendered messages, seed dialogues and
@@ -103,7 +146,7 @@ class ReleaseQueries:
                 select(RevisionRow.dialogue_id, RevisionRow.turns)
                 .where(RevisionRow.dialogue_id.in_(revised), RevisionRow.number == 0))
             for dialogue_id, turns in rows:
-                out[int(dialogue_id)] = _turns(turns)
+                out[int(dialogue_id)] = stored_turns(turns)
         return out
 
     def people(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> tuple[int, int, int]:
