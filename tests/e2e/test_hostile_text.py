@@ -151,6 +151,8 @@ def test_new_pages_show_hostile_text_as_text_and_ask_no_outside_host(browser, tm
                 wait_idle(page)
                 if title == "Adjudication":  # the group with the hostile annotator's copy
                     choose(page, "Overlap group", f"#{group} ·")
+                    page.get_by_text("x*y_[a](http://example.invalid/owner)").first.wait_for(
+                        timeout=TIMEOUT_MS)
                 if title == "Releases":
                     page.get_by_text("1.0.0 ·").first.click()
                     wait_idle(page)
