@@ -16,6 +16,7 @@ from curation_app.store import ProjectRecord
 from curation_app.ui import readers
 from curation_app.ui.feedback import show_error
 from curation_app.ui.i18n import t
+from curation_app.ui.plain import md, t_md
 
 
 def _is_lead(actor: Actor) -> bool:
@@ -90,10 +91,10 @@ def save_template(actor: Actor, project: str, messages: list[dict[str, str]],
         show_error(exc)
     else:
         readers.clear()
-        st.success(t("paper.template_saved", name=saved.name, version=saved.version))
+        st.success(t_md("paper.template_saved", name=saved.name, version=saved.version))
 
 
 def job_warnings(job_id: int) -> None:
     """What planning the job warned about (scenarios short of same-scenario seeds)."""
     for warning in generation.job_status(readers.context(), job_id).params.get("warnings") or []:
-        st.warning(warning)
+        st.warning(md(warning))  # warnings quote scenario topics and emotions (user text)

@@ -12,6 +12,7 @@ from curation_app.errors import CurationError
 from curation_app.services import generation
 from curation_app.ui import readers, state
 from curation_app.ui.i18n import t
+from curation_app.ui.plain import md, t_md
 
 
 @st.cache_data(ttl=readers.TTL_S, show_spinner=False)
@@ -31,17 +32,18 @@ def panel(dialogue_id: int | None) -> None:
         return
     with st.expander(t("provenance.title")):
         if view.model is None and view.template is None:
-            st.caption(t("provenance.none", source=view.source))
+            st.caption(t_md("provenance.none", source=view.source))
         lines = view.lines(prompt=False)
-        st.markdown("  \n".join(lines[1:]) or "—")
+        # model, template and seed topics are user text: each line is escaped
+        st.markdown("  \n".join(md(line) for line in lines[1:]) or "—")
         if view.seeds:
             st.caption(t("provenance.seeds"))
             for seed in view.seeds:
-                label = f"#{seed.id} · {seed.topic or '—'}"
+                label = md(f"#{seed.id} · {seed.topic or '—'}")  # a button label is Markdown
                 if st.button(label, key=f"provenance.seed.{dialogue_id}.{seed.id}",
                              disabled=not seed.exists, icon=":material/open_in_new:"):
                     state.put(state.EDITOR_DIALOGUE, seed.id)
                     st.switch_page("views/editor.py")
         for message in view.prompt:
-            st.caption(str(message.get("role", "")))
+            st.caption(md(message.get("role", "")))
             st.code(str(message.get("content", "")), language=None, wrap_lines=True)

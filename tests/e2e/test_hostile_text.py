@@ -79,3 +79,104 @@ def test_hostile_text_is_shown_as_text_and_nothing_leaves_the_app(
                       and urlsplit(u).netloc != app_host})
     assert outside == []
     assert any(title == "Editor" for title, _ in visited) and returned
+
+
+def _seed_new_pages(ctx, exports) -> int:
+    """Hostile text where the pages merged after issue 13 show it: a campaign's name, a
+    rater's comment, a topic, dialogue turns, an annotator's name (Adjudication), a release
+    card's limitations."""
+    from curation_app.domain import Status
+    from curation_app.services import editing, quality
+    from curation_app.services import release as release_services
+    from curation_app.services.permissions import Actor, UserRole
+    from tests.release.conftest import build_corpus
+
+    lea = Actor("lea", UserRole.LEAD)
+    build_corpus(ctx, name="extes-demo")
+    topic = hostile("topic")
+    add_labels(ctx.uow(), SYSTEM_ACTOR, "extes-demo", "topic", [topic])
+    owner = "x*y_[a](http://example.invalid/owner)"
+    users.add_user(ctx, SYSTEM_ACTOR, owner, "annotator", PASSWORD)
+    with ctx.uow() as uow:
+        record = uow.repo.get_project("extes-demo")
+        turns = [Turn(Role.SEEKER, hostile("turn1")),
+                 Turn(Role.SUPPORTER, hostile("turn2"), ["Reflective Statements"])]
+        (approved,) = uow.repo.add_dialogues(record, [Dialogue(
+            turns=turns, topic=topic, description=hostile("description"), language="en",
+            status=Status.APPROVED)], author="import")
+        (draft,) = uow.repo.add_dialogues(record, [Dialogue(
+            turns=turns, topic=topic, language="en", status=Status.DRAFT)], author="import")
+        uow.commit()
+    (_, _), (copy, _) = workflow.assign(ctx, lea, "extes-demo", annotators=["ann", owner],
+                                        dialogue_ids=[draft], overlap=2)
+    d = editing.get_dialogue(ctx.uow(), lea, copy)
+    editing.save_revision(ctx.uow(), lea, copy, d.version,
+                          [d.turns[0], Turn(Role.SUPPORTER, hostile("changed"), [])])
+    campaign = quality.create_campaign(
+        ctx, lea, "extes-demo", hostile("campaign"), "extes", ["ann"],
+        [quality.SampleSpec("ids", ids=(approved,))], overlap=1)
+    (task,) = quality.my_items(ctx, Actor("ann", UserRole.ANNOTATOR), campaign.id)
+    quality.rate(ctx, Actor("ann", UserRole.ANNOTATOR), task.item_id,
+                 dict.fromkeys(("informativeness", "understanding", "helpfulness",
+                                "consistency", "coherence"), 2), hostile("comment"))
+    release_services.build_release(ctx, lea, "extes-demo", "1.0.0", out=exports)
+    card = exports / "extes-demo" / "1.0.0" / "README.md"
+    card.write_text(card.read_text(encoding="utf-8") + f"\n- {hostile('limitations')}\n",
+                    encoding="utf-8")
+    return draft
+    assert approved
+
+
+def test_new_pages_show_hostile_text_as_text_and_ask_no_outside_host(browser, tmp_path):
+    from tests.e2e.conftest import app_env, start_streamlit, stop
+
+    env, ctx = app_env(tmp_path)
+    exports = tmp_path / "exports"
+    env["CURATION_EXPORTS_DIR"] = str(exports)
+    group = _seed_new_pages(ctx, exports)
+    url, process, _log = start_streamlit(tmp_path, env)
+    app_host = urlsplit(url).netloc
+    requests: list[str] = []
+    visited = []
+    try:
+        for name, pages in (("ann", ["Ratings"]), ("rita", ["Adjudication"]),
+                            ("lea", ["Ratings", "Releases", "Statistics"])):
+            context = browser.new_context(viewport={"width": 1400, "height": 1000})
+            page = context.new_page()
+            page.on("request", lambda r: requests.append(r.url))
+            sign_in(page, url, name, PASSWORD)
+            choose(page, "Project", "extes-demo")
+            for title in pages:
+                go_to(page, title)
+                wait_idle(page)
+                if title == "Adjudication":  # the group with the hostile annotator's copy
+                    choose(page, "Overlap group", f"#{group} ·")
+                    page.get_by_text("x*y_[a](http://example.invalid/owner)").first.wait_for(
+                        timeout=TIMEOUT_MS)
+                if title == "Releases":
+                    page.get_by_text("1.0.0 ·").first.click()
+                    wait_idle(page)
+                visited.append((f"{name}:{title}", page.inner_text("body")))
+                assert page.evaluate("() => window.__pwned") is None, title
+                sources = page.evaluate("() => [...document.images].map(i => i.src)")
+                assert not [s for s in sources if "example.invalid" in s], (title, sources)
+                # No Markdown link from user text: ``[link](…)`` stays text. (A bare URL in the
+                # text is still turned into a plain link by GFM's autolink-literal transform,
+                # which runs after escapes are resolved; a link fetches nothing until clicked.)
+                anchors = page.evaluate("() => [...document.links].map(a => [a.textContent,"
+                                        " a.href])")
+                made = [a for a in anchors if "example.invalid" in a[1]
+                        and not a[1].startswith(a[0].rstrip(")"))]
+                assert made == [], (title, made)
+            context.close()
+    finally:
+        stop(process)
+        ctx.close()
+    shown = dict(visited)
+    assert f"**turn1** {IMAGE.format('turn1')}" in shown["ann:Ratings"]
+    assert f"**limitations** {IMAGE.format('limitations')}" in shown["lea:Releases"]
+    assert "x*y_[a](http://example.invalid/owner)" in shown["rita:Adjudication"]
+    outside = sorted({u for u in requests
+                      if urlsplit(u).scheme in ("http", "https", "ws", "wss")
+                      and urlsplit(u).netloc != app_host})
+    assert outside == []

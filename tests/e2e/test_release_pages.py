@@ -31,7 +31,9 @@ def test_a_lead_releases_and_reads_the_statistics(browser, tmp_path: Path, scree
         manifest = tmp_path / "exports" / "extes-demo" / "1.0.0" / "manifest.json"
         assert json.loads(manifest.read_text())["splits"]["train"]["count"] > 0
         page.get_by_text("1.0.0 ·").first.click()
-        page.get_by_role("heading", name="How it was curated").wait_for(timeout=TIMEOUT_MS)
+        # the card is shown as its Markdown source (it quotes user text), not rendered
+        page.locator('[data-testid="stCode"]').filter(
+            has_text="## How it was curated").first.wait_for(timeout=TIMEOUT_MS)
         page.screenshot(path=str(screenshots / "releases.png"))
 
         go_to(page, "Statistics")

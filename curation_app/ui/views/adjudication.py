@@ -15,6 +15,7 @@ from curation_app.ui import layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
 from curation_app.ui.labels import role_name, strategy_label
+from curation_app.ui.plain import md, t_md
 
 actor = layout.require_actor(layout.start(state.ADJUDICATION_GROUP))
 project = layout.require_project()
@@ -69,7 +70,7 @@ def decide(chosen: int, merged: list[Turn] | None = None) -> None:
 columns = st.columns(len(group.members))
 for column, member in zip(columns, group.members, strict=True):
     with column:
-        title = t("adjudication.copy", id=member.id, who=_owner(member),
+        title = t_md("adjudication.copy", id=member.id, who=_owner(member),
                   status=t(f"status.{member.status}"))
         st.markdown(f"**{title}**")
         if group.adjudicated == member.id:
@@ -89,9 +90,10 @@ st.caption(t("adjudication.merge_help"))
 members = {m.id: m for m in group.members}
 source: dict[int, int] = {}
 for i in group.differing:
+    # radio options render Markdown: the owner's name is escaped (selectbox options do not)
     source[i] = st.radio(t("adjudication.turn_from", n=i + 1), list(members), horizontal=True,
                          key=f"adjudication.{group.original}.turn.{i}",
-                         format_func=lambda m: f"#{m} · {_owner(members[m])}")
+                         format_func=lambda m: f"#{m} · {md(_owner(members[m]))}")
 target = st.selectbox(t("adjudication.merge_into"), list(members),
                       key=f"adjudication.{group.original}.target",
                       format_func=lambda m: f"#{m} · {_owner(members[m])}")

@@ -150,13 +150,13 @@ def on_keystrokes() -> None:
 def removal_text(exc: ConfirmationNeededError, stored: list) -> str:
     lines = [t("editor.confirm_title")]
     for i in exc.emptied:
-        lines.append(t("editor.confirm_emptied", n=i + 1,
+        lines.append(t_md("editor.confirm_emptied", n=i + 1,
                        speaker=role_name(vocab, stored[i].role),
                        text=stored[i].text.strip()[:80]))
     if exc.kept * 2 < exc.total:
         lines.append(t("editor.confirm_most", kept=exc.kept, total=exc.total))
     for i in exc.removed:
-        lines.append(t("editor.confirm_removed", n=i + 1,
+        lines.append(t_md("editor.confirm_removed", n=i + 1,
                        speaker=role_name(vocab, stored[i].role),
                        text=stored[i].text.strip()[:80]))
     return "\n".join(lines)

@@ -20,6 +20,7 @@ from curation_app.ui import layout, readers, state
 from curation_app.ui.feedback import load, reporting, show_error
 from curation_app.ui.i18n import language, t
 from curation_app.ui.labels import role_name
+from curation_app.ui.plain import md, t_md
 
 actor = layout.require_actor(layout.start(state.RATINGS_CAMPAIGN, state.RATINGS_ITEM,
                                           state.RATINGS_COMPARE))
@@ -66,10 +67,10 @@ def rate_tab(campaign: quality.CampaignRecord) -> None:
         st.caption(t("ratings.focus"))
     with st.container(border=True):
         if content.get("description"):
-            st.markdown(f"*{content['description']}*")
+            st.markdown(f"*{md(content['description'])}*")
         for turn in content["turns"]:
             mark = "▶ " if turn.get("focus") else ""
-            st.markdown(f"{mark}**{role_name(vocab, turn['role'])}**: {turn['text']}")
+            st.markdown(f"{mark}**{md(role_name(vocab, turn['role']))}**: {md(turn['text'])}")
     st.caption(t("ratings.scale", min=protocol.minimum, max=protocol.maximum))
     closed = campaign.status == "closed"
     chosen: dict[str, int | None] = {}
@@ -79,10 +80,10 @@ def rate_tab(campaign: quality.CampaignRecord) -> None:
             key = f"ratings.{task.item_id}.{aspect.name}"
             current = (task.scores or {}).get(aspect.name)
             # The definition sits between the aspect's name and its scale, where raters look.
-            st.markdown(f"**{aspect.shown(lang)}**")
-            st.caption(aspect.explained(lang))
+            st.markdown(f"**{md(aspect.shown(lang))}**")
+            st.caption(md(aspect.explained(lang)))
             chosen[aspect.name] = st.radio(
-                aspect.shown(lang), protocol.scale, horizontal=True, key=key,
+                md(aspect.shown(lang)), protocol.scale, horizontal=True, key=key,
                 index=protocol.scale.index(current) if current is not None else None,
                 disabled=closed, label_visibility="collapsed")
         comment = st.text_input(t("ratings.comment"), value=task.comment or "",
@@ -92,7 +93,7 @@ def rate_tab(campaign: quality.CampaignRecord) -> None:
     if saved:
         missing = [a.shown(lang) for a in protocol.aspects if chosen[a.name] is None]
         if missing:
-            st.error(t("ratings.missing", aspects=", ".join(missing)))
+            st.error(t_md("ratings.missing", aspects=", ".join(missing)))
             return
         try:
             quality.rate(readers.context(), actor, task.item_id, chosen, comment)
@@ -133,7 +134,7 @@ def new_campaign_form(lead: Actor) -> None:
             readers.clear()
             state.put(state.RATINGS_CAMPAIGN, record.id)
             items = len(quality.campaign_items(readers.context(), lead, record.id))
-            state.flash(t("ratings.started", name=record.name, items=items))
+            state.flash(t_md("ratings.started", name=record.name, items=items))
             st.rerun()
 
 
@@ -151,12 +152,12 @@ def manage_tab(campaign: quality.CampaignRecord) -> None:
             if st.button(t("ratings.close"), key="ratings.close", icon=":material/lock:"):
                 quality.close_campaign(readers.context(), actor, campaign.id)
                 readers.clear()
-                state.flash(t("ratings.closed_done", name=campaign.name))
+                state.flash(t_md("ratings.closed_done", name=campaign.name))
                 st.rerun()
         elif st.button(t("ratings.reopen"), key="ratings.reopen", icon=":material/lock_open:"):
             quality.reopen_campaign(readers.context(), actor, campaign.id)
             readers.clear()
-            state.flash(t("ratings.reopened", name=campaign.name))
+            state.flash(t_md("ratings.reopened", name=campaign.name))
             st.rerun()
 
 
@@ -184,9 +185,9 @@ def results_tab(campaign: quality.CampaignRecord) -> None:
                          scores=", ".join(f"{m} {v:g}" for m, v in
                                           result.reference["overall"])))
         if result.reference.get("source"):
-            st.caption(t("ratings.paper_source", source=result.reference["source"]))
+            st.caption(t_md("ratings.paper_source", source=result.reference["source"]))
         for a in result.aspects:  # one plain line per aspect, for reading and for tests
-            st.caption(t("ratings.kappa_line", aspect=shown[a.aspect], kappa=_f(a.fleiss.kappa)))
+            st.caption(t_md("ratings.kappa_line", aspect=shown[a.aspect], kappa=_f(a.fleiss.kappa)))
         st.subheader(t("ratings.per_rater"))
         st.dataframe(pd.DataFrame([{
             t("ratings.rater"): r.rater, t("ratings.shared"): r.units,
@@ -201,7 +202,7 @@ def results_tab(campaign: quality.CampaignRecord) -> None:
                       fleiss=_f(tags.fleiss.kappa if tags.fleiss else None),
                       alpha=_f(tags.alpha)))
         for p in tags.pairs:
-            st.caption(t("ratings.tags_pair", a=p.a, b=p.b, kappa=_f(p.kappa), units=p.units))
+            st.caption(t_md("ratings.tags_pair", a=p.a, b=p.b, kappa=_f(p.kappa), units=p.units))
 
 
 def compare_section(campaign: quality.CampaignRecord) -> None:
@@ -268,7 +269,7 @@ def judge_section(campaign: quality.CampaignRecord) -> None:
         st.caption(t("ratings.judge_help", id=campaign.id))
         return
     for run in runs[:3]:
-        st.markdown(t("ratings.judge_run", id=run.id, model=run.model,
+        st.markdown(t_md("ratings.judge_run", id=run.id, model=run.model,
                       prompt=run.prompt_version, status=run.status,
                       done=run.counts.get("succeeded", 0), failed=run.counts.get("failed", 0),
                       cost=f"{run.cost_usd:.4f}"))

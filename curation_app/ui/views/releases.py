@@ -13,12 +13,13 @@ from curation_app.services import release as release_services
 from curation_app.ui import layout, readers
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
+from curation_app.ui.plain import md, t_md
 
 actor = layout.require_actor(layout.start())
 project = layout.require_project()
 out = release_services.exports_dir()
 st.title(t("releases.title"))
-st.caption(t("releases.intro", folder=str(out)))
+st.caption(t_md("releases.intro", folder=str(out)))
 
 earlier = load(release_services.list_releases, project, out)
 with st.form("releases.form"):
@@ -56,7 +57,7 @@ if build:
         show_error(exc)
     else:
         bar.progress(1.0, text=t("releases.done_bar"))
-        st.success(summary.line(), icon=":material/check_circle:")
+        st.success(md(summary.line()), icon=":material/check_circle:")
         earlier = release_services.list_releases(project, out)
 
 st.subheader(t("releases.earlier"))
@@ -64,8 +65,10 @@ if not earlier:
     st.info(t("releases.none"))
 for info in earlier:
     counts = ", ".join(f"{k} {v}" for k, v in info.counts.items())
-    with st.expander(f"{info.version} · {info.created_at} · {counts}"):
-        st.caption(str(info.path))
+    with st.expander(md(f"{info.version} · {info.created_at} · {counts}")):
+        st.caption(md(str(info.path)))
         # The card without its YAML header, which is for the Hub, not for people.
         body = info.card.split("\n---\n", 1)[1] if info.card.startswith("---\n") else info.card
-        st.markdown(body)
+        # The card quotes the project's description, limitations and names (user text): it is
+        # shown as its Markdown source, never rendered, so nothing in it can load a remote image.
+        st.code(body, language="markdown", wrap_lines=True)
