@@ -136,6 +136,11 @@ _EN_RELATIONS = (r"son|daughter|child|kid|boy|girl|brother|sister|mom|mum|mother
                  r"husband|wife|aunt|uncle|cousin|niece|nephew|stepson|stepdaughter|"
                  r"principal|coach|tutor|neighbor|neighbour|boyfriend|girlfriend")
 _EN_NAME = r"[A-Z][a-z]+(?:[-'][A-Z][a-z]+)?(?:\s+[A-Z][a-z]+)?"
+# Every English name pattern needs one of these words (a possessive before a relation, a
+# title, "named"/"called"): turns without any skip the patterns.
+_EN_NAME_CUE = re.compile(r"(?i)\b(?:my|our|his|her|their|your|mrs?|ms|miss|dr|coach|teacher|"
+                          r"named|called)\b")
+_EN_SCHOOL_WORD = re.compile(r"School|Academy|Kindergarten")
 _EN_NAMES = [
     re.compile(rf"(?i:\b(?:my|our|his|her|their|your)\s+(?:{_EN_RELATIONS}))\s*,?\s+"
                rf"(?:(?i:is\s+)?(?i:called|named)\s+)?({_EN_NAME})"),
@@ -225,7 +230,8 @@ def _phones(text: str) -> Iterable[tuple[int, int]]:
 def scan(text: str) -> list[Hit]:
     """The personal data in ``text``, as non-overlapping spans in text order."""
     found: dict[str, list[tuple[int, int]]] = {kind: [] for kind in ORDER}
-    found["email"] = [m.span() for m in _EMAIL.finditer(text)]
+    if "@" in text:
+        found["email"] = [m.span() for m in _EMAIL.finditer(text)]
     # Whole families of patterns need a digit or a Chinese character to match: two C-speed
     # searches spare English turns the Chinese patterns (most of the scan's time) and
     # digit-free turns the number patterns, with the same hits.
@@ -247,14 +253,15 @@ def scan(text: str) -> list[Hit]:
         found["address"] += [m.span() for m in _US_ZIP.finditer(text)]
         if has_cjk:
             found["address"] += [m.span(1) for m in _ZH_POSTCODE.finditer(text)]
-    found["address"] += [m.span() for m in _UK_POSTCODE.finditer(text)]
-    found["school"] += [m.span() for m in _EN_CLASS.finditer(text)]
-    found["school"] += [m.span() for m in _EN_SCHOOL.finditer(text)]
+        found["address"] += [m.span() for m in _UK_POSTCODE.finditer(text)]
+        found["school"] += [m.span() for m in _EN_CLASS.finditer(text)]
+    if _EN_SCHOOL_WORD.search(text):
+        found["school"] += [m.span() for m in _EN_SCHOOL.finditer(text)]
     if has_cjk:
         found["address"] += [m.span() for m in _ZH_ADDRESS.finditer(text)]
         found["school"] += [m.span() for m in _ZH_CLASS.finditer(text)]
         found["school"] += [m.span() for m in _ZH_SCHOOL.finditer(text)]
-    for pattern in _EN_NAMES:
+    for pattern in _EN_NAMES if _EN_NAME_CUE.search(text) else ():
         for m in pattern.finditer(text):
             name = m.group(1)
             first = name.split()[0]
