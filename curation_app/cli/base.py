@@ -77,6 +77,36 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+def plan_options(concurrency_default: int | None, concurrency_help: str) -> Callable[[F], F]:
+    """The options that plan a generation job, shared by ``generate`` and ``queue`` (they
+    differ only in what ``--concurrency`` means there, so each gives its own)."""
+    options = [
+        click.option("--project", help="The project to generate drafts for."),
+        click.option("--topic", "topics", multiple=True,
+                     help="A topic/scenario (repeatable)."),
+        click.option("--all-topics", is_flag=True, help="Every topic of the project."),
+        click.option("--fill-targets", is_flag=True,
+                     help="As many drafts per topic as its target still lacks."),
+        click.option("--emotion", help="The emotion label for every draft (default: rotate)."),
+        click.option("-n", "n", type=int,
+                     help="Drafts per topic (with --fill-targets: at most N)."),
+        click.option("--concurrency", type=int, default=concurrency_default,
+                     show_default=concurrency_default is not None, help=concurrency_help),
+        click.option("--budget-usd", type=float, help="Stop starting calls before this cost."),
+        click.option("--model", help="Model name (default: the project's, else gpt-4o-mini)."),
+        click.option("--template",
+                     help="Prompt template name in prompts/ (default: the preset's)."),
+        click.option("--turns", type=int, help="Target number of turns per dialogue."),
+    ]
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
+
+
 def print_problems(kind: str, problems: Sequence[RecordProblem], *, verbose: bool) -> None:
     shown = problems if verbose else problems[:DETAIL_LIMIT]
     for problem in shown:

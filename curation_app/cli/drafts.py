@@ -13,6 +13,7 @@ from curation_app.cli.base import (
     handle_errors,
     main,
     open_context,
+    plan_options,
 )
 from curation_app.cli.data import projects
 from curation_app.errors import CurationError
@@ -57,19 +58,7 @@ def _job_line(job: JobRecord) -> str:
 
 
 @main.command()
-@click.option("--project", help="The project to generate drafts for.")
-@click.option("--topic", "topics", multiple=True, help="A topic/scenario (repeatable).")
-@click.option("--all-topics", is_flag=True, help="Every topic of the project.")
-@click.option("--fill-targets", is_flag=True,
-              help="As many drafts per topic as its target still lacks.")
-@click.option("--emotion", help="The emotion label for every draft (default: rotate).")
-@click.option("-n", "n", type=int, help="Drafts per topic (with --fill-targets: at most N).")
-@click.option("--concurrency", type=int,
-              help="Model calls in flight at once (default 4; on --resume, the job's).")
-@click.option("--budget-usd", type=float, help="Stop starting calls before this cost.")
-@click.option("--model", help="Model name (default: the project's, else gpt-4o-mini).")
-@click.option("--template", help="Prompt template name in prompts/ (default: the preset's).")
-@click.option("--turns", type=int, help="Target number of turns per dialogue.")
+@plan_options(None, "Model calls in flight at once (default 4; on --resume, the job's).")
 @click.option("--resume", "resume", type=int, metavar="JOB",
               help="Finish job JOB: run its items that have no stored result yet.")
 @click.option("--retry-failed", is_flag=True, help="With --resume, also retry failed items.")

@@ -9,23 +9,11 @@ from typing import Any
 
 import click
 
-from curation_app.cli.base import cli_actor, handle_errors, main, open_context
+from curation_app.cli.base import cli_actor, handle_errors, main, open_context, plan_options
 
 
 @main.command("queue")
-@click.option("--project", help="The project to generate drafts for.")
-@click.option("--topic", "topics", multiple=True, help="A topic/scenario (repeatable).")
-@click.option("--all-topics", is_flag=True, help="Every topic of the project.")
-@click.option("--fill-targets", is_flag=True,
-              help="As many drafts per topic as its target still lacks.")
-@click.option("--emotion", help="The emotion label for every draft (default: rotate).")
-@click.option("-n", "n", type=int, help="Drafts per topic (with --fill-targets: at most N).")
-@click.option("--concurrency", type=int, default=4, show_default=True,
-              help="Model calls in flight at once while a worker runs the job.")
-@click.option("--budget-usd", type=float, help="Stop starting calls before this cost.")
-@click.option("--model", help="Model name (default: the project's, else gpt-4o-mini).")
-@click.option("--template", help="Prompt template name in prompts/ (default: the preset's).")
-@click.option("--turns", type=int, help="Target number of turns per dialogue.")
+@plan_options(4, "Model calls in flight at once while a worker runs the job.")
 @click.option("--batch-api", is_flag=True,
               help="Send the job through the OpenAI Batch API (half price; results arrive "
                    "within 24 hours and the worker collects them).")
