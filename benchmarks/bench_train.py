@@ -36,10 +36,10 @@ import torch  # noqa: E402
 from curation_app.training import model as models  # noqa: E402
 from curation_app.training.evaluate import EvalOptions, evaluate, generate  # noqa: E402
 from curation_app.training.examples import (  # noqa: E402
-    IGNORE,
     build_examples,
     ensure_chat_template,
     history_messages,
+    padded_batch,
     prompt_ids,
     supporter_turns,
 )
@@ -51,16 +51,7 @@ from tests.training.tiny import tiny_model, write_release  # noqa: E402
 def _batches(examples: list, size: int, pad: int) -> list[tuple[torch.Tensor, ...]]:
     out = []
     for start in range(0, len(examples), size):
-        chunk = examples[start:start + size]
-        width = max(len(e.input_ids) for e in chunk)
-        ids = torch.full((len(chunk), width), pad, dtype=torch.long)
-        labels = torch.full((len(chunk), width), IGNORE, dtype=torch.long)
-        mask = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, e in enumerate(chunk):
-            ids[row, :len(e.input_ids)] = torch.tensor(e.input_ids)
-            labels[row, :len(e.labels)] = torch.tensor(e.labels)
-            mask[row, :len(e.input_ids)] = 1
-        out.append((ids, mask, labels))
+        out.append(padded_batch(examples[start:start + size], pad))
     return out
 
 

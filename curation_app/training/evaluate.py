@@ -23,6 +23,7 @@ from curation_app.training.examples import (
     build_examples,
     ensure_chat_template,
     history_messages,
+    padded_batch,
     prompt_ids,
     split_strategies,
     supporter_turns,
@@ -70,14 +71,7 @@ def _perplexity(model: Any, examples: list[Any], pad_id: int, batch_size: int) -
     with torch.no_grad():
         for start in range(0, len(examples), batch_size):
             batch = examples[start:start + batch_size]
-            width = max(len(e.input_ids) for e in batch)
-            ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-            labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
-            mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, e in enumerate(batch):
-                ids[row, :len(e.input_ids)] = torch.tensor(e.input_ids)
-                labels[row, :len(e.labels)] = torch.tensor(e.labels)
-                mask[row, :len(e.input_ids)] = 1
+            ids, mask, labels = padded_batch(batch, pad_id)
             logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
             shifted = logits[:, :-1].float()
             target = labels[:, 1:].to(device)

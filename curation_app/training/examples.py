@@ -188,3 +188,19 @@ def history_messages(record: Record, upto: int, with_strategies: bool) -> list[d
 
 def supporter_turns(record: Record) -> list[tuple[int, Message]]:
     return [(i, m) for i, m in enumerate(record.messages) if m.role == "assistant"]
+
+
+def padded_batch(batch: Sequence[Example], pad_id: int) -> tuple[Any, Any, Any]:
+    """(input ids, attention mask, labels) of ``batch`` as tensors, right-padded to the longest
+    example (pad id, mask 0, label IGNORE), for perplexity and the benchmark's plain loop."""
+    import torch  # only the code that runs a model needs it
+
+    width = max(len(e.input_ids) for e in batch)
+    ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE, dtype=torch.long)
+    mask = torch.zeros((len(batch), width), dtype=torch.long)
+    for row, e in enumerate(batch):
+        ids[row, :len(e.input_ids)] = torch.tensor(e.input_ids)
+        labels[row, :len(e.labels)] = torch.tensor(e.labels)
+        mask[row, :len(e.input_ids)] = 1
+    return ids, mask, labels
