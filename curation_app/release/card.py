@@ -7,6 +7,7 @@ The header's ``configs`` name the parquet file of each split, so
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from curation_app.release.splits import SPLITS
@@ -27,11 +28,22 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)  # a JSON string is a valid YAML scalar
 
 
-def header(language: str, license_id: str, total: int, title: str) -> str:
+def config_name(project: str, version: str, data_digest: str | None) -> str:
+    """The card's one config. ``datasets`` caches a local folder under its folder name (the
+    version) and this config name, with a key that does not change with the files: under
+    "default", every project's 1.0.0 would load whichever 1.0.0 was loaded first. Naming the
+    project, version and a digest of the data files keeps each release's cache its own."""
+    if data_digest is None:
+        return "default"
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", f"{project}-{version}-{data_digest[:12]}")
+
+
+def header(language: str, license_id: str, total: int, title: str,
+           config: str = "default") -> str:
     lines = ["---", f"pretty_name: {_yaml_str(title)}", "language:", f"- {language}",
              f"license: {license_id}", "task_categories:", "- text-generation",
              "task_ids:", "- dialogue-modeling", "size_categories:",
-             f"- {size_category(total)}", "configs:", "- config_name: default",
+             f"- {size_category(total)}", "configs:", f"- config_name: {config}",
              "  data_files:"]
     for split in SPLITS:
         lines += [f"  - split: {split}", f"    path: data/{split}.parquet"]
@@ -39,7 +51,8 @@ def header(language: str, license_id: str, total: int, title: str) -> str:
     return "\n".join(lines)
 
 
-def render_card(info: dict[str, Any], stats: CorpusStats, changes: ChangeStats) -> str:
+def render_card(info: dict[str, Any], stats: CorpusStats, changes: ChangeStats,
+                data_digest: str | None = None) -> str:
     """``info``: project, version, title, language, license, counts per split, system_prompt,
     models, templates, cost, annotators, reviewers, revisions, selection, split, checks,
     limitations (list of sentences)."""
@@ -49,7 +62,8 @@ def render_card(info: dict[str, Any], stats: CorpusStats, changes: ChangeStats) 
     ch = changes.to_json()
     asked = ", ".join(f"{s} {r:g}" for s, r in zip(SPLITS, info["split"]["ratios"], strict=True))
     parts = [
-        header(info["language"], info.get("license") or LICENSE_DEFAULT, total, info["title"]),
+        header(info["language"], info.get("license") or LICENSE_DEFAULT, total, info["title"],
+               config_name(info["project"], info["version"], data_digest)),
         "",
         f"# {info['project']} {info['version']}",
         "",

@@ -127,7 +127,7 @@ def _array(lines: list[str]) -> str:
 
 
 def write_release(target: Path, dialogues: dict[int, Dialogue], split_ids: dict[str, list[int]],
-                  vocab: Vocabulary, prompt: str, *, card: Callable[[], str],
+                  vocab: Vocabulary, prompt: str, *, card: Callable[[str], str],
                   manifest: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
     """Write the release at ``target`` (which must not exist). ``manifest`` holds the keys
     the caller knows; ``files`` is added here. Returns the manifest written."""
@@ -161,7 +161,10 @@ def write_release(target: Path, dialogues: dict[int, Dialogue], split_ids: dict[
             pq.write_table(table, tmp / "data" / f"{split}.parquet")
 
         report("card")
-        _write_text(tmp / "README.md", card())
+        data = hashlib.sha256()
+        for split in SPLITS:
+            data.update(sha256_file(tmp / "data" / f"{split}.parquet").encode())
+        _write_text(tmp / "README.md", card(data.hexdigest()))
 
         report("manifest")
         files = {}

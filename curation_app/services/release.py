@@ -288,7 +288,8 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
 
     written = writer.write_release(
         target, by_id, split.ids, vocab, prompt,
-        card=lambda: card_module.render_card(info, stats, changes), manifest=manifest,
+        card=lambda digest: card_module.render_card(info, stats, changes, digest),
+        manifest=manifest,
         progress=progress)
     stage(None)
     return ReleaseSummary(project=project, version=version, path=target, counts=counts,

@@ -124,6 +124,24 @@ def test_load_dataset_reads_the_folder_with_no_other_argument(ctx: AppContext, c
     assert chat["test"].num_rows == manifest["splits"]["test"]["count"]
 
 
+def test_two_projects_released_as_the_same_version_each_load_their_own_rows(
+        ctx: AppContext, corpus: Corpus, tmp_path: Path):
+    # datasets caches a local folder under its name (here both "1.0.0") and its config name:
+    # with one shared config name the second load returned the first release's rows.
+    datasets = pytest.importorskip("datasets", reason="datasets is in the dev and train extras")
+    other = build_corpus(ctx, "extes-other", per_topic=5, topics=3, seed=3)
+    loaded = {}
+    for project in (corpus, other):
+        build(ctx, project, tmp_path)
+        folder = tmp_path / project.project / "1.0.0"
+        manifest = json.loads((folder / "manifest.json").read_text())
+        loaded[project.project] = datasets.load_dataset(str(folder))
+        for split in SPLITS:
+            assert loaded[project.project][split]["id"] == manifest["splits"][split]["ids"]
+    assert (loaded[corpus.project]["train"].num_rows
+            != loaded[other.project]["train"].num_rows)
+
+
 def test_splits_are_deterministic_and_keep_twins_and_families_together(
         ctx: AppContext, corpus: Corpus, tmp_path: Path):
     a = build(ctx, corpus, tmp_path, "1.0.0", seed=3).manifest["splits"]
