@@ -97,6 +97,10 @@ def plan_options(concurrency_default: int | None, concurrency_help: str) -> Call
         click.option("--template",
                      help="Prompt template name in prompts/ (default: the preset's)."),
         click.option("--turns", type=int, help="Target number of turns per dialogue."),
+        click.option("--temperature", type=float,
+                     help="Sampling temperature (default: the project's setting)."),
+        click.option("--top-p", "top_p", type=float,
+                     help="Top-p (default: the project's setting)."),
     ]
 
     def decorate(func: F) -> F:

@@ -66,15 +66,13 @@ def _job_line(job: JobRecord) -> str:
               help="Seconds to wait for one model reply.")
 @click.option("--max-retries", type=int, default=3, show_default=True,
               help="Retries of a call after a timeout, 429 or 5xx.")
-@click.option("--temperature", type=float,
-              help="Sampling temperature (default: the project's setting).")
-@click.option("--top-p", "top_p", type=float, help="Top-p (default: the project's setting).")
 @handle_errors
 def generate(project: str | None, topics: tuple[str, ...], all_topics: bool,
              fill_targets: bool, emotion: str | None, n: int | None, concurrency: int | None,
              budget_usd: float | None, model: str | None, template: str | None,
-             turns: int | None, resume: int | None, retry_failed: bool, timeout: float,
-             max_retries: int, temperature: float | None, top_p: float | None) -> None:
+             turns: int | None, temperature: float | None, top_p: float | None,
+             resume: int | None, retry_failed: bool, timeout: float,
+             max_retries: int) -> None:
     """Generate draft dialogues with the model at $OPENAI_BASE_URL (key: $OPENAI_API_KEY)."""
     ctx = open_context()
     try:

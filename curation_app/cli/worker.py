@@ -23,7 +23,8 @@ from curation_app.cli.base import cli_actor, handle_errors, main, open_context, 
 @handle_errors
 def queue(project: str | None, topics: tuple[str, ...], all_topics: bool, fill_targets: bool,
           emotion: str | None, n: int | None, concurrency: int, budget_usd: float | None,
-          model: str | None, template: str | None, turns: int | None, batch_api: bool,
+          model: str | None, template: str | None, turns: int | None,
+          temperature: float | None, top_p: float | None, batch_api: bool,
           job_id: int | None, retry_failed: bool) -> None:
     """Plan a generation job and leave it to a worker (`curation worker`)."""
     from curation_app.errors import CurationError
@@ -41,7 +42,8 @@ def queue(project: str | None, topics: tuple[str, ...], all_topics: bool, fill_t
                 project=project, topics=topics, all_topics=all_topics,
                 fill_targets=fill_targets, emotion=emotion, n=n, model=model,
                 template=template, turns=turns, budget_usd=budget_usd,
-                concurrency=concurrency), batch_api=batch_api)
+                concurrency=concurrency, temperature=temperature, top_p=top_p),
+                batch_api=batch_api)
         job = generation.job_status(ctx, job_id)
     finally:
         ctx.close()

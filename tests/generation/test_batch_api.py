@@ -135,7 +135,8 @@ def test_queue_batch_api_and_worker_commands(sqlite_url, stub, monkeypatch, tmp_
     runner = CliRunner()
     assert runner.invoke(main, ["init", "--demo"]).exit_code == 0
     queued = runner.invoke(main, ["queue", "--project", "demo-extes", "--topic", TOPICS[2],
-                                  "-n", "2", "--batch-api"])
+                                  "-n", "2", "--batch-api", "--temperature", "0.3",
+                                  "--top-p", "0.8"])
     assert queued.exit_code == 0, queued.output
     assert queued.stdout.startswith("job 1 queued through the Batch API: 2 drafts to generate")
     ran = runner.invoke(main, ["worker", "--once", "--poll", "0.01"])
@@ -143,7 +144,10 @@ def test_queue_batch_api_and_worker_commands(sqlite_url, stub, monkeypatch, tmp_
     assert ran.stdout.strip().endswith("stopped after 1 jobs")
     shown = runner.invoke(main, ["jobs", "show", "1"])
     assert shown.stdout.startswith("job 1 finished: 2 drafts stored, 0 failed")
-    assert json.loads(json.dumps(stub.batch_lines))[0]["url"] == "/v1/chat/completions"
+    line = json.loads(json.dumps(stub.batch_lines))[0]
+    assert line["url"] == "/v1/chat/completions"
+    # queue takes the same sampling options as generate, and the worker sends them
+    assert (line["body"]["temperature"], line["body"]["top_p"]) == (0.3, 0.8)
 
 
 def test_a_server_error_while_polling_is_retried_later_and_the_batch_is_not_lost(ctx, stub):
