@@ -257,3 +257,32 @@ def test_serve_starts_the_web_app_on_the_configured_database(tmp_path: Path):
         out, _ = server.communicate(timeout=20)
     assert out.splitlines()[0] == (
         f"serving on http://127.0.0.1:{port} (database sqlite:///{tmp_path / 'curation.db'})")
+
+
+def test_projects_configure_sets_check_rules_or_changes_nothing(run, db_url: str):
+    from curation_app.services.context import AppContext
+
+    assert run("init", "--demo").exit_code == 0
+    done = run("projects", "configure", "demo-extes", "--rule", "lint.roles_alternate=off",
+               "--rule", "safety.violence=error", "--dedup-threshold", "0.9")
+    assert done.exit_code == 0, done.output
+    assert "check rule safety.violence: on, error" in done.stderr
+    # a bad rule is refused before anything, the temperature included, is written
+    bad = run("projects", "configure", "demo-extes", "--temperature", "0.5",
+              "--rule", "lint.nope=off")
+    assert bad.exit_code == 1 and "unknown check rule 'lint.nope'" in bad.stderr
+    loud = run("projects", "configure", "demo-extes", "--rule", "lint.roles_alternate=loud")
+    assert loud.exit_code == 1
+    assert loud.stderr.strip() == ("Error: --rule 'lint.roles_alternate=loud' is not "
+                                   "RULE=error, RULE=warning, RULE=on or RULE=off")
+    ctx = AppContext.from_url(db_url)
+    try:
+        with ctx.uow() as uow:
+            settings = uow.repo.get_project("demo-extes").settings
+    finally:
+        ctx.close()
+    assert settings["checks"]["rules"] == {
+        "lint.roles_alternate": {"enabled": False},
+        "safety.violence": {"enabled": True, "severity": "error"}}
+    assert settings["checks"]["dedup_threshold"] == 0.9
+    assert "temperature" not in settings

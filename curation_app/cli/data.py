@@ -220,6 +220,25 @@ def _parse_targets(values: Sequence[str], targets_file: str | None) -> dict[str,
     return targets
 
 
+def _parse_rules(pairs: Sequence[str]) -> dict[str, dict[str, object]]:
+    """``RULE=error|warning|on|off`` pairs as check-settings changes."""
+    changes: dict[str, dict[str, object]] = {}
+    for pair in pairs:
+        rule_id, sep, setting = pair.partition("=")
+        setting = setting.strip().lower()
+        change = changes.setdefault(rule_id.strip(), {})
+        if setting in ("error", "warning"):
+            change.update(enabled=True, severity=setting)
+        elif setting in ("on", "off"):
+            change["enabled"] = setting == "on"
+        else:
+            raise CurationError(f"--rule {pair!r} is not RULE=error, RULE=warning, RULE=on or "
+                                "RULE=off")
+        if not sep or not rule_id.strip():
+            raise CurationError(f"--rule {pair!r} names no rule")
+    return changes
+
+
 @projects.command("configure")
 @click.argument("name")
 @click.option("--model", help="Model name used for this project's drafts.")
@@ -239,14 +258,28 @@ def _parse_targets(values: Sequence[str], targets_file: str | None) -> dict[str,
 @click.option("--target-chars", type=int, help="PECONV: target length of a draft in characters.")
 @click.option("--max-output-tokens", type=int,
               help="Most tokens a draft may take (and what a budget reserves per call).")
+@click.option("--rule", "rules", multiple=True, metavar="RULE=SETTING",
+              help="A check rule's severity or state: RULE=error, RULE=warning, RULE=off or "
+                   "RULE=on (repeatable; an unknown RULE is answered with the list of rules).")
+@click.option("--dedup-threshold", type=float,
+              help="Similarity at or above which two dialogues are near-duplicates (0-1].")
 @handle_errors
 def projects_configure(name: str, model: str | None, targets: tuple[str, ...],
                        targets_file: str | None, temperature: float | None,
                        top_p: float | None, seed_policy: str | None, seed_shortage: str | None,
                        cross_scenario_seeds: bool | None, child_grade: str | None,
-                       target_chars: int | None, max_output_tokens: int | None) -> None:
+                       target_chars: int | None, max_output_tokens: int | None,
+                       rules: tuple[str, ...], dedup_threshold: float | None) -> None:
     """Set project NAME's model, targets and generation settings; show target progress."""
+    from curation_app.checks.findings import validate_settings
+    from curation_app.services import checks as check_services
+
     wanted = _parse_targets(targets, targets_file)
+    rule_changes = _parse_rules(rules)
+    # Refused before anything is written, so a bad rule never leaves half the options applied.
+    validate_settings({"rules": rule_changes,
+                       **({} if dedup_threshold is None else
+                          {"dedup_threshold": dedup_threshold})})
     options = {"temperature": temperature, "top_p": top_p, "seed_policy": seed_policy,
                "seed_shortage": seed_shortage, "cross_scenario_seeds": cross_scenario_seeds,
                "child_grade": child_grade, "target_chars": target_chars,
@@ -256,6 +289,18 @@ def projects_configure(name: str, model: str | None, targets: tuple[str, ...],
         settings = generation.configure_project(
             ctx, cli_actor(), name, model=model, targets=wanted,
             generation={k: v for k, v in options.items() if v is not None})
+        if rule_changes or dedup_threshold is not None:
+            stored = check_services.configure_checks(ctx, cli_actor(), name, rules=rule_changes,
+                                                     dedup_threshold=dedup_threshold)
+            for rule_id in rule_changes:
+                change = stored["rules"][rule_id]
+                state = "off" if change.get("enabled") is False else "on"
+                severity = change.get("severity")
+                click.echo(f"  check rule {rule_id}: {state}"
+                           + (f", {severity}" if severity else ""), err=True)
+            if dedup_threshold is not None:
+                click.echo(f"  near-duplicate threshold: {stored['dedup_threshold']:g}",
+                           err=True)
         progress = generation.target_progress(ctx, name)
     finally:
         ctx.close()
