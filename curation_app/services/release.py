@@ -100,6 +100,14 @@ def _families(dialogues: Sequence[Dialogue]) -> dict[int, list[int]]:
     return out
 
 
+def _audit(ctx: AppContext, actor: Actor, action: str, target: Path,
+           detail: dict[str, Any]) -> None:
+    """Releases built and refused go to the audit log, like exports and backups."""
+    with ctx.uow() as uow:
+        uow.security.audit(action, actor.name, str(target), detail=detail)
+        uow.commit()
+
+
 def _stale_kinds(ctx: AppContext, project: str) -> list[str]:
     """The per-dialogue kinds of check (every kind but the corpus-wide duplicate search,
     which the build runs over its own selection) whose latest run is older than the
@@ -183,6 +191,9 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
             f"  dialogue {f.dialogue_id}" + (f" turn {f.turn + 1}" if f.turn is not None else "")
             + f": {f.rule}: {f.message}" for f in errors[:20])
         more = f"\n  … {len(errors) - 20} more" if len(errors) > 20 else ""
+        _audit(ctx, actor, "release.refused", target,
+               {"project": project, "version": version, "errors": len(errors),
+                "rules": sorted(per_rule)})
         raise ReleaseBlockedError(
             f"release refused: {plural(len(errors), 'error-level finding')} on dialogues it "
             f"would ship ({rules}); fix them, discard the dialogues, or set the rules to "
@@ -292,6 +303,9 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         manifest=manifest,
         progress=progress)
     stage(None)
+    _audit(ctx, actor, "release", target,
+           {"project": project, "version": version, "counts": counts,
+            "statuses": [str(s) for s in wanted]})
     return ReleaseSummary(project=project, version=version, path=target, counts=counts,
                           copies_left_out=len(picked.copies_left_out), clusters=len(clusters),
                           warnings=sum(warnings.values()), seconds=timings, manifest=written)

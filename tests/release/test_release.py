@@ -158,8 +158,16 @@ def test_splits_are_deterministic_and_keep_twins_and_families_together(
         assert all(splits[s]["count"] > 0 for s in SPLITS)
 
 
+def _audited(ctx: AppContext, action: str) -> list:
+    with ctx.uow() as uow:
+        return [e for e in uow.security.events(action=action) if e.action == action]
+
+
 def test_a_version_is_written_once(ctx: AppContext, corpus: Corpus, tmp_path: Path):
     build(ctx, corpus, tmp_path)
+    (built,) = _audited(ctx, "release")  # who built which version, in the audit log
+    assert built.target == str(tmp_path / corpus.project / "1.0.0")
+    assert built.detail["version"] == "1.0.0" and sum(built.detail["counts"].values()) > 0
     before = (tmp_path / corpus.project / "1.0.0" / "manifest.json").read_bytes()
     with pytest.raises(AlreadyExistsError, match="already exists"):
         build(ctx, corpus, tmp_path)
@@ -179,6 +187,8 @@ def test_an_error_finding_blocks_the_release_and_writes_nothing(
         build(ctx, corpus, tmp_path)
     assert f"dialogue {corpus.approved[4]} turn 3: lint.empty_turn" in str(info.value)
     assert "(lint.empty_turn in 1 dialogue)" in str(info.value)
+    (refused,) = _audited(ctx, "release.refused")
+    assert refused.detail["rules"] == ["lint.empty_turn"] and not _audited(ctx, "release")
     assert not (tmp_path / corpus.project).exists() or \
         not any((tmp_path / corpus.project).iterdir())
 
