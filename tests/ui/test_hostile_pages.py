@@ -189,4 +189,4 @@ def texts_of(markdown: str) -> str:
     """What a person reads of one escaped Markdown string."""
     import re
 
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown).replace("\u2060", "")
