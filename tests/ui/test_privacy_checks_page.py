@@ -84,7 +84,8 @@ def test_the_editor_replaces_one_turns_personal_data_in_the_text_it_shows(make_a
     # unsaved edits: more words in turn 1 (the one with findings), a phone in turn 3
     box_named(at, f"w:editor.{dialogue_id}.0.text").input(
         "我儿子王小明在育才小学，电话13912345678。他最近很难过。").run()
-    box_named(at, f"w:editor.{dialogue_id}.2.text").input("王小明说想转学，打13800138000找我。").run()
+    third = "王小明说想转学，打13800138000找我。"
+    box_named(at, f"w:editor.{dialogue_id}.2.text").input(third).run()
     assert "Unsaved changes" in texts(at)
     buttons = [b.key for b in at.button if b.key and b.key.endswith(".redact")]
     assert buttons == [f"editor.{dialogue_id}.0.redact", f"editor.{dialogue_id}.2.redact"]
@@ -96,12 +97,12 @@ def test_the_editor_replaces_one_turns_personal_data_in_the_text_it_shows(make_a
     # what the page shows at once: the replaced text, the typed words kept, nothing unsaved
     assert box_named(at, f"w:editor.{dialogue_id}.0.text").value == \
         "我儿子[NAME]在[SCHOOL]，电话[PHONE]。他最近很难过。"
-    assert box_named(at, f"w:editor.{dialogue_id}.2.text").value == "王小明说想转学，打13800138000找我。"
+    assert box_named(at, f"w:editor.{dialogue_id}.2.text").value == third
     assert "Unsaved changes" not in shown
     # stored as one revision by the person who clicked, with the note saying what was done
     saved = editing.get_dialogue(app_ctx.uow(), actor("lea"), dialogue_id)
     assert saved.turns[0].text == "我儿子[NAME]在[SCHOOL]，电话[PHONE]。他最近很难过。"
-    assert saved.turns[2].text == "王小明说想转学，打13800138000找我。"  # only turn 1 asked
+    assert saved.turns[2].text == third  # only turn 1's replacement was asked for
     latest = max(editing.history(app_ctx.uow(), actor("lea"), dialogue_id),
                  key=lambda r: r.number)
     assert latest.author == "lea" and latest.note.startswith("privacy: 3 item(s) replaced")

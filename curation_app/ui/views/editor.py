@@ -253,7 +253,10 @@ def redact_clicked(did: int, uid: int) -> None:
     conflicts.pop(did, None)
     confirmations.pop(did, None)
     fresh = editing.get_dialogue(readers.context().uow(), actor, did)
-    works[did] = working.after_save(fresh)
+    before = {turn.uid: turn.text for turn in working.turns}
+    works[did] = after = working.after_save(fresh)
+    after.replaced = {turn.uid: before[turn.uid] for turn in after.turns
+                      if turn.uid in before and before[turn.uid] != turn.text}
     said = t("editor.redacted", turn=index + 1, n=result.replaced, revision=result.revision,
              id=did)
     state.flash(f"{said} {t('editor.redacted_with_edits')}" if edited_elsewhere else said)
