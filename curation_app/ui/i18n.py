@@ -1188,3 +1188,11 @@ ZH.update({
     "editor.redacted_with_edits": "这个对话中未保存的修改也一并保存了。",
     "editor.nothing_to_redact": "第 {turn} 轮没有需要替换的内容了。",
 })
+# ---- calls in flight at a kill (issue 13) ------------------------------------------------
+EN.update({
+    "jobs.in_flight": "cost includes {n} call(s) in flight at the interruption, at most ${usd} "
+                      "(estimated)",
+})
+ZH.update({
+    "jobs.in_flight": "费用包含中断时仍在进行的 {n} 次调用，最多 ${usd}（估计值）",
+})
