@@ -51,7 +51,8 @@ class _ProgressLine:
 def _job_line(job: JobRecord) -> str:
     text = (f"job {job.id} {job.status}: {job.succeeded} drafts stored, {job.failed} failed, "
             f"{job.pending} remaining of {job.requested} "
-            f"({job.prompt_tokens + job.completion_tokens} tokens, ${job.cost_usd:.4f})")
+            f"({job.prompt_tokens + job.completion_tokens} tokens, ${job.cost_usd:.4f}"
+            + (f", {job.cost_note})" if job.cost_note else ")"))
     if job.stop_reason and job.status != "finished":
         text += f"; {job.stop_reason}"
     return text

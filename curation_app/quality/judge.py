@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from curation_app.errors import GenerationError, ModelOutputError
+from curation_app.errors import BudgetReachedError, GenerationError, ModelOutputError
 from curation_app.generation.client import (
     AsyncDraftClient,
     DraftClient,
@@ -145,7 +145,10 @@ class _JudgeCore(DraftCore):
     """The draft core's request, retry and fallback decisions, reading judgements instead."""
 
     def judge(self, messages: list[dict[str, str]], protocol: Protocol,
-              model: str | None) -> _Protocol[JudgeResult]:
+              model: str | None, gate: Any = None) -> _Protocol[JudgeResult]:
+        """``gate``: a run's budget, asked before every request (the judgement and its repair
+        alike; see :class:`~curation_app.generation.client.CallOptions`). A refusal ends the
+        judgement with a BudgetReachedError, ``attempts`` saying how many calls were sent."""
         schema = judge_json_schema(protocol)
         tally = Tally()
         replies: list[str] = []
@@ -158,7 +161,9 @@ class _JudgeCore(DraftCore):
             if mode == "json_schema":
                 kwargs["extra_body"]["response_format"]["json_schema"]["name"] = SCHEMA_NAME
             try:
-                completion = yield from self.call(kwargs, tally)
+                completion = yield from self.call(kwargs, tally, gate)
+            except BudgetReachedError as error:
+                return self._result(tally, model, replies, repaired, error=error)
             except GenerationError as error:
                 if self.step_down(mode, error):
                     continue
@@ -218,10 +223,10 @@ class JudgeClient(DraftClient):
         self._core = _JudgeCore(self.config, self._core.prices, self._core._rng)
 
     def judge(self, messages: list[dict[str, str]], protocol: Protocol, *,
-              model: str | None = None) -> JudgeResult:
+              model: str | None = None, gate: Any = None) -> JudgeResult:
         """One judgement; never raises for model or server trouble."""
         assert isinstance(self._core, _JudgeCore)
-        return _drive(self._core.judge(messages, protocol, model),
+        return _drive(self._core.judge(messages, protocol, model, gate),
                       self._openai.chat.completions.create)
 
 
@@ -233,7 +238,7 @@ class AsyncJudgeClient(AsyncDraftClient):
         self._core = _JudgeCore(self.config, self._core.prices, self._core._rng)
 
     async def judge(self, messages: list[dict[str, str]], protocol: Protocol, *,
-                    model: str | None = None) -> JudgeResult:
+                    model: str | None = None, gate: Any = None) -> JudgeResult:
         assert isinstance(self._core, _JudgeCore)
-        return await _adrive(self._core.judge(messages, protocol, model),
+        return await _adrive(self._core.judge(messages, protocol, model, gate),
                              self._openai.chat.completions.create)

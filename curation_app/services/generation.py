@@ -11,6 +11,7 @@ import asyncio
 import math
 import random
 from collections.abc import Callable, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -322,6 +323,43 @@ def _outcome(result: DraftResult, rendered: RenderedPrompt, seeds: list[Dialogue
     )
 
 
+# The job item whose draft the current asyncio task is making (for the call ledger).
+CURRENT_ITEM: ContextVar[int | None] = ContextVar("curation_generation_item", default=None)
+
+
+class Ticket(float):
+    """A call's reservation (its worst-case cost), with its row in the call ledger if any."""
+
+    call_id: int | None = None
+
+
+class CallLedger:
+    """Writes each call of a job down, with its worst-case cost, before it is sent, and its
+    reported cost when the reply comes (``generation_calls``). A run killed mid-call leaves
+    those rows behind, and the job counts them: a kill never hides what was spent."""
+
+    def __init__(self, ctx: AppContext, job_id: int, runner: dict[str, Any]):
+        self.ctx, self.job_id, self.runner = ctx, job_id, runner
+        self._open: dict[int | None, list[int]] = {}
+
+    def open(self, reserved_usd: float) -> int:
+        item = CURRENT_ITEM.get()
+        with self.ctx.uow() as uow:
+            call_id = uow.jobs.open_call(self.job_id, item, self.runner, reserved_usd)
+            uow.commit()
+        self._open.setdefault(item, []).append(call_id)
+        return call_id
+
+    def settle(self, call_id: int, cost_usd: float) -> None:
+        with self.ctx.uow() as uow:
+            uow.jobs.settle_call(call_id, cost_usd)
+            uow.commit()
+
+    def take(self, item_id: int) -> list[int]:
+        """The item's calls, to close in the transaction that stores the item."""
+        return self._open.pop(item_id, [])
+
+
 class JobBudget:
     """A job's budget as a gate on every model call (see :class:`CallOptions`).
 
@@ -343,6 +381,7 @@ class JobBudget:
         self.discount = discount
         self.stopped = False
         self.refused_worst: float | None = None
+        self.ledger: CallLedger | None = None
 
     def worst_case(self, kwargs: dict[str, Any]) -> float:
         """The most a request (``create`` kwargs, or a Batch API line's body) can cost."""
@@ -353,16 +392,21 @@ class JobBudget:
         return (cost or 0.0) * self.discount
 
     def reserve(self, kwargs: dict[str, Any]) -> float | None:
-        """A ticket for the request, or None (and no more calls) when it might pass the cap."""
-        if self.cap is None:
+        """A ticket for the request, or None (and no more calls) when it might pass the cap.
+        With a ledger the reservation is written down before the call is sent."""
+        if self.cap is None and self.ledger is None:
             return 0.0
         amount = self.worst_case(kwargs)
-        if self.stopped or self.spent + self.reserved + amount > self.cap:
+        if self.cap is not None and (self.stopped
+                                     or self.spent + self.reserved + amount > self.cap):
             self.stopped = True
             self.refused_worst = amount
             return None
+        ticket = Ticket(amount)
+        if self.ledger is not None:
+            ticket.call_id = self.ledger.open(amount)
         self.reserved += amount
-        return amount
+        return ticket
 
     def hold(self, kwargs: dict[str, Any]) -> float:
         """Count a request sent earlier whose usage is not known yet (a Batch API line still
@@ -373,11 +417,16 @@ class JobBudget:
 
     def settle(self, ticket: float | None, usage: dict[str, int], model: str | None) -> None:
         self.reserved -= ticket or 0.0
+        cost = 0.0
         if usage:
-            cost = self.prices.cost_usd(model or self.model, usage)
-            if cost is None:
-                cost = self.prices.cost_usd(self.model, usage)
-            self.spent += (cost or 0.0) * self.discount
+            priced = self.prices.cost_usd(model or self.model, usage)
+            if priced is None:
+                priced = self.prices.cost_usd(self.model, usage)
+            cost = (priced or 0.0) * self.discount
+            self.spent += cost
+        call_id = getattr(ticket, "call_id", None)
+        if self.ledger is not None and call_id is not None:
+            self.ledger.settle(call_id, cost)
 
     def stop_reason(self, spent: float) -> str:
         return (f"budget of ${self.cap or 0:.4f} reached: ${spent:.4f} spent, and the next "
@@ -493,7 +542,14 @@ def job_recipe(uow: UnitOfWork, job: JobRecord) -> JobRecipe:
     return JobRecipe(job_id=job.id, project=project, params=params,
                      template=resolve_template(project, params["template"]), seeds=seeds,
                      hints=hints, extra=_prompt_extra(project),
-                     spent_usd=sum(i.cost_usd or 0.0 for i in items))
+                     spent_usd=sum(i.cost_usd or 0.0 for i in items) + _lost(uow, job.id))
+
+
+def _lost(uow: UnitOfWork, job_id: int) -> float:
+    """What calls of killed runs cost the job (at most, for those in flight at the kill):
+    part of what its budget has spent."""
+    lost = uow.jobs.lost_calls(job_id)
+    return lost.settled_usd + lost.in_flight_usd
 
 
 async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraftClient, *,
@@ -515,7 +571,8 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
     params = recipe.params
     limit = concurrency or int(params.get("concurrency") or 4)
     budget = recipe.budget(PriceTable.load())
-    options = recipe.call_options(gate=budget if recipe.budget_usd is not None else None)
+    budget.ledger = CallLedger(ctx, job_id, current_runner())
+    options = recipe.call_options(gate=budget)
     counts: dict[str, Any] = {
         "succeeded": job.succeeded, "failed": job.failed, "cost_usd": job.cost_usd,
         "prompt_tokens": job.prompt_tokens, "completion_tokens": job.completion_tokens}
@@ -529,18 +586,21 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
 
     def store(prepared: PreparedItem, result: DraftResult) -> None:
         outcome = recipe.outcome(prepared, result)
+        assert budget.ledger is not None
         with ctx.uow() as uow:
             if result.ok:
                 uow.jobs.record_success(project, prepared.item.id,
                                         recipe.draft(prepared, result), outcome)
             else:
                 uow.jobs.record_failure(prepared.item.id, outcome)
+            uow.jobs.close_calls(budget.ledger.take(prepared.item.id))  # the item holds them
             uow.commit()
 
     async def one(item: ItemRecord) -> None:
         async with semaphore:
             if budget.stopped:
                 return
+            CURRENT_ITEM.set(item.id)
             prepared = recipe.prepare(item)
             result = await client.generate(prepared.rendered, project.vocabulary,
                                            model=recipe.model, options=options)

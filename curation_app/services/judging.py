@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from curation_app.domain import Role
-from curation_app.errors import BudgetError, InvalidInputError
+from curation_app.errors import BudgetError, BudgetReachedError, InvalidInputError
 from curation_app.generation.pricing import PriceTable
 from curation_app.generation.tokens import request_prompt_tokens
 from curation_app.quality import agreement as stats
@@ -27,7 +27,7 @@ from curation_app.quality.judge import (
     prompt_version,
 )
 from curation_app.services.context import AppContext
-from curation_app.services.generation import DEFAULT_MODEL
+from curation_app.services.generation import DEFAULT_MODEL, JobBudget
 from curation_app.services.permissions import Actor, require
 from curation_app.services.quality import item_means, protocol_of, rounded
 from curation_app.store.quality_repository import (
@@ -82,26 +82,6 @@ def _worst_case(prices: PriceTable, model: str, messages: list[dict[str, str]],
     return prices.cost_usd(model, usage) or 0.0
 
 
-class _JudgeBudget:
-    """A judge run's budget as a gate: each judgement reserves its worst case before it is sent
-    and settles with what the server reported, so the cap is never passed."""
-
-    def __init__(self, cap: float | None, spent: float):
-        self.cap = cap
-        self.spent = spent  # by the whole run, earlier sittings included
-        self.reserved = 0.0
-
-    def try_reserve(self, amount: float) -> bool:
-        if self.cap is not None and self.spent + self.reserved + amount > self.cap:
-            return False
-        self.reserved += amount
-        return True
-
-    def settle(self, reserved: float, cost: float | None) -> None:
-        self.reserved -= reserved
-        self.spent += cost or 0.0
-
-
 def worst_case_of_run(ctx: AppContext, campaign_id: int, model: str,
                       prices: PriceTable | None = None, max_out: int | None = None) -> float:
     """The most any one judgement of the campaign may cost: what a budget must at least allow
@@ -145,16 +125,17 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
     vocab = record.vocabulary
     speakers = {str(r): vocab.role_display(r, "en") for r in Role}
     prices = PriceTable.load()
-    budget = _JudgeBudget(run.settings.get("budget_usd"), run.cost_usd)
     max_out = judge_max_tokens(client.config)
-    schema = judge_json_schema(protocol)
+    # The client's shared per-call gate (as for drafts): each request, a repair too, reserves
+    # its worst case before it is sent and settles with what the server reported.
+    cap = run.settings.get("budget_usd")
+    budget = JobBudget(cap, run.cost_usd, prices, run.model, max_out)
+    gate = budget if cap is not None else None
     counts = {"succeeded": run.counts.get("succeeded", 0), "failed": run.counts.get("failed", 0),
               "cost": run.cost_usd}
-    stop: list[str] = []
     semaphore = asyncio.Semaphore(concurrency or int(run.settings.get("concurrency") or 4))
-    lock = asyncio.Lock()
 
-    def store(judge_item: JudgeItemRecord, result: Any) -> None:
+    def store(judge_item: JudgeItemRecord, result: Any, *, finished: bool = True) -> None:
         outcome = JudgeOutcome(
             scores=result.scores, reason=result.reason, raw_text=result.raw_text,
             error=result.error_text, attempts=result.attempts, request_id=result.request_id,
@@ -162,21 +143,25 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
             completion_tokens=int(result.usage.get("completion_tokens", 0)),
             cost_usd=result.cost_usd)
         with ctx.uow() as uow:
-            uow.quality.record_judgement(judge_item.id, outcome)
+            if finished:
+                uow.quality.record_judgement(judge_item.id, outcome)
+            else:
+                uow.quality.charge_pending_judgement(judge_item.id, outcome)
             uow.commit()
 
     async def one(judge_item: JudgeItemRecord) -> None:
         async with semaphore:
+            if budget.stopped:
+                return
             messages = judge_messages(protocol, items[judge_item.item_id].content, speakers)
-            async with lock:
-                reserved = _worst_case(prices, run.model, messages, schema, max_out)
-                if stop or not budget.try_reserve(reserved):
-                    if not stop:
-                        stop.append(f"budget of ${run.settings['budget_usd']:.4f} reached "
-                                    f"(spent ${budget.spent:.4f})")
-                    return
-            result = await client.judge(messages, protocol, model=run.model)
-            budget.settle(reserved, result.cost_usd)
+            result = await client.judge(messages, protocol, model=run.model, gate=gate)
+            if isinstance(result.error, BudgetReachedError):
+                # Refused before a call (nothing sent) or between the judgement and its
+                # repair: the item stays pending for a resume; what was sent is paid for.
+                if result.attempts:
+                    await asyncio.to_thread(store, judge_item, result, finished=False)
+                    counts["cost"] += result.cost_usd or 0.0
+                return
             await asyncio.to_thread(store, judge_item, result)
             counts["succeeded" if result.ok else "failed"] += 1
             counts["cost"] += result.cost_usd or 0.0
@@ -191,9 +176,12 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
             left = len(uow.quality.judge_items(run_id, PENDING))
             if left == 0:
                 uow.quality.set_judge_status(run_id, "finished")
+            elif budget.stopped:
+                uow.quality.set_judge_status(
+                    run_id, "stopped", budget.stop_reason(uow.quality.get_judge_run(run_id)
+                                                          .cost_usd))
             else:
-                uow.quality.set_judge_status(run_id, "stopped",
-                                             stop[0] if stop else "interrupted")
+                uow.quality.set_judge_status(run_id, "stopped", "interrupted")
             uow.commit()
     with ctx.uow() as uow:
         return uow.quality.get_judge_run(run_id)

@@ -8,7 +8,7 @@ errors by default, so a release waits until each is replaced or marked.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, replace
 
 from curation_app.checks import CheckConfig, Finding
@@ -69,10 +69,36 @@ def redact_dialogue(ctx: AppContext, actor: Actor, dialogue_id: int, expected_ve
     a new revision by ``actor`` through the editing service: the same permissions, optimistic
     locking (a ConflictError when someone saved meanwhile) and history as a hand edit."""
     dialogue = editing.get_dialogue(ctx.uow(), actor, dialogue_id)
+    return _redact_and_save(ctx, actor, dialogue, expected_version, kinds=kinds)
+
+
+def redact_edit(ctx: AppContext, actor: Actor, dialogue_id: int, expected_version: int,
+                edited: Dialogue, *, paths: Collection[str] | None = None,
+                note: str | None = None, seconds_spent: int | None = None) -> RedactResult:
+    """The editor's one-click replacement: the open privacy findings in ``edited`` (the text
+    the editor shows, unsaved edits included), in ``paths`` only when given (``turns[2].text``,
+    ``description``), replaced by placeholders, and ``edited`` so changed saved as one revision
+    made on ``expected_version``. False alarms a lead marked stay as they are. Raises what
+    :func:`editing.save_revision` raises (ConflictError, ConfirmationNeededError …), having
+    saved nothing."""
+    stored = editing.get_dialogue(ctx.uow(), actor, dialogue_id)
+    edited = replace(edited, id=dialogue_id, project=stored.project)
+    return _redact_and_save(ctx, actor, edited, expected_version, paths=paths, note=note,
+                            seconds_spent=seconds_spent, save_unchanged=True)
+
+
+def _redact_and_save(ctx: AppContext, actor: Actor, dialogue: Dialogue, expected_version: int,
+                     *, kinds: Iterable[str] | None = None,
+                     paths: Collection[str] | None = None, note: str | None = None,
+                     seconds_spent: int | None = None,
+                     save_unchanged: bool = False) -> RedactResult:
+    assert dialogue.id is not None
+    dialogue_id = dialogue.id
     wanted = set(kinds) if kinds is not None else None
     hits, _ = _open_hits(ctx, dialogue)
-    hits = [h for h in hits if wanted is None or h.hit.kind in wanted]
-    if not hits:
+    hits = [h for h in hits if (wanted is None or h.hit.kind in wanted)
+            and (paths is None or h.path in paths)]
+    if not hits:  # nothing saved, not even the editor's other changes
         return RedactResult(dialogue_id, 0, None, None)
     by_path: dict[str, list] = {}
     for located in hits:
@@ -81,10 +107,14 @@ def redact_dialogue(ctx: AppContext, actor: Actor, dialogue_id: int, expected_ve
              for i, turn in enumerate(dialogue.turns)]
     fields = {name: redact(getattr(dialogue, name), by_path[name])
               for name in ("topic", "description") if name in by_path}
+    if save_unchanged:  # the editor's content is saved whole, as it shows it
+        fields = {"topic": dialogue.topic, "emotion": dialogue.emotion,
+                  "description": dialogue.description, **fields}
     kinds_done = sorted({h.hit.kind for h in hits})
+    said = f"privacy: {len(hits)} item(s) replaced by placeholders ({', '.join(kinds_done)})"
     saved = editing.save_revision(
         ctx.uow(), actor, dialogue_id, expected_version, turns, **fields,
-        note=f"privacy: {len(hits)} item(s) replaced by placeholders ({', '.join(kinds_done)})")
+        note=f"{said}; {note}" if note else said, seconds_spent=seconds_spent)
     _refresh_stored(ctx, dialogue_id)
     return RedactResult(dialogue_id, len(hits), saved.version, saved.revision)
 

@@ -12,13 +12,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from curation_app.domain import Dialogue
 from curation_app.errors import NotFoundError
 from curation_app.processes import runner_alive
-from curation_app.store.models import GenerationItemRow, GenerationJobRow, ProjectRow, utcnow
+from curation_app.store.models import (
+    GenerationCallRow,
+    GenerationItemRow,
+    GenerationJobRow,
+    ProjectRow,
+    utcnow,
+)
 from curation_app.store.repository import ProjectRecord, Repository
 
 PENDING, SUCCEEDED, FAILED = "pending", "succeeded", "failed"
@@ -63,10 +69,23 @@ class JobRecord:
     completion_tokens: int
     cost_usd: float
     by_topic: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Calls sent by a run that died before their replies came: counted in ``cost_usd`` at
+    # their worst case (an estimate, at most ``in_flight_usd``).
+    calls_in_flight: int = 0
+    in_flight_usd: float = 0.0
 
     @property
     def done(self) -> int:
         return self.succeeded + self.failed
+
+    @property
+    def cost_note(self) -> str:
+        """What of the cost is an estimate, or ""."""
+        if not self.calls_in_flight:
+            return ""
+        calls = "call" if self.calls_in_flight == 1 else "calls"
+        return (f"including {self.calls_in_flight} {calls} in flight at the interruption, at "
+                f"most ${self.in_flight_usd:.4f}")
 
 
 @dataclass(frozen=True)
@@ -84,6 +103,13 @@ class Outcome:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float | None
+
+
+@dataclass
+class LostCalls:
+    settled_usd: float = 0.0
+    in_flight: int = 0
+    in_flight_usd: float = 0.0
 
 
 class JobRepository:
@@ -134,6 +160,8 @@ class JobRepository:
             tokens_in += int(p_tok)
             tokens_out += int(c_tok)
             cost += float(c_usd)
+        lost = self.lost_calls(job_id)
+        cost += lost.settled_usd + lost.in_flight_usd
         status, reason = job.status, job.stop_reason
         if status == "running" and not runner_alive((job.params or {}).get("runner")):
             # its process was killed or crashed before it could say so
@@ -144,7 +172,8 @@ class JobRepository:
             stop_reason=reason, created_by=job.created_by, created_at=job.created_at,
             requested=sum(counts.values()), succeeded=counts[SUCCEEDED], failed=counts[FAILED],
             pending=counts[PENDING], prompt_tokens=tokens_in, completion_tokens=tokens_out,
-            cost_usd=round(cost, 8), by_topic=by_topic,
+            cost_usd=round(cost, 8), by_topic=by_topic, calls_in_flight=lost.in_flight,
+            in_flight_usd=round(lost.in_flight_usd, 8),
         )
 
     def list(self, project: ProjectRecord | None = None) -> list[JobRecord]:
@@ -214,6 +243,48 @@ class JobRepository:
 
     def record_failure(self, item_id: int, outcome: Outcome) -> None:
         self._finish(item_id, FAILED, outcome, None)
+
+    # ---- calls in flight (see GenerationCallRow) ------------------------------------------
+    def open_call(self, job_id: int, item_id: int | None, runner: dict[str, Any],
+                  reserved_usd: float) -> int:
+        row = GenerationCallRow(job_id=job_id, item_id=item_id, runner=runner,
+                                reserved_usd=reserved_usd, started_at=utcnow())
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def settle_call(self, call_id: int, cost_usd: float) -> None:
+        self.session.execute(update(GenerationCallRow).where(GenerationCallRow.id == call_id)
+                             .values(cost_usd=cost_usd))
+
+    def close_calls(self, call_ids: Sequence[int]) -> None:
+        """The calls' item was stored with their cost: they are no longer the job's loose
+        ends."""
+        if call_ids:
+            self.session.execute(delete(GenerationCallRow)
+                                 .where(GenerationCallRow.id.in_(list(call_ids))))
+
+    def lost_calls(self, job_id: int) -> LostCalls:
+        """The calls of runs that died before storing their items: settled ones at their
+        reported cost, the others (in flight at the kill) at their reserved worst case."""
+        rows = self.session.execute(
+            select(GenerationCallRow.runner, GenerationCallRow.reserved_usd,
+                   GenerationCallRow.cost_usd).where(GenerationCallRow.job_id == job_id)
+        ).all()
+        alive: dict[str, bool] = {}
+        lost = LostCalls()
+        for runner, reserved, cost in rows:
+            key = repr(sorted((runner or {}).items()))
+            if key not in alive:
+                alive[key] = runner_alive(runner)
+            if alive[key]:
+                continue  # still running: its item will hold the cost
+            if cost is not None:
+                lost.settled_usd += float(cost)
+            else:
+                lost.in_flight += 1
+                lost.in_flight_usd += float(reserved)
+        return lost
 
     def project_spend(self, project: ProjectRecord) -> tuple[int, int, float]:
         row = self.session.execute(

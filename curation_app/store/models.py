@@ -172,6 +172,25 @@ class GenerationItemRow(Base):
     batch_id: Mapped[str | None] = mapped_column(String(200), nullable=True)
 
 
+class GenerationCallRow(Base):
+    """One model call of a job, written before it is sent with its worst-case cost and
+    removed when its item is stored (the item then holds the cost). ``cost_usd`` is the
+    reported cost once the reply came. A row left by a runner that died is a call whose
+    cost the job must still count: exactly when settled, else at most ``reserved_usd``."""
+
+    __tablename__ = "generation_calls"
+    __table_args__ = (Index("ix_generation_calls_job", "job_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[int] = mapped_column(ForeignKey("generation_jobs.id", ondelete="CASCADE"))
+    item_id: Mapped[int | None] = mapped_column(
+        ForeignKey("generation_items.id", ondelete="CASCADE"), nullable=True)
+    runner: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    reserved_usd: Mapped[float] = mapped_column(Float)
+    cost_usd: Mapped[float | None] = mapped_column(Float, nullable=True)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class WorkflowEventRow(Base):
     """One step of a dialogue's review history: who did what, from which status to which."""
 

@@ -310,6 +310,16 @@ class QualityRepository:
             cost_usd=func.coalesce(JudgeItemRow.cost_usd, 0.0) + (outcome.cost_usd or 0.0),
             finished_at=utcnow()))
 
+    def charge_pending_judgement(self, judge_item_id: int, outcome: JudgeOutcome) -> None:
+        """Calls made for an item that stays pending (its repair was refused by the budget):
+        their tokens and cost count, the item is asked again on resume."""
+        self.session.execute(update(JudgeItemRow).where(JudgeItemRow.id == judge_item_id).values(
+            attempts=JudgeItemRow.attempts + outcome.attempts,
+            raw_text=outcome.raw_text, error=outcome.error,
+            prompt_tokens=JudgeItemRow.prompt_tokens + outcome.prompt_tokens,
+            completion_tokens=JudgeItemRow.completion_tokens + outcome.completion_tokens,
+            cost_usd=func.coalesce(JudgeItemRow.cost_usd, 0.0) + (outcome.cost_usd or 0.0)))
+
     def reset_failed_judgements(self, run_id: int) -> None:
         self.session.execute(update(JudgeItemRow).where(
             JudgeItemRow.run_id == run_id, JudgeItemRow.status == FAILED).values(

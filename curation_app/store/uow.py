@@ -32,9 +32,11 @@ class UnitOfWork:
     def __init__(self, factory: sessionmaker[Session]):
         self._factory = factory
         self._session: Session | None = None
+        self._committing = False
 
     def __enter__(self) -> UnitOfWork:
         self._session = self._factory()
+        self._committing = False
         self.repo = Repository(self._session)
         self.jobs = JobRepository(self._session, self.repo)
         self.checks = CheckRepository(self._session)
@@ -49,14 +51,29 @@ class UnitOfWork:
         assert self._session is not None
         try:
             self._session.rollback()
+        except DBAPIError:
+            if exc is None:
+                raise
+            # the connection is gone (a server restarted under us): the pool drops it, and
+            # the error being raised says what happened
         finally:
             self._session.close()
             self._session = None
         # Database errors leave this boundary as our own error with a readable message.
         if isinstance(exc, OperationalError):
-            raise StorageError(
-                f"the database {redact(str(self._factory.kw['bind'].url))} refused: {exc.orig}"
-            ) from exc
+            where = redact(str(self._factory.kw["bind"].url))
+            reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else exc
+            if self._committing:
+                raise StorageError(
+                    f"the connection to the database {where} was lost while saving ({reason}); "
+                    "this change may not have been saved (your text is kept): reload to see "
+                    "what the database holds, then save again") from exc
+            if exc.connection_invalidated or "connect" in str(exc.orig).lower():
+                raise StorageError(
+                    f"cannot reach the database {where} ({reason}); nothing was saved by this "
+                    "action, so this change was NOT saved (your text is kept). Try again when "
+                    "the database is back") from exc
+            raise StorageError(f"the database {where} refused: {reason}") from exc
         if isinstance(exc, DBAPIError):
             raise StorageError(f"database error: {exc.orig}") from exc
 
@@ -70,7 +87,11 @@ class UnitOfWork:
         info = self._session.connection().connection.info
         problem = file_problem(info)
         if problem is None:
-            self._session.commit()
+            try:
+                self._session.commit()
+            except DBAPIError:
+                self._committing = True  # failed in the commit itself: the outcome is unknown
+                raise
             problem = file_problem(info)
         if problem is not None:
             self._session.rollback()

@@ -1167,3 +1167,32 @@ ZH.update({
     "job_status.queued": "排队中",
     "job_status.interrupted": "已中断",
 })
+# ---- one-click privacy replacement in the editor (issue 13) --------------------------------------
+EN.update({
+    "editor.redact": "Replace with placeholders",
+    "editor.redact_help": "Replace the personal data found in this turn, as it is shown here, "
+                          "by placeholders ([NAME], [PHONE] …) and save the dialogue as a new "
+                          "revision.",
+    "editor.redacted": "Turn {turn}: {n} replaced by placeholders; saved as revision "
+                       "{revision} of dialogue #{id}.",
+    "editor.redacted_with_edits": "Your unsaved changes to this dialogue were saved "
+                                  "with it.",
+    "editor.nothing_to_redact": "Nothing left to replace in turn {turn}.",
+})
+ZH.update({
+    "editor.redact": "替换为占位符",
+    "editor.redact_help": "把本轮（按这里显示的文字）中发现的个人信息替换为占位符"
+                          "（[NAME]、[PHONE] …），并把对话保存为新修订。",
+    "editor.redacted": "第 {turn} 轮：{n} 处已替换为占位符；已保存为对话 #{id} 的第 "
+                       "{revision} 版。",
+    "editor.redacted_with_edits": "这个对话中未保存的修改也一并保存了。",
+    "editor.nothing_to_redact": "第 {turn} 轮没有需要替换的内容了。",
+})
+# ---- calls in flight at a kill (issue 13) ------------------------------------------------
+EN.update({
+    "jobs.in_flight": "cost includes {n} call(s) in flight at the interruption, at most ${usd} "
+                      "(estimated)",
+})
+ZH.update({
+    "jobs.in_flight": "费用包含中断时仍在进行的 {n} 次调用，最多 ${usd}（估计值）",
+})

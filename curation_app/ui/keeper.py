@@ -232,7 +232,7 @@ def apply(wc: WorkingCopy, batch: Mapping[str, Any]) -> bool:
             continue
         if fid.startswith("t:"):
             uid = int(fid[2:])
-            if wc.has_uid(uid):
+            if wc.has_uid(uid) and not wc.is_stale(uid, text):
                 wc.set_text(uid, text, typed=fid not in restore)
         elif fid in FIELD_UIDS:
             wc.set_field(fid, text, typed=fid not in restore)

@@ -33,6 +33,8 @@ from curation_app.ui.working_copy import WorkingCopy, WorkTurn
 ROLES = [str(Role.SEEKER), str(Role.SUPPORTER)]
 # A hook for the checks: given a turn's index, the findings to show under it.
 Findings = Callable[[int], Sequence[Any]]
+# The editor's one-click privacy replacement, given a turn's uid (a button's callback).
+Redact = Callable[[int], None]
 
 
 # Dialogues longer than this show their turns a page at a time: a 120-turn dialogue would
@@ -169,7 +171,7 @@ def turn_page(wc: WorkingCopy) -> range:
 
 
 def turns(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool,
-          findings: Findings | None = None) -> None:
+          findings: Findings | None = None, redact: Redact | None = None) -> None:
     did = wc.dialogue_id
     count = len(wc.turns)
     role_names = shown(ROLES, partial(role_name, vocab))
@@ -195,7 +197,14 @@ def turns(wc: WorkingCopy, vocab: Vocabulary, *, disabled: bool,
                 if not disabled:
                     _actions(wc, turn, first=i == 0, last=i == count - 1)
             if findings is not None:
-                show_findings(findings(i))
+                found = findings(i)
+                show_findings(found)
+                if redact is not None and not disabled and any(
+                        f.rule.startswith("privacy.") for f in found):
+                    st.button(t("editor.redact"), icon=":material/shield:",
+                              help=t("editor.redact_help"),
+                              key=f"editor.{did}.{turn.uid}.redact", on_click=redact,
+                              args=(turn.uid,))
     if not disabled:
         st.button(t("editor.add_turn"), icon=":material/add:", key=f"editor.{did}.append",
                   on_click=_op, args=(did, "add_after", None))

@@ -61,6 +61,11 @@ class WorkingCopy:
     stamp: int = 0
     # Turn uid -> index of that turn in the version this copy was made from.
     origin: dict[int, int] = field(default_factory=dict)
+    # Turn uid -> the text a replacement by placeholders took away. A box drawn before the
+    # replacement may still send that text (Streamlit commits a box's value when it loses
+    # focus, after the click that replaced it; the keeper may resend its last batch): such a
+    # late copy of the old text is not an edit and must not bring the personal data back.
+    replaced: dict[int, str] = field(default_factory=dict)
 
     # ---- making one ----------------------------------------------------------------------
     @classmethod
@@ -148,6 +153,9 @@ class WorkingCopy:
 
     def set_text(self, uid: int, text: str, *, typed: bool = False) -> None:
         """``typed``: the text comes from the box the browser shows it in (not a restore)."""
+        if typed and self.is_stale(uid, text):
+            return
+        self.replaced.pop(uid, None)
         self.turn(uid).text = text
         if typed:
             self.typed[uid] = text
@@ -155,6 +163,11 @@ class WorkingCopy:
             self.typed.pop(uid, None)
             self.stamp += 1
         self.touch()
+
+    def is_stale(self, uid: int, text: str) -> bool:
+        """Whether ``text`` for turn ``uid`` is the text a replacement took away (see
+        :attr:`replaced`)."""
+        return self.replaced.get(uid) == text and self.has_uid(uid) and self.turn(uid).text != text
 
     def set_field(self, name: str, text: str, *, typed: bool = False) -> None:
         """The description or the save note, as typed (see :meth:`set_text`)."""

@@ -20,8 +20,10 @@ from curation_app.quality.judge import (
 from curation_app.quality.protocols import builtin_protocols
 from curation_app.services import judging, users
 from curation_app.services import quality as q
+from curation_app.services.generation import JobBudget
 from curation_app.services.permissions import Actor, UserRole
 from curation_app.services.projects import create_project
+from curation_app.services.quality import protocol_of
 from tests.conftest import LEAD
 from tests.openai_stub_server import OpenAIStub, rate_limit, reply
 
@@ -142,29 +144,89 @@ def test_a_judge_run_stores_scores_and_failures_and_resumes_failed_items(ctx, st
     assert len(stub.chat_requests) == before + 1
 
 
+class Recorder:
+    """A gate that sends everything and notes each request's worst case, as a budget
+    (:class:`JobBudget`) reserves it."""
+
+    def __init__(self):
+        self.budget = JobBudget(None, 0.0, PRICES, "gpt-4o-mini", JUDGE_MAX_TOKENS)
+        self.reserved: list[float] = []
+
+    def reserve(self, kwargs):
+        self.reserved.append(self.budget.worst_case(kwargs))
+        return 0.0
+
+    def settle(self, ticket, usage, model):
+        pass
+
+
+def _speakers(ctx):
+    with ctx.uow() as uow:
+        vocab = uow.repo.get_project("p").vocabulary
+    return {str(r): vocab.role_display(r, "en") for r in Role}
+
+
+def _first_call_worst(ctx, stub, campaign, item_ids=None) -> dict[int, float]:
+    """Per campaign item: the worst case its judgement request reserves."""
+    with ctx.uow() as uow:
+        items = uow.quality.items(campaign.id)
+        protocol = protocol_of(uow.quality.get_campaign(campaign.id))  # as run_judge reads it
+    out = {}
+    with JudgeClient(config(stub), prices=PRICES) as client:
+        for it in items:
+            if item_ids is None or it.id in item_ids:
+                gate = Recorder()
+                client.judge(judge_messages(protocol, it.content, _speakers(ctx)), protocol,
+                             model="gpt-4o-mini", gate=gate)
+                out[it.id] = gate.reserved[0]
+    return out
+
+
 def test_a_budget_stops_the_run_and_a_raised_budget_resumes_it(ctx, stub, campaign):
     # What a judgement really costs here, from a first run without a cap.
     free = run(ctx, stub, judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini",
                                              concurrency=1))
     actual = free.cost_usd / 5
+    worst = _first_call_worst(ctx, stub, campaign)
     sent_before = len(stub.chat_requests)
-    # Each judgement reserves its worst case (request and repair at the full output cap)
-    # before it is sent: a cap of one worst case plus 2.5 real judgements lets exactly 3 through.
-    worst = PRICES.cost_usd("gpt-4o-mini", {"prompt_tokens": 0,
-                                            "completion_tokens": 2 * JUDGE_MAX_TOKENS})
-    assert worst > 10 * actual  # the bound dominates, or the count below means nothing
-    cap = judging.worst_case_of_run(ctx, campaign.id, "gpt-4o-mini", PRICES,
-                                    JUDGE_MAX_TOKENS) + 2.5 * actual
+    # Each request reserves its worst case (the prompt's upper bound at the full output cap)
+    # before it is sent: a cap of the largest one plus 2.5 real judgements lets 3 or 4 through.
+    assert min(worst.values()) > 10 * actual  # the bound dominates, or the count means nothing
+    cap = max(worst.values()) + 2.5 * actual
     run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", budget_usd=cap,
                                 concurrency=1)
     record = run(ctx, stub, run_id)
     assert record.status == "stopped" and "budget" in record.stop_reason
     done = record.counts["succeeded"]
-    assert 0 < done < 5 and record.cost_usd <= cap
+    assert 3 <= done < 5 and record.cost_usd <= cap
     judging.set_judge_budget(ctx, LEAD, run_id, None)
     record = run(ctx, stub, run_id)
     assert record.status == "finished" and record.counts["succeeded"] == 5
     assert len(stub.chat_requests) - sent_before == 5  # nothing paid for twice
+
+
+def test_a_budget_refusing_the_repair_leaves_the_item_pending_not_failed(ctx, stub, campaign):
+    run_id = judging.plan_judge(ctx, LEAD, campaign.id, model="gpt-4o-mini", budget_usd=1.0,
+                                concurrency=1)
+    with ctx.uow() as uow:
+        first = uow.quality.judge_items(run_id, "pending")[0]
+    # The cap is exactly the first request's worst case: the judgement is sent; its repair
+    # (a longer prompt, and something is spent by then) cannot fit.
+    stub.script(reply("not json"), reply(extes_reply(4)))
+    (cap,) = _first_call_worst(ctx, stub, campaign, {first.item_id}).values()
+    judging.set_judge_budget(ctx, LEAD, run_id, cap)
+    sent_before = len(stub.chat_requests)
+    stub.script(reply("not json at all"))
+    record = run(ctx, stub, run_id)
+    assert len(stub.chat_requests) == sent_before + 1  # the judgement, not its repair
+    assert record.status == "stopped" and "budget" in record.stop_reason
+    assert record.counts == {"pending": 5, "succeeded": 0, "failed": 0}
+    assert 0 < record.cost_usd <= cap  # the call that was sent is paid for
+    assert judging.judge_failures(ctx, LEAD, run_id) == []
+    # Resumed without a cap, the item is judged afresh (and repaired if need be).
+    judging.set_judge_budget(ctx, LEAD, run_id, None)
+    record = run(ctx, stub, run_id)
+    assert record.status == "finished" and record.counts["succeeded"] == 5
 
 
 def test_judge_scores_sit_beside_human_ratings_with_spearman(ctx, stub, campaign):

@@ -233,7 +233,7 @@ def test_postgres_dropping_connections_mid_session(pg_url):
         # the next action recovers on its own (the pool checks connections before use)
         assert _save(ctx, did, 0, "after the restart").revision == 1
         # a save whose connection dies half-way: a clear error, nothing half-written
-        with pytest.raises(StorageError, match="refused"), ctx.uow() as uow:
+        with pytest.raises(StorageError, match="was NOT saved"), ctx.uow() as uow:
             uow.repo.get_dialogue(did)
             drop_connections()
             uow.repo.save_content(did, 1, [Turn(Role.SEEKER, "lost?")], topic=None,

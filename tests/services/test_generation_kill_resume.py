@@ -52,6 +52,28 @@ def test_sigkill_mid_job_then_resume_gives_no_duplicate_and_no_missing_draft(db_
         assert killed.status == "interrupted" and "resume it" in killed.stop_reason
         assert 8 <= killed.succeeded < REQUESTED and killed.pending > 0
         calls_before = len(stub.chat_requests)
+        # Calls in flight at the kill are in the job's cost: written down (worst case) before
+        # they were sent, so at least every request the server got without a stored item.
+        with ctx.uow() as uow:
+            items = uow.jobs.items(job.id)
+            lost = uow.jobs.lost_calls(job.id)
+            recipe = generation.job_recipe(uow, uow.jobs.get(job.id))
+        stored_cost = sum(i.cost_usd or 0.0 for i in items)
+        unanswered = calls_before - killed.succeeded - killed.failed
+        assert unanswered >= 1, "nothing was in flight at the kill"
+        assert lost.in_flight >= unanswered - 1  # one reply may have come, not yet stored
+        assert killed.calls_in_flight == lost.in_flight >= 1
+        assert killed.calls_in_flight + (lost.settled_usd > 0) <= 4  # concurrency
+        assert killed.in_flight_usd > 0
+        assert killed.cost_usd == pytest.approx(
+            stored_cost + lost.settled_usd + killed.in_flight_usd, abs=1e-8)
+        assert killed.cost_usd > stored_cost
+        # the resumed run's budget starts from all of it
+        assert recipe.spent_usd == pytest.approx(killed.cost_usd, abs=1e-8)
+        shown = _cli(db_url, stub, "jobs", "show", str(job.id)).communicate(timeout=60)[0]
+        assert (f"including {killed.calls_in_flight} call"
+                f"{'' if killed.calls_in_flight == 1 else 's'} in flight at the interruption, "
+                f"at most ${killed.in_flight_usd:.4f}") in shown
 
         resumed = _cli(db_url, stub, "generate", "--resume", str(job.id))
         out, err = resumed.communicate(timeout=120)
@@ -60,7 +82,13 @@ def test_sigkill_mid_job_then_resume_gives_no_duplicate_and_no_missing_draft(db_
         assert out.strip() == (
             f"job {job.id} finished: {REQUESTED} drafts stored, 0 failed, 0 remaining of "
             f"{REQUESTED} ({final.prompt_tokens + final.completion_tokens} tokens, "
-            f"${final.cost_usd:.4f})")
+            f"${final.cost_usd:.4f}, {final.cost_note})")
+        # the calls lost at the kill stay in the finished job's cost
+        assert final.calls_in_flight == killed.calls_in_flight
+        with ctx.uow() as uow:
+            stored_now = sum(i.cost_usd or 0.0 for i in uow.jobs.items(job.id))
+        assert final.cost_usd == pytest.approx(
+            stored_now + lost.settled_usd + killed.in_flight_usd, abs=1e-8)
         # The resumed run called the model once per item that had no stored result; calls in
         # flight at the kill were lost (and paid for), so at most concurrency=4 extra.
         assert len(stub.chat_requests) - calls_before == REQUESTED - killed.succeeded

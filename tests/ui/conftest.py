@@ -100,8 +100,10 @@ def texts(at: AppTest) -> str:
                  "warning", "error", "text"):
         parts += [str(el.value) for el in getattr(at, kind)]
     # what a person reads: no bold markers, no backslash escapes (user text is escaped so that
-    # it never renders as Markdown; see curation_app/ui/plain.py)
-    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", "\n".join(parts).replace("**", ""))
+    # it never renders as Markdown, and a word joiner keeps bare addresses from being linked;
+    # see curation_app/ui/plain.py)
+    joined = "\n".join(parts).replace("**", "").replace("\u2060", "")
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", joined)
 
 
 def box_named(at: AppTest, key: str):

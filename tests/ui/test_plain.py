@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from markdown_it import MarkdownIt
 
-from curation_app.ui.plain import md
+from curation_app.ui.plain import WORD_JOINER, md
 
 HOSTILE = [
     "**bold** _it_ `code` ~~del~~",
@@ -26,4 +28,29 @@ def test_escaped_text_renders_as_a_paragraph_of_itself(text):
     # the words are all there, in order, as text
     rendered = MarkdownIt("commonmark").parseInline(md(text))[0].children
     shown = "".join(c.content if c.type == "text" else "\n" for c in rendered)
+    shown = shown.replace(WORD_JOINER, "")
     assert shown.replace("\n", "") == text.replace("\n", "")
+
+
+# remark-gfm's autolink-literal patterns, as Streamlit's Markdown bundle applies them to text
+# once escapes are resolved (mdast-util-gfm-autolink-literal; Python has no \p{P}, so the e-mail
+# pattern here matches more than the original, never less)
+GFM_URL = re.compile(r"(https?://|www(?=\.))([-.\w]+)([^ \t\r\n]*)", re.IGNORECASE)
+GFM_EMAIL = re.compile(r"([-.\w+]+)@([-\w]+(?:\.[-\w]+)+)", re.ASCII)
+BARE = ["https://evil.example/x", "see http://evil.example.", "HTTPS://EVIL.EXAMPLE",
+        "www.evil.example", "(WWW.evil.example/a)", "a@evil.example", "mailto:a.b+c@evil.example",
+        "请访问www.evil.example或写信给a@evil.example", "ftp://x.example //no-scheme @alone"]
+
+
+def _resolved(markdown: str) -> str:
+    """The text the autolinker sees: backslash escapes resolved."""
+    return re.sub(r"\\([!-/:-@\[-`{-~])", r"\1", markdown)
+
+
+@pytest.mark.parametrize("text", BARE)
+def test_bare_addresses_are_not_autolinked_and_read_the_same(text):
+    shown = _resolved(md(text))
+    assert not GFM_URL.search(shown) and not GFM_EMAIL.search(shown), shown
+    assert shown.replace(WORD_JOINER, "") == text  # only invisible word joiners were added
+    html = MarkdownIt("commonmark").render(md(text))
+    assert "<a " not in html

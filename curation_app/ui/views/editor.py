@@ -22,7 +22,7 @@ import streamlit as st
 
 from curation_app.domain import Status
 from curation_app.errors import ConfirmationNeededError, ConflictError, CurationError
-from curation_app.services import editing, workflow
+from curation_app.services import editing, privacy, workflow
 from curation_app.services.permissions import Actor, UserRole
 from curation_app.ui import components, keeper, layout, provenance, readers, state, turn_editor
 from curation_app.ui.feedback import describe, load
@@ -218,6 +218,50 @@ def on_keystrokes_pending() -> None:
             keeper.apply(target, found)
 
 
+def redact_clicked(did: int, uid: int) -> None:
+    """One turn's privacy findings replaced by placeholders in the text shown (unsaved edits
+    and the keystrokes still on their way included), saved at once as a revision; the boxes
+    are then drawn afresh with the saved text. On a refusal nothing is replaced and the text
+    stays as it was, as with Save."""
+    on_keystrokes_pending()
+    working = works.get(did)
+    if working is None or not working.has_uid(uid):
+        return
+    index = working.index(uid)
+    edited_elsewhere = working.dirty
+    spent = working.take_seconds()
+    shown_now = replace(current, turns=working.to_turns(), topic=working.topic,
+                        emotion=working.emotion, description=working.description)
+    try:
+        result = privacy.redact_edit(readers.context(), actor, did, working.version, shown_now,
+                                     paths={f"turns[{index}].text"},
+                                     note=working.note or None, seconds_spent=spent)
+    except ConflictError as exc:
+        working.seconds += spent
+        conflicts[did] = (exc.expected_version, exc.current_version)
+        state.flash(describe(exc), "error")
+        return
+    except CurationError as exc:
+        working.seconds += spent
+        state.flash(describe(exc), "error")
+        return
+    if result.revision is None:
+        working.seconds += spent
+        state.flash(t("editor.nothing_to_redact", turn=index + 1), "info")
+        return
+    readers.clear_dialogue(did)
+    conflicts.pop(did, None)
+    confirmations.pop(did, None)
+    fresh = editing.get_dialogue(readers.context().uow(), actor, did)
+    before = {turn.uid: turn.text for turn in working.turns}
+    works[did] = after = working.after_save(fresh)
+    after.replaced = {turn.uid: before[turn.uid] for turn in after.turns
+                      if turn.uid in before and before[turn.uid] != turn.text}
+    said = t("editor.redacted", turn=index + 1, n=result.replaced, revision=result.revision,
+             id=did)
+    state.flash(f"{said} {t('editor.redacted_with_edits')}" if edited_elsewhere else said)
+
+
 def submit_clicked(did: int) -> None:
     on_keystrokes_pending()
     working = works.get(did)
@@ -308,7 +352,8 @@ def edit_area() -> None:
             turn_editor.show_findings([f for f in found if f.turn is None])
         turn_editor.turns(working, vocab, disabled=disabled,
                           findings=None if found is None else
-                          (lambda i: [f for f in found if f.turn == i]))
+                          (lambda i: [f for f in found if f.turn == i]),
+                          redact=lambda uid: redact_clicked(dialogue_id, uid))
     if diff_tab.open:
         with diff_tab:
             revisions = load(readers.history, actor, dialogue_id)

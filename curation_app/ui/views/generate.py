@@ -137,7 +137,11 @@ if actor.role in ALLOWED["generation.run"]:
                  t("jobs.by"): j.created_by,
                  t("jobs.requested"): j.requested, t("jobs.succeeded"): j.succeeded,
                  t("jobs.failed"): j.failed, t("jobs.pending"): j.pending,
-                 t("jobs.cost"): round(j.cost_usd, 4), t("jobs.note"): j.stop_reason or ""}
+                 t("jobs.cost"): round(j.cost_usd, 4),
+                 t("jobs.note"): "; ".join(filter(None, [
+                     j.stop_reason,
+                     j.calls_in_flight and t("jobs.in_flight", n=j.calls_in_flight,
+                                             usd=f"{j.in_flight_usd:.4f}")]))}
                 for j in reversed(jobs)]), hide_index=True, width="stretch")
         else:
             st.caption(t("generate.no_jobs"))
