@@ -37,6 +37,7 @@ _WS = re.compile(r"[ \t\n\r]*")
 _KEY_END = re.compile(r'"[ \t\n\r]*:')
 # Escapes that could write '"' or ':' (or anything ASCII) in a way the count above cannot see.
 _ASCII_ESCAPE = re.compile(r"\\u00", re.IGNORECASE)
+_SPACED = ('" ', '"\t', '"\n', '"\r')  # a quote then whitespace: a key may be spaced out
 
 
 @dataclass
@@ -83,13 +84,16 @@ class _Text:
         return text
 
 
-def _maybe_repeats(text: str, start: int, end: int, value: Any) -> bool:
-    """False when the record text ``text[start:end]`` certainly repeats no key in one object."""
+def _maybe_repeats(text: str, start: int, end: int, value: Any, escapes: bool) -> bool:
+    """False when the record text ``text[start:end]`` certainly repeats no key in one object.
+    ``escapes``: the text holds a ``\\u`` escape."""
     if type(value) is not dict and type(value) is not list:
         return False
-    if _ASCII_ESCAPE.search(text, start, end):
+    if escapes and _ASCII_ESCAPE.search(text, start, end):
         return True
-    written = len(_KEY_END.findall(text, start, end))
+    written = text.count('":', start, end)
+    if any(text.find(spaced, start, end) >= 0 for spaced in _SPACED):
+        written = len(_KEY_END.findall(text, start, end))  # rare: pretty-printed files
     if written == 0:
         return False
     try:
@@ -169,11 +173,13 @@ def array_records(handle: IO[bytes], source: str) -> Iterator[RawRecord]:
                 continue
             break
         repeated: dict[int, list[str]] | None = None
-        if _maybe_repeats(buf, pos, end, value):
+        escapes = buf.find("\\u", pos, end) >= 0
+        if _maybe_repeats(buf, pos, end, value, escapes):
             found: dict[int, list[str]] = {}
             value = json.loads(buf[pos:end], object_pairs_hook=pairs_hook(found))
             repeated = found or None
-        yield RawRecord(index, value, repeated, None, may_hold_bad_text(buf[pos:end]))
+        yield RawRecord(index, value, repeated, None,
+                        escapes and may_hold_bad_text(buf[pos:end]))
         index += 1
         first = False
         expect_value = False
