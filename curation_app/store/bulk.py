@@ -41,8 +41,20 @@ class DialogueWriter:
         self.now = now or utcnow()
         self.dialect = session.get_bind().dialect
         self.postgres = self.dialect.name == "postgresql"
-        self._bind = {c.name: _processor(c, self.dialect) for c in (*_DIALOGUES.columns,
-                                                                    *_REVISIONS.columns)}
+        processors = {c.name: _processor(c, self.dialect) for c in (*_DIALOGUES.columns,
+                                                                     *_REVISIONS.columns)}
+        self._processors = [(name, p) for name, p in processors.items() if p is not None]
+        stamp = processors["created_at"]
+        self._now_bound = stamp(self.now) if stamp is not None else self.now
+        known = {"id", *self._dialogue_row_names()}
+        self._defaults = {c.name: c.default for c in _DIALOGUES.columns
+                          if c.name not in known and _default(c.default) is not _NO_DEFAULT}
+
+    @staticmethod
+    def _dialogue_row_names() -> tuple[str, ...]:
+        return ("project_id", "external_id", "language", "topic", "emotion", "description",
+                "status", "source", "provenance", "metadata", "turns", "turn_count", "version",
+                "assignee", "is_seed", "seed_round", "created_at", "updated_at")
 
     def add(self, dialogues: Sequence[Dialogue]) -> list[int]:
         """Insert ``dialogues``; returns their new ids, in order."""
@@ -57,21 +69,18 @@ class DialogueWriter:
 
     # ---- values --------------------------------------------------------------------------
     def _dialogue_row(self, d: Dialogue) -> dict[str, Any]:
-        turns = [t.to_dict() for t in d.turns]
         row: dict[str, Any] = {
             "project_id": self.project_id, "external_id": d.external_id,
             "language": d.language, "topic": d.topic, "emotion": d.emotion,
             "description": d.description, "status": str(d.status), "source": str(d.source),
-            "provenance": dict(d.provenance), "metadata": dict(d.metadata), "turns": turns,
-            "turn_count": len(turns), "version": 0, "assignee": d.assignee,
-            "is_seed": d.is_seed, "seed_round": d.seed_round, "created_at": self.now,
-            "updated_at": self.now,
+            "provenance": dict(d.provenance), "metadata": dict(d.metadata),
+            "turns": _turns(d), "turn_count": len(d.turns), "version": 0,
+            "assignee": d.assignee, "is_seed": d.is_seed, "seed_round": d.seed_round,
+            "created_at": self.now, "updated_at": self.now,
         }
-        for column in _DIALOGUES.columns:  # a column added later keeps its Python default
-            if column.name not in row and column.name != "id":
-                default = _default(column)
-                if default is not _NO_DEFAULT:
-                    row[column.name] = default
+        if self._defaults:  # a column added later keeps its Python default
+            for name, default in self._defaults.items():
+                row[name] = _default(default)
         return row
 
     def _revision_row(self, dialogue_id: int, row: dict[str, Any]) -> dict[str, Any]:
@@ -81,10 +90,13 @@ class DialogueWriter:
                 "created_at": self.now}
 
     def _bound(self, row: dict[str, Any], done: dict[str, Any] | None = None) -> dict[str, Any]:
-        """``row`` as the driver takes it; ``done`` holds values bound already."""
-        bind = self._bind
-        out = {k: (bind[k](v) if bind[k] is not None else v) for k, v in row.items()
-               if done is None or k not in done}
+        """``row`` as the driver takes it; ``done`` holds values bound already. The shared
+        timestamp is bound once."""
+        out = dict(row)
+        for name, bind in self._processors:
+            if name in out and (done is None or name not in done):
+                value = out[name]
+                out[name] = self._now_bound if value is self.now else bind(value)
         if done:
             out.update(done)
         return out
@@ -170,14 +182,32 @@ def _as_is(value: str) -> str:
     return value
 
 
-def _default(column: Column[Any]) -> Any:
-    default = column.default
-    if default is None or not getattr(default, "is_scalar", False) and \
-            not getattr(default, "is_callable", False):
+def _default(default: Any) -> Any:
+    """The value a column's Python-side ``default`` gives a new row, or ``_NO_DEFAULT``."""
+    if default is None:
         return _NO_DEFAULT
-    if default.is_scalar:  # type: ignore[attr-defined]
-        return default.arg  # type: ignore[attr-defined]
-    return default.arg(None)  # type: ignore[attr-defined]
+    if getattr(default, "is_scalar", False):
+        return default.arg
+    if getattr(default, "is_callable", False):
+        return default.arg(None)
+    return _NO_DEFAULT
+
+
+_ROLE_TEXT: dict[Any, str] = {}
+
+
+def _turns(d: Dialogue) -> list[dict[str, Any]]:
+    """``[t.to_dict() for t in d.turns]``, built inline (a 100k import has 1.8M turns)."""
+    out = []
+    for t in d.turns:
+        role = _ROLE_TEXT.get(t.role)
+        if role is None:
+            role = _ROLE_TEXT[t.role] = str(t.role)
+        item = {"role": role, "text": t.text, "strategies": list(t.strategies)}
+        if t.metadata:
+            item["metadata"] = dict(t.metadata)
+        out.append(item)
+    return out
 
 
 def _is_json(column: Column[Any]) -> bool:
