@@ -31,7 +31,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
-from curation_app.domain import Dialogue
+from curation_app.domain import Dialogue, Role
 from curation_app.errors import ExportError, InvalidInputError, RecordProblem
 from curation_app.formats import esconv, extes, jsonl, peconv, stream
 from curation_app.formats.base import (
@@ -70,6 +70,7 @@ __all__ = [
     "export_record",
     "read_bytes",
     "read_file",
+    "read_turn_texts",
     "schema_for",
     "stream_file",
     "write_file",
@@ -255,6 +256,55 @@ def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<inpu
     if too_big:
         raise InvalidInputError(too_big)
     return _collect(RecordStream(lambda: io.BytesIO(data), fmt, vocab, source))
+
+
+@dataclass
+class TurnTexts:
+    """What the near-duplicate search needs of one record that reading would take."""
+
+    index: int
+    record_id: str | None
+    language: str
+    texts: list[str]
+    supporter: list[bool]  # per turn: spoken by the supporter
+
+
+@dataclass
+class TextsResult:
+    records: list[TurnTexts]
+    refused: set[int]  # indices of records reading would refuse
+    total: int
+
+
+def read_turn_texts(path: str | Path, fmt: str, vocab: Vocabulary) -> TextsResult:
+    """The turn texts and roles of the records of ``path`` that :func:`read_file` would take,
+    and the indices of those it would refuse: the same records, read leaner. ExTES records
+    written as the writer writes them skip building dialogues; any other record (and every
+    other format) is read in full, so what is taken, refused or reported is unchanged."""
+    records = stream_file(path, fmt, vocab)
+    adapter = _adapter(fmt)
+    validator = structural_validator(fmt)
+    lookups = Lookups(vocab)
+    out = TextsResult([], set(), 0)
+    with records._opener() as handle:
+        raws = (stream.line_records(handle, records.source) if adapter.CONTAINER == "lines"
+                else stream.array_records(handle, records.source, keys=False))
+        for raw in raws:
+            out.total += 1
+            if fmt == "extes" and type(raw.value) is dict and not raw.suspect:
+                plain = extes.plain_texts(raw.value)
+                if plain is not None:
+                    out.records.append(TurnTexts(raw.index, None, vocab.language, *plain))
+                    continue
+            batch = ReadBatch([], [], [])
+            _read_one(raw, fmt, adapter, validator, lookups, batch)
+            out.refused.update(p.index for p in batch.refused)
+            for parsed in batch.records:
+                d = parsed.dialogue
+                out.records.append(TurnTexts(
+                    parsed.index, parsed.record_id, d.language or vocab.language,
+                    [t.text for t in d.turns], [t.role == Role.SUPPORTER for t in d.turns]))
+    return out
 
 
 def _read_one(raw: stream.RawRecord, fmt: str, adapter: ModuleType,

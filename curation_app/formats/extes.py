@@ -49,6 +49,7 @@ from curation_app.formats.base import (
 )
 from curation_app.formats.validation import PathParts, RecordValidator, format_path, kind_of, show
 from curation_app.presets import Vocabulary
+from curation_app.textsafety import label_problem
 
 NAME = "extes"
 CONTAINER = "array"
@@ -245,6 +246,37 @@ def _read_plain(raw: dict[str, Any], ctx: RecordContext) -> Dialogue | None:
         description=description,
         metadata={},
     )
+
+
+def plain_texts(raw: dict[str, Any]) -> tuple[list[str], list[bool]] | None:
+    """(texts, is-supporter flags) of a record :func:`_read_plain` would take, when reading
+    it whole could not refuse it (its scene fits the topic column); None otherwise. For
+    ``curation dedup FILE``, which needs no more of a record than this."""
+    if not raw.keys() <= _PLAIN_KEYS:
+        return None
+    scene, description, content = raw.get("scene"), raw.get("description"), raw.get("content")
+    if not ((scene is None or (type(scene) is str and label_problem("topic", scene) is None))
+            and (description is None or type(description) is str)
+            and type(content) is list and content):
+        return None
+    texts: list[str] = []
+    supporter: list[bool] = []
+    for turn in content:
+        if type(turn) is not dict:
+            return None
+        if len(turn) == 1:
+            text = turn.get(USER)
+            if type(text) is not str:
+                return None
+            texts.append(text)
+            supporter.append(False)
+        elif (len(turn) == 2 and turn.keys() == _AI_KEYS and type(turn[AI]) is str
+              and type(turn[STRATEGY]) is str):
+            texts.append(turn[AI])
+            supporter.append(True)
+        else:
+            return None
+    return texts, supporter
 
 
 def read_record(raw: dict[str, Any], ctx: RecordContext,

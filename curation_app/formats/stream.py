@@ -105,8 +105,10 @@ def _maybe_repeats(text: str, start: int, end: int, value: Any, escapes: bool) -
     return written != kept
 
 
-def array_records(handle: IO[bytes], source: str) -> Iterator[RawRecord]:
-    """The elements of the JSON array in ``handle``, one at a time."""
+def array_records(handle: IO[bytes], source: str, *, keys: bool = True
+                  ) -> Iterator[RawRecord]:
+    """The elements of the JSON array in ``handle``, one at a time. ``keys=False`` skips
+    looking for repeated keys (a reader that ignores warnings)."""
     reader = _Text(handle, source)
     buf = ""
     while not reader.eof:
@@ -174,7 +176,7 @@ def array_records(handle: IO[bytes], source: str) -> Iterator[RawRecord]:
             break
         repeated: dict[int, list[str]] | None = None
         escapes = buf.find("\\u", pos, end) >= 0
-        if _maybe_repeats(buf, pos, end, value, escapes):
+        if keys and _maybe_repeats(buf, pos, end, value, escapes):
             found: dict[int, list[str]] = {}
             value = json.loads(buf[pos:end], object_pairs_hook=pairs_hook(found))
             repeated = found or None
