@@ -128,13 +128,13 @@ class RecordStream:
     """
 
     def __init__(self, opener: Callable[[], IO[bytes]], fmt: str, vocab: Vocabulary,
-                 source: str, batch_size: int = BATCH):
+                 source: str, batch_size: int | None = None):
         self._opener = opener
         self._adapter = _adapter(fmt)
         self.fmt = fmt
         self.vocab = vocab
         self.source = source
-        self.batch_size = batch_size
+        self.batch_size = batch_size or BATCH
         self.total = 0
 
     def __iter__(self) -> Iterator[ReadBatch]:
@@ -160,7 +160,7 @@ class RecordStream:
 
 
 def stream_file(path: str | Path, fmt: str, vocab: Vocabulary, *,
-                batch_size: int = BATCH) -> RecordStream:
+                batch_size: int | None = None) -> RecordStream:
     """The records of ``path`` in batches (see :class:`RecordStream`); the size limit and the
     file's existence are checked here, before anything is read."""
     _adapter(fmt)

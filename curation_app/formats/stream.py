@@ -61,8 +61,8 @@ class _Text:
         self.eof = False
         self.first = True
 
-    def read(self, size: int = CHUNK) -> str:
-        data = self.handle.read(size)
+    def read(self, size: int | None = None) -> str:
+        data = self.handle.read(CHUNK if size is None else size)
         if self.first:
             self.first = False
             if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
