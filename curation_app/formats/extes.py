@@ -198,6 +198,7 @@ def _normalise_record(record: dict[str, Any], ctx: RecordContext) -> None:
 
 _PLAIN_KEYS = frozenset(_RECORD_KEYS)
 _AI_KEYS = frozenset({STRATEGY, AI})
+_ALTERNATING = [False, True] * 64
 
 
 def _read_plain(raw: dict[str, Any], ctx: RecordContext) -> Dialogue | None:
@@ -223,12 +224,15 @@ def _read_plain(raw: dict[str, Any], ctx: RecordContext) -> Dialogue | None:
               or type(turn[STRATEGY]) is not str):
             return None
     out: list[Turn] = []
+    supporter_at: list[bool] = []
     plain = ctx.lookups.plain_strategies
     seeker, supporter = Role.SEEKER, Role.SUPPORTER
     for turn in content:
         if len(turn) == 1:
             out.append(Turn(seeker, turn[USER], [], {}))
+            supporter_at.append(False)
             continue
+        supporter_at.append(True)
         strategy = turn[STRATEGY]
         if not strategy:
             strategies: list[str] = []
@@ -238,7 +242,9 @@ def _read_plain(raw: dict[str, Any], ctx: RecordContext) -> Dialogue | None:
             at = f'content[{len(out)}]["AI Strategy"]'
             strategies = ctx.strategies([(strategy, at)], at)
         out.append(Turn(supporter, turn[AI], strategies, {}))
-    _warn_order(out, range(len(out)), ctx)
+    # User, AI, User, AI, ... (the usual order) has nothing to warn about
+    if len(out) % 2 or supporter_at != _ALTERNATING[:len(out)]:
+        _warn_order(out, range(len(out)), ctx)
     return Dialogue(
         turns=out,
         language=ctx.vocab.language,

@@ -37,7 +37,7 @@ _WS = re.compile(r"[ \t\n\r]*")
 _KEY_END = re.compile(r'"[ \t\n\r]*:')
 # Escapes that could write '"' or ':' (or anything ASCII) in a way the count above cannot see.
 _ASCII_ESCAPE = re.compile(r"\\u00", re.IGNORECASE)
-_SPACED = ('" ', '"\t', '"\n', '"\r')  # a quote then whitespace: a key may be spaced out
+_SPACED = re.compile(r'"[ \t\n\r]')  # a quote then whitespace: a key may be spaced out
 
 
 @dataclass
@@ -92,7 +92,7 @@ def _maybe_repeats(text: str, start: int, end: int, value: Any, escapes: bool) -
     if escapes and _ASCII_ESCAPE.search(text, start, end):
         return True
     written = text.count('":', start, end)
-    if any(text.find(spaced, start, end) >= 0 for spaced in _SPACED):
+    if _SPACED.search(text, start, end):
         written = len(_KEY_END.findall(text, start, end))  # rare: pretty-printed files
     if written == 0:
         return False
