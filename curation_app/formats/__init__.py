@@ -3,6 +3,8 @@
 ::
 
     read_file / read_bytes   file -> ReadResult(records, refused, warnings, total)
+    stream_file              file -> batches of ReadBatch, in bounded memory (``formats.stream``)
+    read_turn_texts          file -> turn texts and roles only (``curation dedup FILE``)
     write_file / dumps       dialogues -> file / text, every record validated first
     export_record            one dialogue as a writer would write it (not validated)
     schema_for               the JSON Schema of one record, with a project's labels filled in
