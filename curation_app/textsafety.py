@@ -26,7 +26,9 @@ LABEL_LIMITS: dict[str, int] = {
     "assignee": 200,
 }
 # Input files larger than this are refused before being read (CURATION_MAX_IMPORT_BYTES).
-DEFAULT_MAX_IMPORT_BYTES = 256 * 1024 * 1024
+# Files are read as a stream of records (memory does not grow with the file), so the limit is
+# a guard against a wrong file, not against memory: a 100k-dialogue ExTES file is 350 MB.
+DEFAULT_MAX_IMPORT_BYTES = 1024 * 1024 * 1024
 
 _BAD = re.compile("[\x00\ud800-\udfff]")
 # In JSON text, the only ways to write a NUL or a surrogate are these escapes (a raw NUL is not

@@ -85,7 +85,9 @@ def check(project: str, only: str | None, against: tuple[str, ...],
 @handle_errors
 def dedup(file: str, fmt: str, threshold: float | None, as_json: bool, verbose: bool) -> None:
     """Find duplicate dialogues and recycled supporter turns in FILE, outside any project."""
-    result = check_services.dedup_file(file, fmt, threshold)
+    from curation_app.services.file_dedup import dedup_file  # noqa: PLC0415
+
+    result = dedup_file(file, fmt, threshold)
     clusters = result.to_json()
     shown = clusters if verbose else clusters[:DETAIL_LIMIT]
     for c in shown:

@@ -3,6 +3,8 @@
 ::
 
     read_file / read_bytes   file -> ReadResult(records, refused, warnings, total)
+    stream_file              file -> batches of ReadBatch, in bounded memory (``formats.stream``)
+    read_turn_texts          file -> turn texts and roles only (``curation dedup FILE``)
     write_file / dumps       dialogues -> file / text, every record validated first
     export_record            one dialogue as a writer would write it (not validated)
     schema_for               the JSON Schema of one record, with a project's labels filled in
@@ -23,26 +25,24 @@ with a warning naming the record and the object; a file over ``CURATION_MAX_IMPO
 
 from __future__ import annotations
 
+import io
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import IO, Any
 
-from curation_app.domain import Dialogue
+from curation_app.domain import Dialogue, Role
 from curation_app.errors import ExportError, InvalidInputError, RecordProblem
-from curation_app.formats import esconv, extes, jsonl, peconv
+from curation_app.formats import esconv, extes, jsonl, peconv, stream
 from curation_app.formats.base import (
     Lookups,
     ParsedRecord,
     ReadResult,
     RecordContext,
     UnknownLabel,
-    decode,
     dialogue_label,
-    json_lines,
-    json_type,
-    parse_json,
     show,
     write_atomic,
 )
@@ -58,21 +58,23 @@ from curation_app.textsafety import (
     bad_text_in,
     duplicate_keys_in,
     label_problem,
-    may_hold_bad_text,
-    pairs_hook,
     size_problem,
 )
 
 __all__ = [
     "FORMAT_NAMES",
     "ParsedRecord",
+    "ReadBatch",
     "ReadResult",
+    "RecordStream",
     "UnknownLabel",
     "dumps",
     "export_record",
     "read_bytes",
     "read_file",
+    "read_turn_texts",
     "schema_for",
+    "stream_file",
     "write_file",
 ]
 
@@ -107,23 +109,142 @@ def export_record(dialogue: Dialogue, fmt: str, vocab: Vocabulary,
 
 
 # ---- reading ---------------------------------------------------------------------------------
-def read_file(path: str | Path, fmt: str, vocab: Vocabulary) -> ReadResult:
-    """Read a file of format ``fmt``; see :func:`read_bytes`."""
+BATCH = 1000  # records handed on at a time: bounds the memory of a read, whatever the file
+
+
+@dataclass
+class ReadBatch:
+    """What reading a run of consecutive records found (see :class:`ReadResult`)."""
+
+    records: list[ParsedRecord]
+    refused: list[RecordProblem]
+    warnings: list[RecordProblem]
+
+
+class RecordStream:
+    """A file's records, read and checked in batches of ``batch_size``; ``total`` (records in
+    the file) is known once the batches are exhausted.
+
+    Raises :class:`InvalidInputError` while iterating when the file as a whole cannot be read
+    (not UTF-8, not JSON, truncated, empty, wrong top level), possibly after some batches.
+    """
+
+    def __init__(self, opener: Callable[[], IO[bytes]], fmt: str, vocab: Vocabulary,
+                 source: str, batch_size: int | None = None):
+        self._opener = opener
+        self._adapter = _adapter(fmt)
+        self.fmt = fmt
+        self.vocab = vocab
+        self.source = source
+        self.batch_size = batch_size or BATCH
+        self.total = 0
+
+    def __iter__(self) -> Iterator[ReadBatch]:
+        adapter, fmt = self._adapter, self.fmt
+        validator = structural_validator(fmt)
+        lookups = Lookups(self.vocab)
+        with self._opener() as handle:
+            raws = (stream.line_records(handle, self.source) if adapter.CONTAINER == "lines"
+                    else stream.array_records(handle, self.source))
+            batch = ReadBatch([], [], [])
+            count = 0
+            for raw in raws:
+                count += 1
+                _read_one(raw, fmt, adapter, validator, lookups, batch)
+                if count % self.batch_size == 0:
+                    self.total = count
+                    batch.refused.sort(key=lambda p: p.index)
+                    yield batch
+                    batch = ReadBatch([], [], [])
+            self.total = count
+            batch.refused.sort(key=lambda p: p.index)
+            yield batch
+
+
+def stream_file(path: str | Path, fmt: str, vocab: Vocabulary, *,
+                batch_size: int | None = None) -> RecordStream:
+    """The records of ``path`` in batches (see :class:`RecordStream`); the size limit and the
+    file's existence are checked here, before anything is read."""
     _adapter(fmt)
     path = Path(path)
     try:
-        # The size is checked before reading: a 2 GB file must not be read whole to refuse it.
+        # The size is checked before reading: a 2 GB file must not be read to refuse it.
         too_big = size_problem(path.stat().st_size, str(path)) if path.is_file() else None
-        if too_big:
-            raise InvalidInputError(too_big)
-        data = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise InvalidInputError(f"{path} does not exist") from exc
-    except IsADirectoryError as exc:
-        raise InvalidInputError(f"{path} is a folder, not a file") from exc
     except OSError as exc:
-        raise InvalidInputError(f"{path} cannot be read: {exc.strerror or exc}") from exc
-    return read_bytes(data, fmt, vocab, source=str(path))
+        raise _open_problem(path, exc) from exc
+    if too_big:
+        raise InvalidInputError(too_big)
+
+    def opener() -> IO[bytes]:
+        try:
+            return open(path, "rb")  # noqa: SIM115 (closed by RecordStream)
+        except OSError as exc:
+            raise _open_problem(path, exc) from exc
+
+    if path.is_dir():
+        raise InvalidInputError(f"{path} is a folder, not a file")
+    if not path.exists():
+        raise InvalidInputError(f"{path} does not exist")
+    return RecordStream(_Reading(opener, path), fmt, vocab, str(path), batch_size)
+
+
+class _Reading:
+    """Opens the file and turns a read error in the middle into one line."""
+
+    def __init__(self, opener: Callable[[], IO[bytes]], path: Path):
+        self._opener = opener
+        self._path = path
+
+    def __call__(self) -> Any:
+        return _Guarded(self._opener(), self._path)
+
+
+class _Guarded:
+    def __init__(self, handle: IO[bytes], path: Path):
+        self._handle = handle
+        self._path = path
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._handle.read(size)
+        except OSError as exc:
+            raise _open_problem(self._path, exc) from exc
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            yield from self._handle
+        except OSError as exc:
+            raise _open_problem(self._path, exc) from exc
+
+    def __enter__(self) -> _Guarded:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._handle.close()
+
+
+def _open_problem(path: Path, exc: OSError) -> InvalidInputError:
+    if isinstance(exc, FileNotFoundError):
+        return InvalidInputError(f"{path} does not exist")
+    if isinstance(exc, IsADirectoryError):
+        return InvalidInputError(f"{path} is a folder, not a file")
+    return InvalidInputError(f"{path} cannot be read: {exc.strerror or exc}")
+
+
+def _collect(records: RecordStream) -> ReadResult:
+    out = ReadResult(records=[], refused=[], warnings=[], total=0)
+    for batch in records:
+        out.records.extend(batch.records)
+        out.refused.extend(batch.refused)
+        out.warnings.extend(batch.warnings)
+    out.total = records.total
+    return out
+
+
+def read_file(path: str | Path, fmt: str, vocab: Vocabulary) -> ReadResult:
+    """Read a file of format ``fmt`` whole; see :func:`read_bytes` (and :func:`stream_file`
+    to read a large file in bounded memory)."""
+    return _collect(stream_file(path, fmt, vocab))
 
 
 def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<input>") -> ReadResult:
@@ -132,77 +253,101 @@ def read_bytes(data: bytes, fmt: str, vocab: Vocabulary, *, source: str = "<inpu
     Raises :class:`InvalidInputError` only when the file as a whole cannot be read (not UTF-8,
     not JSON, truncated, empty, wrong top level). Problems of single records are returned.
     """
-    adapter = _adapter(fmt)
+    _adapter(fmt)
     too_big = size_problem(len(data), source)
     if too_big:
         raise InvalidInputError(too_big)
-    text = decode(data, source)
-    scan_text = may_hold_bad_text(text)
-    repeated: dict[int, list[str]] = {}  # id of a parsed object -> keys it repeated
-    hook = pairs_hook(repeated)
-    items: list[tuple[int, Any]] = []
-    refused: list[RecordProblem] = []
-    if adapter.CONTAINER == "lines":
-        if text.lstrip().startswith("["):
-            raise InvalidInputError(
-                f"{source} starts with '[': it looks like a JSON array, not JSON Lines "
-                f"(one object per line); choose format peconv, extes or esconv for arrays"
-            )
-        lines = json_lines(text)
-        total = len(lines)
-        for index, line in lines:
-            value, problem = _parse_line(line, hook)
-            if problem is None:
-                items.append((index, value))
-            else:
-                refused.append(RecordProblem(index, "", problem, f"line {index + 1}"))
-    else:
-        document = parse_json(text, source, object_pairs_hook=hook)
-        if not isinstance(document, list):
-            raise InvalidInputError(
-                f"{source}: top level must be a list of dialogues, got {json_type(document)}"
-            )
-        items = list(enumerate(document))
-        total = len(items)
+    return _collect(RecordStream(lambda: io.BytesIO(data), fmt, vocab, source))
 
+
+@dataclass
+class TurnTexts:
+    """What the near-duplicate search needs of one record that reading would take."""
+
+    index: int
+    record_id: str | None
+    language: str
+    texts: list[str]
+    supporter: list[bool]  # per turn: spoken by the supporter
+
+
+@dataclass
+class TextsResult:
+    records: list[TurnTexts]
+    refused: set[int]  # indices of records reading would refuse
+    total: int
+
+
+def read_turn_texts(path: str | Path, fmt: str, vocab: Vocabulary) -> TextsResult:
+    """The turn texts and roles of the records of ``path`` that :func:`read_file` would take,
+    and the indices of those it would refuse: the same records, read leaner. ExTES records
+    written as the writer writes them skip building dialogues; any other record (and every
+    other format) is read in full, so what is taken, refused or reported is unchanged."""
+    records = stream_file(path, fmt, vocab)
+    adapter = _adapter(fmt)
     validator = structural_validator(fmt)
     lookups = Lookups(vocab)
-    records: list[ParsedRecord] = []
-    warnings: list[RecordProblem] = []
-    for index, raw in items:
-        ctx = RecordContext(index, lookups)
-        if fmt == "jsonl":
-            ctx.record_id = f"line {index + 1}"
-        if not isinstance(raw, dict):
-            # Every format's record is an object: refused here once, for all the readers.
-            ctx.refuse("", f"expected a dialogue object, got {show(raw, 30)}")
-            refused.extend(ctx.problems)
-            continue
-        if scan_text:
-            for parts, message in bad_text_in(raw):
-                ctx.refuse(format_path(parts), message)
-            if ctx.refused:  # not handed to the reader: its messages would quote the text
-                refused.extend(ctx.problems)
-                continue
-        if repeated:
-            for parts, keys in duplicate_keys_in(raw, repeated):
-                names = ", ".join(show(k) for k in keys)
-                ctx.warn(format_path(parts), f"key {names} given more than once in one object; "
-                                             "the last value was kept")
-        try:
-            dialogue = adapter.read_record(raw, ctx, validator)
-        except RecursionError:
-            ctx.refuse("", "nested too deeply to read")
-            dialogue = None
-        if dialogue is not None:
-            _check_lengths(dialogue, fmt, ctx)
-        if dialogue is None or ctx.refused:
-            refused.extend(ctx.problems)
-        else:
-            warnings.extend(ctx.warnings)
-            records.append(ParsedRecord(index, dialogue, ctx.unknown, ctx.record_id))
-    refused.sort(key=lambda p: p.index)
-    return ReadResult(records=records, refused=refused, warnings=warnings, total=total)
+    out = TextsResult([], set(), 0)
+    with records._opener() as handle:
+        raws = (stream.line_records(handle, records.source) if adapter.CONTAINER == "lines"
+                else stream.array_records(handle, records.source, keys=False))
+        for raw in raws:
+            out.total += 1
+            if fmt == "extes" and type(raw.value) is dict and not raw.suspect:
+                plain = extes.plain_texts(raw.value)
+                if plain is not None:
+                    out.records.append(TurnTexts(raw.index, None, vocab.language, *plain))
+                    continue
+            batch = ReadBatch([], [], [])
+            _read_one(raw, fmt, adapter, validator, lookups, batch)
+            out.refused.update(p.index for p in batch.refused)
+            for parsed in batch.records:
+                d = parsed.dialogue
+                out.records.append(TurnTexts(
+                    parsed.index, parsed.record_id, d.language or vocab.language,
+                    [t.text for t in d.turns], [t.role == Role.SUPPORTER for t in d.turns]))
+    return out
+
+
+def _read_one(raw: stream.RawRecord, fmt: str, adapter: ModuleType,
+              validator: RecordValidator, lookups: Lookups, out: ReadBatch) -> None:
+    """Check and convert one record, adding it (or its refusal) to ``out``."""
+    index = raw.index
+    if raw.problem is not None:
+        out.refused.append(RecordProblem(index, "", raw.problem, f"line {index + 1}"))
+        return
+    value = raw.value
+    ctx = RecordContext(index, lookups)
+    if fmt == "jsonl":
+        ctx.record_id = f"line {index + 1}"
+    if not isinstance(value, dict):
+        # Every format's record is an object: refused here once, for all the readers.
+        ctx.refuse("", f"expected a dialogue object, got {show(value, 30)}")
+        out.refused.extend(ctx.problems)
+        return
+    if raw.suspect:
+        for parts, message in bad_text_in(value):
+            ctx.refuse(format_path(parts), message)
+        if ctx.refused:  # not handed to the reader: its messages would quote the text
+            out.refused.extend(ctx.problems)
+            return
+    if raw.repeated:
+        for parts, keys in duplicate_keys_in(value, raw.repeated):
+            names = ", ".join(show(k) for k in keys)
+            ctx.warn(format_path(parts), f"key {names} given more than once in one object; "
+                                         "the last value was kept")
+    try:
+        dialogue = adapter.read_record(value, ctx, validator)
+    except RecursionError:
+        ctx.refuse("", "nested too deeply to read")
+        dialogue = None
+    if dialogue is not None:
+        _check_lengths(dialogue, fmt, ctx)
+    if dialogue is None or ctx.refused:
+        out.refused.extend(ctx.problems)
+    else:
+        out.warnings.extend(ctx.warnings)
+        out.records.append(ParsedRecord(index, dialogue, ctx.unknown, ctx.record_id))
 
 
 # Where each format keeps the canonical fields whose columns have a length (messages name the
@@ -221,18 +366,7 @@ def _check_lengths(dialogue: Dialogue, fmt: str, ctx: RecordContext) -> None:
                 ctx.refuse(_SOURCE_FIELDS.get(fmt, {}).get(name, name), f"{name} {problem}")
 
 
-def _parse_line(line: str, hook: Any = None) -> tuple[Any, str | None]:
-    """One JSON Lines line -> (value, None), or (None, why it is not JSON)."""
-    try:
-        return json.loads(line, object_pairs_hook=hook), None
-    except json.JSONDecodeError as exc:
-        if exc.msg.startswith("Unterminated string") or exc.pos >= len(line.rstrip()):
-            return None, f"not valid JSON: the line ends early (column {exc.colno}: {exc.msg})"
-        return None, f"not valid JSON: column {exc.colno}: {exc.msg}"
-    except RecursionError:
-        return None, "not valid JSON: nested too deeply to read"
-    except ValueError as exc:
-        return None, f"not valid JSON: {exc}"
+_parse_line = stream.parse_line  # kept for callers of the old name
 
 
 # ---- writing ---------------------------------------------------------------------------------

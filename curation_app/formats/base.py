@@ -77,6 +77,7 @@ class Lookups:
         self._natives: dict[str, Vocabulary] = {}
         self._roles: dict[tuple[str, str], Role | None] = {}
         self._labels: dict[tuple[str, str], LabelMatch] = {}
+        self.plain_strategies = _PlainStrategies(self)
 
     def native(self, fmt: str) -> Vocabulary:
         """The bundled preset of a file format: the names that format itself uses."""
@@ -97,6 +98,22 @@ class Lookups:
         if key not in self._labels:
             self._labels[key] = self.vocab.match(kind, raw)
         return self._labels[key]
+
+
+class _PlainStrategies(dict[str, bool]):
+    """strategy as written -> whether it is the vocabulary's own spelling, which reading takes
+    as it is without a word (no alias, no casing fixed, not blank)."""
+
+    def __init__(self, lookups: Lookups):
+        super().__init__()
+        self._lookups = lookups
+
+    def __missing__(self, raw: str) -> bool:
+        match = self._lookups.match("strategy", raw)
+        plain = (bool(raw.strip()) and label_problem("strategy", raw) is None
+                 and match.label == raw and not match.normalised)
+        self[raw] = plain
+        return plain
 
 
 class RecordContext:

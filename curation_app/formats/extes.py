@@ -35,6 +35,7 @@ cannot be written in this format and stops the export with an error naming it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from curation_app.domain import Dialogue, Role, Turn
@@ -48,6 +49,7 @@ from curation_app.formats.base import (
 )
 from curation_app.formats.validation import PathParts, RecordValidator, format_path, kind_of, show
 from curation_app.presets import Vocabulary
+from curation_app.textsafety import label_problem
 
 NAME = "extes"
 CONTAINER = "array"
@@ -194,8 +196,100 @@ def _normalise_record(record: dict[str, Any], ctx: RecordContext) -> None:
         ctx.optional_text(record, key)
 
 
+_PLAIN_KEYS = frozenset(_RECORD_KEYS)
+_AI_KEYS = frozenset({STRATEGY, AI})
+_ALTERNATING = [False, True] * 64
+
+
+def _read_plain(raw: dict[str, Any], ctx: RecordContext) -> Dialogue | None:
+    """A record already written the way the writer writes it (the common case: every key as
+    spelled, every text a string), read without the normalising pass, which can only find
+    nothing to say about it; None for anything else, which takes the general path. The
+    checks below imply the structural schema, and the result (warnings included) is what the
+    general path gives."""
+    if not raw.keys() <= _PLAIN_KEYS:
+        return None
+    scene, description, content = raw.get("scene"), raw.get("description"), raw.get("content")
+    if not ((scene is None or type(scene) is str)
+            and (description is None or type(description) is str)
+            and type(content) is list and content):
+        return None
+    for turn in content:  # the shape first: nothing is said about a record not taken here
+        if type(turn) is not dict:
+            return None
+        if len(turn) == 1:
+            if type(turn.get(USER)) is not str:
+                return None
+        elif (len(turn) != 2 or turn.keys() != _AI_KEYS or type(turn[AI]) is not str
+              or type(turn[STRATEGY]) is not str):
+            return None
+    out: list[Turn] = []
+    supporter_at: list[bool] = []
+    plain = ctx.lookups.plain_strategies
+    seeker, supporter = Role.SEEKER, Role.SUPPORTER
+    for turn in content:
+        if len(turn) == 1:
+            out.append(Turn(seeker, turn[USER], [], {}))
+            supporter_at.append(False)
+            continue
+        supporter_at.append(True)
+        strategy = turn[STRATEGY]
+        if not strategy:
+            strategies: list[str] = []
+        elif plain[strategy]:
+            strategies = [strategy]
+        else:
+            at = f'content[{len(out)}]["AI Strategy"]'
+            strategies = ctx.strategies([(strategy, at)], at)
+        out.append(Turn(supporter, turn[AI], strategies, {}))
+    # User, AI, User, AI, ... (the usual order) has nothing to warn about
+    if len(out) % 2 or supporter_at != _ALTERNATING[:len(out)]:
+        _warn_order(out, range(len(out)), ctx)
+    return Dialogue(
+        turns=out,
+        language=ctx.vocab.language,
+        topic=ctx.label("topic", scene, "scene"),
+        description=description,
+        metadata={},
+    )
+
+
+def plain_texts(raw: dict[str, Any]) -> tuple[list[str], list[bool]] | None:
+    """(texts, is-supporter flags) of a record :func:`_read_plain` would take, when reading
+    it whole could not refuse it (its scene fits the topic column); None otherwise. For
+    ``curation dedup FILE``, which needs no more of a record than this."""
+    if not raw.keys() <= _PLAIN_KEYS:
+        return None
+    scene, description, content = raw.get("scene"), raw.get("description"), raw.get("content")
+    if not ((scene is None or (type(scene) is str and label_problem("topic", scene) is None))
+            and (description is None or type(description) is str)
+            and type(content) is list and content):
+        return None
+    texts: list[str] = []
+    supporter: list[bool] = []
+    for turn in content:
+        if type(turn) is not dict:
+            return None
+        if len(turn) == 1:
+            text = turn.get(USER)
+            if type(text) is not str:
+                return None
+            texts.append(text)
+            supporter.append(False)
+        elif (len(turn) == 2 and turn.keys() == _AI_KEYS and type(turn[AI]) is str
+              and type(turn[STRATEGY]) is str):
+            texts.append(turn[AI])
+            supporter.append(True)
+        else:
+            return None
+    return texts, supporter
+
+
 def read_record(raw: dict[str, Any], ctx: RecordContext,
                 validator: RecordValidator) -> Dialogue | None:
+    plain = _read_plain(raw, ctx)
+    if plain is not None or ctx.refused:
+        return plain
     record = dict(raw)  # a copy: normalising must not touch the caller's data
     _normalise_record(record, ctx)
     turns = _Turns(ctx)
@@ -234,7 +328,7 @@ def read_record(raw: dict[str, Any], ctx: RecordContext,
     )
 
 
-def _warn_order(turns: list[Turn], origin: list[int], ctx: RecordContext) -> None:
+def _warn_order(turns: list[Turn], origin: Sequence[int], ctx: RecordContext) -> None:
     """Accept odd speaker orders as they are, but say where they are."""
     name = {Role.SEEKER: USER, Role.SUPPORTER: AI}
     if turns[0].role == Role.SUPPORTER:

@@ -1,7 +1,8 @@
 """Import and export: files in the external formats to and from a project's dialogues.
 
-An import is all or nothing unless ``skip_invalid`` is given: every record is read and checked
-first, and only then is anything written, in one transaction.
+An import is all or nothing unless ``skip_invalid`` is given: the file is read and written in
+batches inside one transaction, and the first refused record stops the writing (the rest is
+read to list every refusal) and rolls everything back.
 """
 
 from __future__ import annotations
@@ -93,63 +94,74 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
                 add_labels: bool = False,
                 label_map: str | Path | None = None) -> ImportSummary:
     """Import ``path``; ``label_map`` (a file or a bundled map's name) maps another dataset's
-    strategies, topics and emotions onto the project's, recording each mapping in provenance."""
+    strategies, topics and emotions onto the project's, recording each mapping in provenance.
+
+    The file is read and written in batches (bounded memory at any size), all in one
+    transaction: once a record is refused without ``skip_invalid``, writing stops, the rest is
+    still read so the error lists every refused record, and nothing is committed."""
     require(actor, "dialogue.import")
     (initial_status,) = _parse_statuses([status]) or [Status.DRAFT]
     with uow:
         record = uow.repo.get_project(project)
         vocab = record.vocabulary
         mapping = LabelMap.load(label_map, vocab) if label_map is not None else None
-        result = formats.read_file(path, fmt, mapping.reading_vocabulary(vocab)
-                                   if mapping is not None else vocab)
-
-        refused = list(result.refused)
+        records = formats.stream_file(path, fmt, mapping.reading_vocabulary(vocab)
+                                      if mapping is not None else vocab)
+        writer = uow.repo.dialogue_writer(record, author=actor.name,
+                                          note=f"imported from {Path(path).name}")
+        refused: list[RecordProblem] = []
+        warnings: list[RecordProblem] = []
         new_labels: dict[LabelKind, list[str]] = {}
-        accepted = []
-        for parsed in result.records:
-            if mapping is not None:
-                parsed = replace(parsed, dialogue=mapping.apply(parsed.dialogue),
-                                 unknown_labels=[u for u in parsed.unknown_labels
-                                                 if not (u.kind == "emotion"
-                                                         and mapping.drop_emotions)])
-            if parsed.unknown_labels and not add_labels:
-                refused.extend(
-                    RecordProblem(parsed.index, u.field,
-                                  f"{u.kind} {u.label!r} is not in project {project}'s "
-                                  f"vocabulary (pass --add-labels to add it)",
-                                  parsed.record_id)
-                    for u in parsed.unknown_labels
-                )
-                continue
-            for u in parsed.unknown_labels:
-                new_labels.setdefault(u.kind, [])
-                if u.label not in new_labels[u.kind]:
-                    new_labels[u.kind].append(u.label)
-            accepted.append(parsed)
+        imported = turns = 0
+        for batch in records:
+            refused.extend(batch.refused)
+            warnings.extend(batch.warnings)
+            accepted = []
+            for parsed in batch.records:
+                if mapping is not None:
+                    parsed = replace(parsed, dialogue=mapping.apply(parsed.dialogue),
+                                     unknown_labels=[u for u in parsed.unknown_labels
+                                                     if not (u.kind == "emotion"
+                                                             and mapping.drop_emotions)])
+                if parsed.unknown_labels and not add_labels:
+                    refused.extend(
+                        RecordProblem(parsed.index, u.field,
+                                      f"{u.kind} {u.label!r} is not in project {project}'s "
+                                      f"vocabulary (pass --add-labels to add it)",
+                                      parsed.record_id)
+                        for u in parsed.unknown_labels
+                    )
+                    continue
+                for u in parsed.unknown_labels:
+                    new_labels.setdefault(u.kind, [])
+                    if u.label not in new_labels[u.kind]:
+                        new_labels[u.kind].append(u.label)
+                accepted.append(parsed)
+            if refused and not skip_invalid:
+                continue  # nothing more is written; reading on collects every refusal
+            dialogues = [p.dialogue for p in accepted]
+            for d in dialogues:  # fresh from the reader: set in place (no copy per record)
+                d.status, d.source = initial_status, Source.IMPORTED
+                d.language = d.language or vocab.language
+            writer.add(dialogues)
+            imported += len(dialogues)
+            turns += sum(len(d.turns) for d in dialogues)
 
         refused.sort(key=lambda p: p.index)
         if refused and not skip_invalid:
-            raise ImportRefusedError(refused, result.total)
+            raise ImportRefusedError(refused, records.total)
 
         for kind, labels in new_labels.items():
             vocab = vocab.extended(kind, labels)
         if new_labels:
             uow.repo.set_vocabulary(record.id, vocab)
-
-        dialogues = [
-            replace(p.dialogue, status=initial_status, source=Source.IMPORTED,
-                    language=p.dialogue.language or vocab.language)
-            for p in accepted
-        ]
-        uow.repo.add_dialogues(record, dialogues, author=actor.name,
-                               note=f"imported from {Path(path).name}")
         uow.security.audit("import", actor.name, str(path),
                            detail={"project": project, "format": fmt,
-                                   "dialogues": len(dialogues)})
+                                   "dialogues": imported})
         uow.commit()
     return ImportSummary(
-        project=project, imported=len(dialogues), turns=sum(len(d.turns) for d in dialogues),
-        total=result.total, refused=refused, warnings=list(result.warnings),
+        project=project, imported=imported, turns=turns,
+        total=records.total, refused=refused, warnings=warnings,
         added_labels={k: v for k, v in new_labels.items()},
     )
 

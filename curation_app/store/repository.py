@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from curation_app.domain import Dialogue, Revision, Source, Status, Turn
 from curation_app.errors import AlreadyExistsError, ConflictError, NotFoundError
 from curation_app.presets import Vocabulary
+from curation_app.store.bulk import DialogueWriter
 from curation_app.store.models import DialogueRow, ProjectRow, RevisionRow, UserRow, utcnow
 
 
@@ -186,29 +187,16 @@ class Repository:
     # ---- dialogues -----------------------------------------------------------------------
     def add_dialogues(self, project: ProjectRecord, dialogues: Sequence[Dialogue],
                       author: str, note: str | None = None) -> list[int]:
-        """Insert dialogues, each with its content as revision 0. Returns the new ids."""
-        now = utcnow()
-        rows = [
-            DialogueRow(
-                project_id=project.id, external_id=d.external_id, language=d.language,
-                topic=d.topic, emotion=d.emotion, description=d.description,
-                status=str(d.status), source=str(d.source), provenance=dict(d.provenance),
-                meta=dict(d.metadata), turns=_turns_json(d.turns), turn_count=len(d.turns),
-                version=0, assignee=d.assignee, is_seed=d.is_seed, seed_round=d.seed_round,
-                created_at=now, updated_at=now,
-            )
-            for d in dialogues
-        ]
-        self.session.add_all(rows)
-        self.session.flush()
-        self.session.add_all([
-            RevisionRow(dialogue_id=row.id, number=0, turns=row.turns, topic=row.topic,
-                        emotion=row.emotion, description=row.description, author=author,
-                        note=note, created_at=now)
-            for row in rows
-        ])
-        self.session.flush()
-        return [row.id for row in rows]
+        """Insert dialogues, each with its content as revision 0. Returns the new ids.
+
+        Through the database's bulk path (:mod:`curation_app.store.bulk`); a large import
+        calls :meth:`dialogue_writer` once and hands it batches."""
+        return self.dialogue_writer(project, author, note).add(dialogues)
+
+    def dialogue_writer(self, project: ProjectRecord, author: str,
+                        note: str | None = None) -> DialogueWriter:
+        """A writer of new dialogues into this transaction, batch after batch."""
+        return DialogueWriter(self.session, project.id, author, note)
 
     def get_dialogue(self, dialogue_id: int) -> Dialogue:
         found = self.session.execute(

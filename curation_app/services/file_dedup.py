@@ -1,0 +1,42 @@
+"""``curation dedup FILE``: duplicates in a file, outside any project, read lean.
+
+The same verdicts as :func:`curation_app.services.checks.dedup_file` (which reads every record
+into a full dialogue): the search needs only each record's turn texts and roles, so the file is
+read with :func:`curation_app.formats.read_turn_texts`, which takes and refuses exactly the
+records the full reader does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from pathlib import Path
+
+from curation_app import formats
+from curation_app.checks.dedup import find_duplicates
+from curation_app.checks.findings import DEFAULT_THRESHOLD
+from curation_app.errors import InvalidInputError
+from curation_app.presets import PRESET_NAMES, load_preset
+from curation_app.services.checks import FileDuplicates
+
+
+def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> FileDuplicates:
+    """Exact and near-duplicate dialogues and recycled supporter turns in a file. The file is
+    read with the format's preset vocabulary; unknown labels do not matter here, unreadable
+    records are skipped and counted."""
+    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
+    if not 0 < threshold <= 1:
+        raise InvalidInputError(f"--threshold must be in (0, 1], not {threshold}")
+    vocab = load_preset(fmt if fmt in PRESET_NAMES else "esconv")
+    started = time.perf_counter()
+    result = formats.read_turn_texts(path, fmt, vocab)
+    languages = Counter(r.language for r in result.records)
+    language = languages.most_common(1)[0][0] if languages else vocab.language
+    found = find_duplicates([r.texts for r in result.records],
+                            [r.supporter for r in result.records],
+                            threshold=threshold, language=language)
+    labels = [f"record {r.index}" + (f" ({r.record_id})" if r.record_id else "")
+              for r in result.records]
+    return FileDuplicates(path=Path(path), fmt=fmt, records=len(result.records),
+                          refused=len(result.refused), clusters=found.clusters, labels=labels,
+                          threshold=threshold, seconds=time.perf_counter() - started)

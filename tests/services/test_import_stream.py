@@ -1,0 +1,106 @@
+"""A streamed import, on SQLite and PostgreSQL: written batch by batch through the bulk writer,
+still all or nothing, and the rows are the ones the ORM wrote before."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from curation_app import formats
+from curation_app.domain import Dialogue, Role, Source, Status, Turn
+from curation_app.errors import ImportRefusedError
+from curation_app.presets import load_preset
+from curation_app.services import transfer
+from curation_app.services.projects import create_project
+from curation_app.store import bulk
+from tests.conftest import LEAD
+
+EXTES = load_preset("extes")
+
+
+def _record(i: int) -> dict:
+    return {"scene": EXTES.topics[i % len(EXTES.topics)], "description": f"case {i}",
+            "content": [{"User": f"I feel low {i}"},
+                        {"AI Strategy": EXTES.strategy_names[i % 3], "AI": f"I hear you {i}"}]}
+
+
+def _file(tmp_path: Path, records: list) -> Path:
+    path = tmp_path / "in.json"
+    path.write_text(json.dumps(records), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def small_batches(monkeypatch):
+    """Batches of 2 records, and a count of the batches the bulk writer wrote."""
+    monkeypatch.setattr(formats, "BATCH", 2)
+    written: list[int] = []
+    add = bulk.DialogueWriter.add
+
+    def counting(self, dialogues):
+        ids = add(self, dialogues)
+        written.append(len(ids))
+        return ids
+
+    monkeypatch.setattr(bulk.DialogueWriter, "add", counting)
+    return written
+
+
+def test_a_record_refused_after_a_batch_was_written_leaves_nothing(ctx, tmp_path,
+                                                                    small_batches):
+    create_project(ctx.uow(), LEAD, "p", "extes")
+    records = [_record(i) for i in range(7)]
+    records[4]["content"] = "not a list"
+    records[6]["content"][1]["AI Strategy"] = "no such strategy"
+    with pytest.raises(ImportRefusedError) as caught:
+        transfer.import_file(ctx.uow(), LEAD, _file(tmp_path, records), "extes", "p")
+    assert small_batches == [2, 2]  # the first two batches were written, then writing stopped
+    # every refused record is listed, the one after the first refusal included
+    assert [(p.index, p.field) for p in caught.value.problems] == [
+        (4, "content"), (6, 'content[1]["AI Strategy"]')]
+    assert caught.value.total == 7
+    with ctx.uow() as uow:
+        project = uow.repo.get_project("p")
+        assert uow.repo.count_dialogues(project) == 0
+
+
+def test_skip_invalid_writes_every_batch_but_the_refused(ctx, tmp_path, small_batches):
+    create_project(ctx.uow(), LEAD, "p", "extes")
+    records = [_record(i) for i in range(7)]
+    records[4]["content"] = []
+    summary = transfer.import_file(ctx.uow(), LEAD, _file(tmp_path, records), "extes", "p",
+                                   skip_invalid=True)
+    assert (summary.imported, summary.turns, summary.total) == (6, 12, 7)
+    assert sum(small_batches) == 6
+    with ctx.uow() as uow:
+        project = uow.repo.get_project("p")
+        stored = uow.repo.list_dialogues(project)
+        assert [d.description for d in stored] == [f"case {i}" for i in range(7) if i != 4]
+        revision = uow.repo.revisions(stored[-1].id)
+        assert [(r.number, r.turns, r.author, r.note) for r in revision] == [
+            (0, stored[-1].turns, LEAD.name, "imported from in.json")]
+
+
+def test_bulk_writer_stores_what_the_dialogue_holds(ctx):
+    created = create_project(ctx.uow(), LEAD, "p", "extes")
+    dialogue = Dialogue(
+        turns=[Turn(Role.SEEKER, "caf\u00e9 \u2028 \"q\"", [], {"extes": {"k": [1, None]}}),
+               Turn(Role.SUPPORTER, "ok", ["Reflective Statements"])],
+        language="en", topic="Job Crisis", emotion=None, description=None,
+        status=Status.APPROVED, source=Source.IMPORTED, external_id="x-1",
+        provenance={"model": "m", "cost": 0.5}, metadata={"extes": {"extra": True}},
+        is_seed=True, seed_round=0)
+    with ctx.uow() as uow:
+        ids = uow.repo.add_dialogues(created, [dialogue, dialogue], author="lead", note="n")
+        uow.commit()
+    assert ids[1] == ids[0] + 1
+    with ctx.uow() as uow:
+        for got in (uow.repo.get_dialogue(i) for i in ids):
+            assert (got.turns, got.provenance, got.metadata, got.status, got.is_seed,
+                    got.seed_round, got.external_id, got.version) == (
+                dialogue.turns, dialogue.provenance, dialogue.metadata, Status.APPROVED, True,
+                0, "x-1", 0)
+            assert got.created_at is not None and got.created_at == got.updated_at
+        assert [r.turns for r in uow.repo.revisions(ids[0])] == [dialogue.turns]
