@@ -296,8 +296,8 @@ def write_atomic(path: Path, text: str, *, overwrite: bool) -> None:
 
 
 @contextmanager
-def atomic_writer(path: Path, *, overwrite: bool) -> Iterator[BinaryIO]:
-    """A binary handle on a temporary file beside ``path``, moved onto ``path`` when the block
+def atomic_writer(path: Path, *, overwrite: bool) -> Iterator[_Sink]:
+    """A writer of bytes to a temporary file beside ``path``, moved onto ``path`` when the block
     ends without an error.
 
     Readers never see a half-written file, a crash leaves the old file intact, and without
@@ -324,8 +324,10 @@ def atomic_writer(path: Path, *, overwrite: bool) -> Iterator[BinaryIO]:
         except OSError as exc:
             raise ExportError(f"could not write {path}: {exc.strerror or exc}") from exc
         with handle:
+            # What the block raises propagates as it is (a refused record, a dropped database
+            # connection); only the writes to the file are reported as such.
+            yield _Sink(handle, path)
             try:
-                yield handle
                 handle.flush()
                 os.fsync(handle.fileno())
             except OSError as exc:
@@ -354,6 +356,21 @@ def atomic_writer(path: Path, *, overwrite: bool) -> Iterator[BinaryIO]:
                     made.rmdir()
                 except OSError:
                     break
+
+
+class _Sink:
+    """The temporary file's handle as :func:`atomic_writer` yields it: a failed write (a full
+    disk) is an :class:`ExportError` naming the target."""
+
+    def __init__(self, handle: BinaryIO, path: Path):
+        self._handle = handle
+        self._path = path
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._handle.write(data)
+        except OSError as exc:
+            raise ExportError(f"could not write {self._path}: {exc.strerror or exc}") from exc
 
 
 def temp_beside(path: Path) -> Path:
