@@ -10,6 +10,7 @@ the page's own overhead. Median and p95 over ``--runs`` runs, and the peak memor
 process.
 
 Run: ``PYTHONPATH=$PWD .venv/bin/python benchmarks/bench_pages.py [--size 11000] [--runs 20]``
+(``--keep DIR`` builds once and reuses; ``--postgres URL`` builds in an empty PostgreSQL database).
 """
 
 from __future__ import annotations
@@ -123,15 +124,20 @@ def stats(samples: list[float]) -> tuple[float, float]:
     return statistics.median(ordered), p95
 
 
+def peak_mb() -> float:
+    """This process's peak resident memory so far (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def row(name: str, page: list[float], bare: list[float] | None) -> None:
     med, p95 = stats(page)
     if bare:
         bmed, bp95 = stats(bare)
         ratio = f"{med / bmed:6.1f}x" if bmed > 0 else "     -"
         print(f"{name:<34} {med * 1000:8.0f} {p95 * 1000:8.0f}   {bmed * 1000:8.1f} "
-              f"{bp95 * 1000:8.1f}   {ratio}")
+              f"{bp95 * 1000:8.1f}   {ratio}  {peak_mb():8.0f}", flush=True)
     else:
-        print(f"{name:<34} {med * 1000:8.0f} {p95 * 1000:8.0f}")
+        print(f"{name:<34} {med * 1000:8.0f} {p95 * 1000:8.0f}  {peak_mb():8.0f}", flush=True)
 
 
 def main() -> None:
@@ -141,11 +147,14 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="page names to time (default: all)")
     parser.add_argument("--keep", type=Path,
                         help="build the project in this folder, or reuse the one built there")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="an empty PostgreSQL database to build the project in (with --keep, "
+                        "the same URL reuses it) instead of a SQLite file")
     args = parser.parse_args()
 
     folder = args.keep or Path(tempfile.mkdtemp(prefix="bench-pages-"))
     folder.mkdir(parents=True, exist_ok=True)
-    url = f"sqlite:///{folder / 'app.db'}"
+    url = args.postgres or f"sqlite:///{folder / 'app.db'}"
     os.environ.update({"CURATION_DATABASE_URL": url, "CURATION_DATA_DIR": str(folder / "data"),
                        "CURATION_SECRET_KEY": "bench-secret"})
     reuse = (folder / "built.json").exists()
@@ -248,7 +257,7 @@ def main() -> None:
         "Progress (lead)": lambda: app(LEAD, "progress"),
     }
     print(f"\n{'page (server side, ms)':<34} {'median':>8} {'p95':>8}   {'bare med':>8} "
-          f"{'bare p95':>8}   page/bare")
+          f"{'bare p95':>8}   page/bare  {'peak MB':>8}")
     for name, make in pages.items():
         if args.only and not any(o.lower() in name.lower() for o in args.only):
             continue
@@ -301,8 +310,8 @@ def main() -> None:
         else:
             print("Submit (annotator): no open dialogues left to submit (build afresh)")
 
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"\npeak memory of this process: {peak_mb:.0f} MB; readers' caches cleared before "
+    print(f"\npeak memory of this process: {peak_mb():.0f} MB (the column: so far, after each "
+          f"row); readers' caches cleared before "
           f"each page run (a first visit); bare = the same service calls without Streamlit")
 
 

@@ -33,6 +33,8 @@ from pathlib import Path
 from types import ModuleType
 from typing import IO, Any
 
+import orjson
+
 from curation_app.domain import Dialogue, Role
 from curation_app.errors import ExportError, InvalidInputError, RecordProblem
 from curation_app.formats import esconv, extes, jsonl, peconv, stream
@@ -42,9 +44,9 @@ from curation_app.formats.base import (
     ReadResult,
     RecordContext,
     UnknownLabel,
+    atomic_writer,
     dialogue_label,
     show,
-    write_atomic,
 )
 from curation_app.formats.validation import (
     RecordValidator,
@@ -370,61 +372,121 @@ _parse_line = stream.parse_line  # kept for callers of the old name
 
 
 # ---- writing ---------------------------------------------------------------------------------
-def _render(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary) -> tuple[str, int]:
-    adapter = _adapter(fmt)
-    validator = RecordValidator(schema_for(fmt, vocab))  # compiled once for the whole file
-    records: list[dict[str, Any]] = []
-    for position, dialogue in enumerate(dialogues):
-        record = adapter.write_record(dialogue, vocab, position)
-        problems = validator.problems(record)
-        if problems:
-            parts, message = problems[0]
-            more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-            raise ExportError(
-                f"cannot export {dialogue_label(dialogue, position)} as {fmt}: "
-                f"field {format_path(parts) or '(record)'}: {message}{more}"
-            )
-        records.append(record)
-    try:
-        if adapter.CONTAINER == "lines":
-            lines = [json.dumps(r, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-                     for r in records]
-            text = "".join(line + "\n" for line in lines)
-        else:
-            text = json.dumps(records, ensure_ascii=False, allow_nan=False, indent=2) + "\n"
-    except ValueError as exc:  # NaN or Infinity somewhere in metadata
-        position = next(i for i, r in enumerate(records) if not _json_safe(r))
-        raise ExportError(
-            f"cannot export record {position} as {fmt}: it holds NaN or Infinity, which JSON "
-            "cannot represent"
-        ) from exc
-    return text, len(records)
+# Records are rendered and written one at a time, so an export's memory does not grow with the
+# project. The bytes are exactly those of ``json.dumps(records, ensure_ascii=False,
+# allow_nan=False, indent=2) + "\n"`` for the array formats and of one compact ``json.dumps``
+# per line for JSON Lines (tests/formats/test_streamed_export.py holds the writer to that).
+_ORJSON_INDENT = orjson.OPT_INDENT_2
 
 
-def _json_safe(record: dict[str, Any]) -> bool:
-    try:
-        json.dumps(record, allow_nan=False)
-    except ValueError:
+def _free_of_floats(dialogue: Dialogue, fmt: str) -> bool:
+    """Whether the writer's record for ``dialogue`` can hold no float.
+
+    orjson writes strings, integers, lists and objects exactly as ``json.dumps`` does (same
+    escapes, same key order, same indentation), but floats differently (``0.00003`` for
+    ``3e-05``) and NaN as ``null`` where ``json`` refuses it. The writers take floats only from
+    the free-form parts of a dialogue: its format metadata, and for ``jsonl`` its provenance
+    (costs, temperature). Everything else in a record is a column's text, an id, or a turn's
+    text and strategies, which the schema has checked to be strings by then."""
+    if dialogue.metadata or (fmt == "jsonl" and dialogue.provenance):
         return False
+    for turn in dialogue.turns:  # noqa: SIM110 - a loop: this runs once per record
+        if turn.metadata:
+            return False
     return True
+
+
+def _encode(record: dict[str, Any], lines: bool, fast: bool) -> bytes:
+    """One record as the stdlib ``json`` writes it (see above); raises ValueError for NaN or
+    Infinity and UnicodeEncodeError for a lone surrogate."""
+    if fast:
+        try:
+            return orjson.dumps(record) if lines else orjson.dumps(record, option=_ORJSON_INDENT)
+        except TypeError:  # an integer past 64 bits, a lone surrogate, a non-string key
+            pass
+    if lines:
+        text = json.dumps(record, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    else:
+        text = json.dumps(record, ensure_ascii=False, allow_nan=False, indent=2)
+    return text.encode("utf-8")
+
+
+class _Renderer:
+    """The chunks of bytes of one export, record by record; ``count`` is how many were
+    rendered once :meth:`chunks` is exhausted."""
+
+    def __init__(self, fmt: str, vocab: Vocabulary):
+        self.fmt = fmt
+        self.vocab = vocab
+        self.adapter = _adapter(fmt)
+        self.count = 0
+
+    def chunks(self, dialogues: Iterable[Dialogue]) -> Iterator[bytes]:
+        fmt, vocab, adapter = self.fmt, self.vocab, self.adapter
+        lines = adapter.CONTAINER == "lines"
+        validator = RecordValidator(schema_for(fmt, vocab))  # compiled once for the whole file
+        # A record JSON cannot hold stops the writing, but every record is still validated,
+        # so that a record that does not fit the format is reported first, as when the whole
+        # file was validated before it was encoded.
+        unwritable: ExportError | None = None
+        for position, dialogue in enumerate(dialogues):
+            record = adapter.write_record(dialogue, vocab, position)
+            problems = validator.problems(record)
+            if problems:
+                parts, message = problems[0]
+                more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
+                raise ExportError(
+                    f"cannot export {dialogue_label(dialogue, position)} as {fmt}: "
+                    f"field {format_path(parts) or '(record)'}: {message}{more}"
+                )
+            self.count += 1
+            if unwritable is not None:
+                continue
+            try:
+                data = _encode(record, lines, _free_of_floats(dialogue, fmt))
+            except UnicodeEncodeError as exc:
+                unwritable = ExportError(
+                    f"cannot export record {position} as {fmt}: it holds a lone surrogate "
+                    f"(\\u{ord(exc.object[exc.start]):04x}), which UTF-8 cannot represent")
+                unwritable.__cause__ = exc
+                continue
+            except ValueError as exc:  # NaN or Infinity somewhere in metadata
+                unwritable = ExportError(
+                    f"cannot export record {position} as {fmt}: it holds NaN or Infinity, "
+                    "which JSON cannot represent")
+                unwritable.__cause__ = exc
+                continue
+            if lines:
+                yield data + b"\n"
+            else:
+                # json.dumps(records, indent=2) writes each record one level in
+                yield (b"[\n  " if position == 0 else b",\n  ") + data.replace(b"\n", b"\n  ")
+        if unwritable is not None:
+            raise unwritable
+        if not lines:
+            yield b"\n]\n" if self.count else b"[]\n"
 
 
 def dumps(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary) -> str:
     """The text :func:`write_file` writes. Raises :class:`ExportError` naming the first record
     and field that does not fit the format or the vocabulary."""
-    return _render(dialogues, fmt, vocab)[0]
+    return b"".join(_Renderer(fmt, vocab).chunks(dialogues)).decode("utf-8")
 
 
 def write_file(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary, path: str | Path, *,
                overwrite: bool = False) -> int:
     """Write ``dialogues`` to ``path`` atomically; returns how many were written.
 
-    An existing file is replaced only with ``overwrite=True``. Everything is validated before
-    anything touches the disk, so a refused export leaves no file behind.
+    Records are validated and written one by one to a temporary file beside ``path``, which is
+    renamed into place only once every record was written: a refused export (a record that
+    does not fit the format, whichever its place) leaves neither ``path`` nor the temporary
+    file behind, and an existing file is replaced only with ``overwrite=True``.
     """
+    renderer = _Renderer(fmt, vocab)  # an unknown format is refused before the disk is touched
     path = Path(path)
     if path.exists() and not overwrite and not path.is_dir():
         raise ExportError(f"{path} exists; pass --overwrite to replace it")
-    text, count = _render(dialogues, fmt, vocab)
-    write_atomic(path, text, overwrite=overwrite)
-    return count
+    with atomic_writer(path, overwrite=overwrite) as handle:
+        for chunk in renderer.chunks(dialogues):
+            handle.write(chunk)
+    return renderer.count

@@ -22,10 +22,11 @@ import math
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from curation_app.domain import Dialogue, Role
 from curation_app.errors import ExportError, InvalidInputError, RecordProblem
@@ -305,11 +306,22 @@ def json_lines(text: str) -> list[tuple[int, str]]:
 
 # ---- writing files ---------------------------------------------------------------------------
 def write_atomic(path: Path, text: str, *, overwrite: bool) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder.
+    """Write ``text`` to ``path`` through a temporary file in the same folder (see
+    :func:`atomic_writer`)."""
+    with atomic_writer(path, overwrite=overwrite) as handle:
+        handle.write(text.encode("utf-8"))
+
+
+@contextmanager
+def atomic_writer(path: Path, *, overwrite: bool) -> Iterator[_Sink]:
+    """A writer of bytes to a temporary file beside ``path``, moved onto ``path`` when the block
+    ends without an error.
 
     Readers never see a half-written file, a crash leaves the old file intact, and without
     ``overwrite`` an existing file is never replaced, even one that appears while we write
-    (``os.link`` refuses an existing target, where ``os.replace`` would clobber it).
+    (``os.link`` refuses an existing target, where ``os.replace`` would clobber it). An error
+    raised inside the block (a record refused half-way through a streamed export) removes the
+    temporary file, and any folder created for it, and propagates.
     """
     exists = f"{path} exists; pass --overwrite to replace it"
     if path.is_dir():
@@ -317,31 +329,65 @@ def write_atomic(path: Path, text: str, *, overwrite: bool) -> None:
     if path.exists() and not overwrite:
         raise ExportError(exists)
     folder = path.parent
+    created = [f for f in (folder, *folder.parents) if not f.exists()]
     tmp = temp_beside(path)
+    done = False
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        remove_stale_temps(path)
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            remove_stale_temps(path)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            handle = os.fdopen(fd, "wb", buffering=1 << 20)
+        except OSError as exc:
+            raise ExportError(f"could not write {path}: {exc.strerror or exc}") from exc
+        with handle:
+            # What the block raises propagates as it is (a refused record, a dropped database
+            # connection); only the writes to the file are reported as such.
+            yield _Sink(handle, path)
             try:
-                os.link(tmp, path)
-            except FileExistsError as exc:
-                raise ExportError(exists) from exc
-            except OSError:  # a file system without hard links: check, then rename
-                if path.exists():
-                    raise ExportError(exists) from None
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as exc:
+                raise ExportError(f"could not write {path}: {exc.strerror or exc}") from exc
+        try:
+            if overwrite:
                 os.replace(tmp, path)
-    except OSError as exc:
-        raise ExportError(f"could not write {path}: {exc.strerror or exc}") from exc
+            else:
+                try:
+                    os.link(tmp, path)
+                except FileExistsError as exc:
+                    raise ExportError(exists) from exc
+                except OSError:  # a file system without hard links: check, then rename
+                    if path.exists():
+                        raise ExportError(exists) from None
+                    os.replace(tmp, path)
+        except OSError as exc:
+            raise ExportError(f"could not write {path}: {exc.strerror or exc}") from exc
+        done = True
     finally:
         if tmp.exists():
             tmp.unlink()
+        if not done:
+            for made in created:  # innermost first; one that is not empty stays
+                try:
+                    made.rmdir()
+                except OSError:
+                    break
+
+
+class _Sink:
+    """The temporary file's handle as :func:`atomic_writer` yields it: a failed write (a full
+    disk) is an :class:`ExportError` naming the target."""
+
+    def __init__(self, handle: BinaryIO, path: Path):
+        self._handle = handle
+        self._path = path
+
+    def write(self, data: bytes) -> None:
+        try:
+            self._handle.write(data)
+        except OSError as exc:
+            raise ExportError(f"could not write {self._path}: {exc.strerror or exc}") from exc
 
 
 def temp_beside(path: Path) -> Path:

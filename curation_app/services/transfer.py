@@ -7,12 +7,12 @@ read to list every refusal) and rolls everything back.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from curation_app import formats
-from curation_app.domain import Source, Status
+from curation_app.domain import Dialogue, Source, Status
 from curation_app.errors import ImportRefusedError, InvalidInputError, RecordProblem
 from curation_app.formats.label_map import LabelMap
 from curation_app.presets import LabelKind
@@ -166,6 +166,33 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
     )
 
 
+@dataclass
+class _ExportTally:
+    """What an export wrote and left out, counted as the dialogues stream past."""
+
+    turns: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+    overlap_copies: int = 0
+    discarded: int = 0
+    copies: int = 0
+
+    def written(self, dialogues: Iterable[Dialogue], include_discarded: bool,
+                include_overlap_copies: bool) -> Iterator[Dialogue]:
+        """The dialogues that go in the file; the left-out ones are only counted."""
+        for d in dialogues:
+            if d.status == Status.DISCARDED and not include_discarded:
+                self.discarded += 1
+            elif d.overlap_of is not None and not include_overlap_copies:
+                self.copies += 1
+            else:
+                status = str(d.status)
+                self.by_status[status] = self.by_status.get(status, 0) + 1
+                self.turns += len(d.turns)
+                if d.overlap_of is not None:
+                    self.overlap_copies += 1
+                yield d
+
+
 def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str | Path, *,
                 statuses: Sequence[str] | None = None, overwrite: bool = False,
                 include_discarded: bool = False,
@@ -181,32 +208,24 @@ def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str
     if wanted and Status.DISCARDED in wanted and not include_discarded:
         raise InvalidInputError("discarded dialogues are exported only with "
                                 "--include-discarded")
-    dialogues = []
-    discarded = copies = 0
+    tally = _ExportTally()
     with uow:
         record = uow.repo.get_project(project)
         # Keyset batches of plain column rows (no ORM objects), whole provenance: the file
-        # holds the dialogues exactly as stored. Left-out ones are counted, never kept.
+        # holds the dialogues exactly as stored. They stream from the database through the
+        # writer to the file, counted on the way; none is kept.
         from curation_app.store.release_queries import ReleaseQueries  # noqa: PLC0415
 
-        for d in ReleaseQueries(uow.repo.session).stream_dialogues(record, wanted,
-                                                                   prompt=True):
-            if d.status == Status.DISCARDED and not include_discarded:
-                discarded += 1
-            elif d.overlap_of is not None and not include_overlap_copies:
-                copies += 1
-            else:
-                dialogues.append(d)
-    count = formats.write_file(dialogues, fmt, record.vocabulary, path, overwrite=overwrite)
-    by_status: dict[str, int] = {}
-    for d in dialogues:
-        by_status[str(d.status)] = by_status.get(str(d.status), 0) + 1
+        stream = ReleaseQueries(uow.repo.session).stream_dialogues(record, wanted, prompt=True)
+        count = formats.write_file(tally.written(stream, include_discarded,
+                                                 include_overlap_copies),
+                                   fmt, record.vocabulary, path, overwrite=overwrite)
     with uow:
         uow.security.audit("export", actor.name, str(path),
                            detail={"project": project, "format": fmt, "dialogues": count})
         uow.commit()
     return ExportSummary(project=project, path=Path(path), dialogues=count,
-                         turns=sum(len(d.turns) for d in dialogues), fmt=fmt,
-                         by_status=by_status,
-                         overlap_copies=sum(1 for d in dialogues if d.overlap_of is not None),
-                         left_out_discarded=discarded, left_out_copies=copies)
+                         turns=tally.turns, fmt=fmt, by_status=tally.by_status,
+                         overlap_copies=tally.overlap_copies,
+                         left_out_discarded=tally.discarded,
+                         left_out_copies=tally.copies)

@@ -407,3 +407,9 @@ Index("ix_check_findings_project_severity", CheckFindingRow.project_id, CheckFin
 Index("ix_check_findings_project_rule", CheckFindingRow.project_id, CheckFindingRow.rule)
 Index("ix_check_findings_project_kind_cluster", CheckFindingRow.project_id,
       CheckFindingRow.kind, CheckFindingRow.cluster)
+# Indexes of migration 0011: the Progress page's counts by topic and status (overlap copies left
+# out) and the project list's turns per status, each answered from an index alone.
+Index("ix_dialogues_project_overlap_topic_status", DialogueRow.project_id, DialogueRow.overlap_of,
+      DialogueRow.topic, DialogueRow.status)
+Index("ix_dialogues_project_status_turns", DialogueRow.project_id, DialogueRow.status,
+      DialogueRow.turn_count)
