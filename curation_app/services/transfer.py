@@ -94,7 +94,7 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
                 label_map: str | Path | None = None) -> ImportSummary:
     """Import ``path``; ``label_map`` (a file or a bundled map's name) maps another dataset's
     strategies, topics and emotions onto the project's, recording each mapping in provenance."""
-    require(actor, "dialogue.import")
+    require(actor, "dialogue.import", project=project)
     (initial_status,) = _parse_statuses([status]) or [Status.DRAFT]
     with uow:
         record = uow.repo.get_project(project)
@@ -164,7 +164,7 @@ def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str
     agreement) go in only when asked for by their own flag; the summary says what went in
     and what was left out. A versioned, split dataset is ``curation release``'s job.
     """
-    require(actor, "dialogue.export")
+    require(actor, "dialogue.export", project=project)
     wanted = _parse_statuses(statuses)
     if wanted and Status.DISCARDED in wanted and not include_discarded:
         raise InvalidInputError("discarded dialogues are exported only with "

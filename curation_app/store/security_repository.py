@@ -14,7 +14,14 @@ from curation_app.errors import NotFoundError
 from curation_app.store.models import (
     AuditEventRow,
     CheckFindingRow,
+    DialogueRow,
+    GenerationJobRow,
+    JudgeRunRow,
     PrivacyDismissalRow,
+    ProjectRoleRow,
+    ProjectRow,
+    RatingCampaignRow,
+    RatingItemRow,
     UserRow,
     utcnow,
 )
@@ -26,6 +33,17 @@ class Account:
     name: str
     role: str
     session_version: int
+
+
+@dataclass(frozen=True)
+class ProjectRole:
+    """A user's role in one project (where it differs from the account's role)."""
+
+    user: str
+    project: str
+    role: str
+    set_by: str
+    set_at: datetime
 
 
 @dataclass(frozen=True)
@@ -61,6 +79,29 @@ def _dismissal(row: PrivacyDismissalRow) -> Dismissal:
                      path=row.path, rule=row.rule, digest=row.digest, masked=row.masked,
                      reason=row.reason, dismissed_by=row.dismissed_by,
                      created_at=row.created_at)
+
+
+# The things that belong to one project, as services name them when they check a role.
+OWNED = ("dialogue", "job", "campaign", "rating_item", "judge_run")
+
+
+def _project_id_of(kind: str, thing_id: int) -> Any:
+    """A scalar subquery: the project id of the thing."""
+    campaign = RatingCampaignRow.project_id
+    query = {
+        "dialogue": select(DialogueRow.project_id).where(DialogueRow.id == thing_id),
+        "job": select(GenerationJobRow.project_id).where(GenerationJobRow.id == thing_id),
+        "campaign": select(campaign).where(RatingCampaignRow.id == thing_id),
+        "rating_item": select(campaign).join(
+            RatingItemRow, RatingItemRow.campaign_id == RatingCampaignRow.id).where(
+            RatingItemRow.id == thing_id),
+        "judge_run": select(campaign).join(
+            JudgeRunRow, JudgeRunRow.campaign_id == RatingCampaignRow.id).where(
+            JudgeRunRow.id == thing_id),
+    }.get(kind)
+    if query is None:
+        raise ValueError(f"unknown kind of thing {kind!r}; one of {', '.join(OWNED)}")
+    return query.scalar_subquery()
 
 
 class SecurityRepository:
@@ -128,7 +169,59 @@ class SecurityRepository:
         self.session.execute(update(UserRow).where(UserRow.name == name).values(role=role))
 
     def delete_user(self, name: str) -> None:
+        # The project roles go first (foreign keys cascade too, but SQLite may hand the id to
+        # a re-created account, which must not inherit them).
+        user_id = self.session.scalar(select(UserRow.id).where(UserRow.name == name))
+        self.session.execute(delete(ProjectRoleRow).where(ProjectRoleRow.user_id == user_id))
         self.session.execute(delete(UserRow).where(UserRow.name == name))
+
+    # ---- roles per project ------------------------------------------------------------------
+    def project_role(self, user_id: int, project: str | int | None = None, *,
+                     of: tuple[str, int] | None = None) -> str | None:
+        """The user's role in ``project`` (its name, or its id), or in the project that a
+        thing belongs to (``of``: a kind of :data:`OWNED` and an id), if one is set there;
+        None otherwise (no role set there, or no such project or thing)."""
+        if of is not None:
+            project_id: Any = _project_id_of(*of)
+        elif isinstance(project, int):
+            project_id = project
+        elif project is not None:
+            project_id = select(ProjectRow.id).where(ProjectRow.name == project
+                                                     ).scalar_subquery()
+        else:
+            return None
+        return self.session.scalar(select(ProjectRoleRow.role).where(
+            ProjectRoleRow.user_id == user_id, ProjectRoleRow.project_id == project_id))
+
+    def set_project_role(self, user_id: int, project_id: int, role: str, by: str) -> None:
+        row = self.session.get(ProjectRoleRow, (project_id, user_id))
+        if row is None:
+            self.session.add(ProjectRoleRow(project_id=project_id, user_id=user_id, role=role,
+                                            set_by=by, set_at=utcnow()))
+        else:
+            row.role, row.set_by, row.set_at = role, by, utcnow()
+        self.session.flush()
+
+    def clear_project_role(self, user_id: int, project_id: int) -> str | None:
+        """Remove the user's role in the project; the role it had, None if there was none."""
+        row = self.session.get(ProjectRoleRow, (project_id, user_id))
+        if row is None:
+            return None
+        old = row.role
+        self.session.delete(row)
+        self.session.flush()
+        return old
+
+    def project_roles(self, user: str | None = None) -> list[ProjectRole]:
+        """Every role set per project (or one user's), by user name, then project name."""
+        query = (select(UserRow.name, ProjectRow.name, ProjectRoleRow.role,
+                        ProjectRoleRow.set_by, ProjectRoleRow.set_at)
+                 .join(UserRow, UserRow.id == ProjectRoleRow.user_id)
+                 .join(ProjectRow, ProjectRow.id == ProjectRoleRow.project_id)
+                 .order_by(UserRow.name, ProjectRow.name))
+        if user is not None:
+            query = query.where(UserRow.name == user)
+        return [ProjectRole(*row) for row in self.session.execute(query)]
 
     # ---- the audit log ----------------------------------------------------------------------
     def audit(self, action: str, actor: str | None, target: str | None = None, *,
