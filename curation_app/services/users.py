@@ -217,6 +217,16 @@ def project_roles(ctx: AppContext, actor: Actor, name: str | None = None) -> lis
         return uow.security.project_roles(name)
 
 
+def people_in(ctx: AppContext, actor: Actor, project: str,
+              action: str) -> list[tuple[str, UserRole]]:
+    """Every user with their role in ``project``, for someone who may do ``action`` there (a
+    lead of the project hands out work or picks raters without managing accounts)."""
+    require(actor, action, project=project)
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        return [(name, UserRole(role)) for name, role in uow.security.roles_in(record.id)]
+
+
 def role_in_project(actor: Actor, project: str | None) -> UserRole:
     """The role the actor acts with in ``project`` (their role set there, else their account's);
     what the app's page list follows. A stale actor is refused (AuthenticationError)."""

@@ -212,6 +212,16 @@ class SecurityRepository:
         self.session.flush()
         return old
 
+    def roles_in(self, project_id: int) -> list[tuple[str, str]]:
+        """(user name, role in the project) for every user, by name: the role set for them
+        there, else their account's."""
+        here = (select(ProjectRoleRow.user_id, ProjectRoleRow.role)
+                .where(ProjectRoleRow.project_id == project_id).subquery())
+        rows = self.session.execute(
+            select(UserRow.name, func.coalesce(here.c.role, UserRow.role))
+            .outerjoin(here, here.c.user_id == UserRow.id).order_by(UserRow.name))
+        return [(name, role) for name, role in rows]
+
     def project_roles(self, user: str | None = None) -> list[ProjectRole]:
         """Every role set per project (or one user's), by user name, then project name."""
         query = (select(UserRow.name, ProjectRow.name, ProjectRoleRow.role,
