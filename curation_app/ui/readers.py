@@ -24,6 +24,7 @@ from curation_app.store.checks_repository import CheckRunRecord
 from curation_app.store.db import database_url, is_up_to_date
 from curation_app.store.jobs import JobRecord
 from curation_app.store.repository import UserRecord
+from curation_app.store.security_repository import ProjectRole
 from curation_app.store.workflow import WorkflowEvent
 from curation_app.ui.working_copy import WorkingCopyStore
 
@@ -146,6 +147,11 @@ def progress(actor: Actor, name: str) -> workflow.ProjectProgress:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def user_list(actor: Actor) -> list[UserRecord]:
     return users.list_users(context(), actor)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def project_roles(actor: Actor) -> list[ProjectRole]:
+    return users.project_roles(context(), actor)
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
