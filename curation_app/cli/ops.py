@@ -9,6 +9,7 @@ import click
 from curation_app.cli.base import cli_actor, handle_errors, main, open_context
 from curation_app.cli.data import projects as projects_group
 from curation_app.cli.team import users_group
+from curation_app.errors import InvalidInputError
 from curation_app.services import audit as audit_services
 from curation_app.services import backup as backup_services
 from curation_app.services import projects as project_services
@@ -54,9 +55,9 @@ def restore(backup_file: str) -> None:
 def users_role(name: str, role: str | None, project: str | None, clear: bool) -> None:
     """Give user NAME another ROLE (in one project with --project); their open sessions end."""
     if clear and (project is None or role is not None):
-        raise click.UsageError("--clear takes --project and no ROLE")
+        raise InvalidInputError("--clear takes --project and no ROLE")
     if not clear and role is None:
-        raise click.UsageError("name the ROLE (or --clear a project's role)")
+        raise InvalidInputError("name the ROLE (or --clear a project's role)")
     ctx = open_context()
     try:
         if project is None:

@@ -90,6 +90,7 @@ def test_a_lead_sets_and_clears_a_role_in_one_project_on_the_users_page(make_app
     assert table[column][row] == ("reviewer in demo-extes" if language == "en"
                                   else "在 demo-extes 中为审核员")
 
-    _submit(at, "Clear (the account's role applies)" if language == "en" else "清除（沿用账户角色）")
+    _submit(at, "Clear (the account's role applies)" if language == "en"
+            else "清除（沿用账户角色）")
     assert users.project_roles(app_ctx, SYSTEM_ACTOR) == []
     assert (at.dataframe[0].value[column][row]) == ""
