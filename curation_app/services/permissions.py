@@ -116,16 +116,15 @@ def current_state(actor: Actor, project: ProjectRef | None = None,
     # pay for SQLAlchemy (a bound actor only exists once a database is open anyway).
     from sqlalchemy.exc import SQLAlchemyError
 
-    from curation_app.store.models import UserRow
     from curation_app.store.security_repository import SecurityRepository
 
     try:
         with factory() as session:
-            row = session.get(UserRow, actor.user_id)
-            if row is None or row.name != actor.name:
+            found = SecurityRepository(session).session_state(actor.user_id or 0, project,
+                                                              of=of)
+            if found is None or found[0] != actor.name:
                 return None
-            in_project = SecurityRepository(session).project_role(row.id, project, of=of)
-            return row.role, row.session_version, in_project
+            return found[1], found[2], found[3]
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot check who is signed in: the database refused: "
                            f"{getattr(exc, 'orig', exc)}") from exc

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import String, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from curation_app.checks.findings import Finding
@@ -104,6 +104,17 @@ def _project_id_of(kind: str, thing_id: int) -> Any:
     return query.scalar_subquery()
 
 
+def _project_ref(project: str | int | None, of: tuple[str, int] | None) -> Any:
+    """A project id, or a scalar subquery that finds it; None when neither is given."""
+    if of is not None:
+        return _project_id_of(*of)
+    if isinstance(project, int):
+        return project
+    if project is not None:
+        return select(ProjectRow.id).where(ProjectRow.name == project).scalar_subquery()
+    return None
+
+
 class SecurityRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -181,17 +192,27 @@ class SecurityRepository:
         """The user's role in ``project`` (its name, or its id), or in the project that a
         thing belongs to (``of``: a kind of :data:`OWNED` and an id), if one is set there;
         None otherwise (no role set there, or no such project or thing)."""
-        if of is not None:
-            project_id: Any = _project_id_of(*of)
-        elif isinstance(project, int):
-            project_id = project
-        elif project is not None:
-            project_id = select(ProjectRow.id).where(ProjectRow.name == project
-                                                     ).scalar_subquery()
-        else:
+        project_id = _project_ref(project, of)
+        if project_id is None:
             return None
         return self.session.scalar(select(ProjectRoleRow.role).where(
             ProjectRoleRow.user_id == user_id, ProjectRoleRow.project_id == project_id))
+
+    def session_state(self, user_id: int, project: str | int | None = None, *,
+                      of: tuple[str, int] | None = None) -> tuple[str, str, int, str | None] | None:
+        """(name, account role, session version, role in the project) of an account, in one
+        query (every service call of a signed-in user asks it); None if there is no such id."""
+        project_id = _project_ref(project, of)
+        if project_id is None:
+            query = select(UserRow.name, UserRow.role, UserRow.session_version,
+                           literal(None, String()))
+        else:
+            query = select(UserRow.name, UserRow.role, UserRow.session_version,
+                           ProjectRoleRow.role).outerjoin(
+                ProjectRoleRow, (ProjectRoleRow.user_id == UserRow.id)
+                & (ProjectRoleRow.project_id == project_id))
+        row = self.session.execute(query.where(UserRow.id == user_id)).first()
+        return None if row is None else (row[0], row[1], row[2], row[3])
 
     def set_project_role(self, user_id: int, project_id: int, role: str, by: str) -> None:
         row = self.session.get(ProjectRoleRow, (project_id, user_id))
