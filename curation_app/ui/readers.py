@@ -24,7 +24,6 @@ from curation_app.store.checks_repository import CheckRunRecord
 from curation_app.store.db import database_url, is_up_to_date
 from curation_app.store.jobs import JobRecord
 from curation_app.store.repository import UserRecord
-from curation_app.store.security_repository import ProjectRole
 from curation_app.store.workflow import WorkflowEvent
 from curation_app.ui.working_copy import WorkingCopyStore
 
@@ -150,7 +149,7 @@ def user_list(actor: Actor) -> list[UserRecord]:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
-def project_roles(actor: Actor) -> list[ProjectRole]:
+def project_roles(actor: Actor) -> list[users.ProjectRole]:
     return users.project_roles(context(), actor)
 
 
