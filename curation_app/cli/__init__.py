@@ -53,7 +53,8 @@ main.lazy.update({
     "serve": ("curation_app.cli.team", "Start the web app on the configured database."),
     "stats": ("curation_app.cli.release", "Statistics as in the ExTES paper: sizes, topics, "
               "strategies, phases, transitions."),
-    "users": ("curation_app.cli.team", "Accounts for the web app (annotator, reviewer, lead)."),
+    "users": ("curation_app.cli.team,curation_app.cli.ops",
+              "Accounts for the web app (annotator, reviewer, lead)."),
     "worker": ("curation_app.cli.worker", "Run queued generation jobs (model server: "
                "$OPENAI_BASE_URL, key: $OPENAI_API_KEY)."),
 })

@@ -9,6 +9,7 @@ import click
 from curation_app.cli.base import cli_actor, handle_errors, main, open_context
 from curation_app.cli.data import projects as projects_group
 from curation_app.cli.team import users_group
+from curation_app.errors import InvalidInputError
 from curation_app.services import audit as audit_services
 from curation_app.services import backup as backup_services
 from curation_app.services import projects as project_services
@@ -45,16 +46,37 @@ def restore(backup_file: str) -> None:
 
 @users_group.command("role")
 @click.argument("name")
-@click.argument("role", type=click.Choice([r.value for r in UserRole]))
+@click.argument("role", type=click.Choice([r.value for r in UserRole]), required=False)
+@click.option("--project", help="Set the role in this project only (the account's role holds "
+                                "in the others).")
+@click.option("--clear", is_flag=True,
+              help="With --project: take away the project's role; the account's applies.")
 @handle_errors
-def users_role(name: str, role: str) -> None:
-    """Give user NAME another ROLE; their open sessions end."""
+def users_role(name: str, role: str | None, project: str | None, clear: bool) -> None:
+    """Give user NAME another ROLE (in one project with --project); their open sessions end."""
+    if clear and (project is None or role is not None):
+        raise InvalidInputError("--clear takes --project and no ROLE")
+    if not clear and role is None:
+        raise InvalidInputError("name the ROLE (or --clear a project's role)")
     ctx = open_context()
     try:
-        user_services.set_role(ctx, cli_actor(), name, role)
+        if project is None:
+            user_services.set_role(ctx, cli_actor(), name, str(role))
+        else:
+            old = user_services.set_project_role(ctx, cli_actor(), name, project, role)
     finally:
         ctx.close()
-    click.echo(f"{name} is now {role}; their sessions ended")
+    if project is None:
+        click.echo(f"{name} is now {role}; their sessions ended")
+    elif clear and old is None:
+        click.echo(f"{name} had no role of their own in {project}; nothing changed")
+    elif clear:
+        click.echo(f"{name} is no longer {old} in {project} (their account's role applies "
+                   "there); their sessions ended")
+    elif old == role:
+        click.echo(f"{name} is already {role} in {project}")
+    else:
+        click.echo(f"{name} is now {role} in {project}; their sessions ended")
 
 
 @users_group.command("remove")

@@ -56,16 +56,22 @@ def users_add(name: str, role: str, password_stdin: bool, no_password: bool) -> 
 @users_group.command("list")
 @handle_errors
 def users_list() -> None:
-    """List users and their roles."""
+    """List users, their roles, and the roles set for them per project."""
     ctx = open_context()
     try:
         found = user_services.list_users(ctx, cli_actor())
+        per_project = user_services.project_roles(ctx, cli_actor())
     finally:
         ctx.close()
     if not found:
         click.echo("no users (add one with `curation users add NAME --role lead`)")
+    elsewhere: dict[str, list[str]] = {}
+    for grant in per_project:
+        elsewhere.setdefault(grant.user, []).append(f"{grant.role} in {grant.project}")
     for u in found:
-        click.echo(f"{u.name}\t{u.role}\t{'password' if u.password_hash else 'OIDC only'}")
+        line = f"{u.name}\t{u.role}\t{'password' if u.password_hash else 'OIDC only'}"
+        # roles set per project, where any: a fourth column
+        click.echo(line + (f"\t{', '.join(elsewhere[u.name])}" if u.name in elsewhere else ""))
 
 
 @main.command()

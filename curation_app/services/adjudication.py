@@ -32,7 +32,7 @@ def tag_agreement(ctx: AppContext, actor: Actor, project: str,
                   statuses: Sequence[Status] = FINISHED) -> TagAgreement:
     """Agreement on strategy tags between the overlap copies of the same drafts, counting only
     copies whose annotators have finished (submitted or approved, by default)."""
-    require(actor, "quality.read")
+    require(actor, "quality.read", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         groups = []
@@ -68,7 +68,7 @@ def _differing(members: Sequence[Dialogue]) -> list[int]:
 def overlap_groups(ctx: AppContext, actor: Actor, project: str,
                    only_open: bool = False) -> list[OverlapGroup]:
     """Every group of overlap copies in the project, with the turns where they differ."""
-    require(actor, "quality.adjudicate")
+    require(actor, "quality.adjudicate", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         out = []
@@ -88,7 +88,7 @@ def adjudicate(ctx: AppContext, actor: Actor, chosen_id: int, *,
     ``metadata["adjudicated"] = True``, the others lose the mark. With ``merged`` turns (a
     merge of the copies), they are first saved as a new revision of the chosen copy through
     the editor's service (so the usual version check and history apply)."""
-    require(actor, "quality.adjudicate")
+    require(actor, "quality.adjudicate", of=("dialogue", chosen_id))
     with ctx.uow() as uow:
         group = uow.quality.group_of(chosen_id)
         if len(group) < 2:

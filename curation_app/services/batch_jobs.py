@@ -38,7 +38,7 @@ def _key(item: ItemRecord) -> str:
 
 async def advance(ctx: AppContext, actor: Actor, job_id: int, client: BatchClient) -> bool:
     """One step of a Batch API job (send what is unsent, collect what has ended)."""
-    require(actor, "generation.run")
+    require(actor, "generation.run", of=("job", job_id))
     with ctx.uow() as uow:
         job = uow.jobs.get(job_id)
         recipe = job_recipe(uow, job)

@@ -121,7 +121,7 @@ def run_checks(ctx: AppContext, actor: Actor, project: str,
     dialogues must not duplicate. The moderation endpoint configured in the environment (see
     :mod:`curation_app.checks.moderation`) joins the safety screen unless ``moderator`` is given.
     """
-    require(actor, "checks.run")
+    require(actor, "checks.run", project=project)
     kinds = parse_only(only)
     started = time.perf_counter()
     own = None
@@ -212,7 +212,7 @@ def configure_checks(ctx: AppContext, actor: Actor, project: str, *,
     """Change a project's check settings: switch rules on or off, change their severity
     (``{"lint.roles_alternate": {"enabled": False}}``), set the duplicate threshold or the
     length bounds. Returns the project's check settings as stored."""
-    require(actor, "checks.configure")
+    require(actor, "checks.configure", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         settings = dict(record.settings)
@@ -305,7 +305,7 @@ def findings_page(ctx: AppContext, actor: Actor, project: str, *,
                   offset: int = 0) -> FindingsPage:
     """One page of the project's stored findings, filtered and counted by the database (a
     project of 11k dialogues can hold tens of thousands of findings)."""
-    require(actor, "checks.run")
+    require(actor, "checks.run", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         matching, stored, per_rule, items = uow.checks.findings_page(
@@ -317,7 +317,7 @@ def findings_page(ctx: AppContext, actor: Actor, project: str, *,
 def duplicate_clusters(ctx: AppContext, actor: Actor, project: str,
                        limit: int = 20) -> tuple[int, dict[int, list[Finding]]]:
     """How many near-duplicate clusters are stored, and the members of the first ``limit``."""
-    require(actor, "checks.run")
+    require(actor, "checks.run", project=project)
     with ctx.uow() as uow:
         total, found = uow.checks.clusters(uow.repo.get_project(project), limit)
     clusters: dict[int, list[Finding]] = {}

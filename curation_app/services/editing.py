@@ -28,10 +28,10 @@ class SaveResult:
 
 
 def get_dialogue(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> Dialogue:
-    require(actor, "dialogue.read")
+    role = require(actor, "dialogue.read", of=("dialogue", dialogue_id))
     with uow:
         dialogue = uow.repo.get_dialogue(dialogue_id)
-        check_may_read(actor, dialogue, project_allows(uow, dialogue))
+        check_may_read(actor, dialogue, project_allows(uow, dialogue), role)
     return dialogue
 
 
@@ -41,12 +41,14 @@ def project_allows(uow: UnitOfWork, dialogue: Dialogue) -> Callable[[], bool]:
         "annotators_read_all"))
 
 
-def check_may_edit(actor: Actor, dialogue: Dialogue) -> None:
-    """Annotators edit only their own dialogues; nobody edits approved or discarded ones."""
-    if dialogue.status not in EDITABLE[actor.role]:
+def check_may_edit(actor: Actor, dialogue: Dialogue, role: UserRole | None = None) -> None:
+    """Annotators edit only their own dialogues; nobody edits approved or discarded ones.
+    ``role``: the actor's role in the dialogue's project (default: the account's)."""
+    role = role or actor.role
+    if dialogue.status not in EDITABLE[role]:
         raise PermissionDeniedError(
-            f"dialogue {dialogue.id} is {dialogue.status}; {actor.role}s cannot change it now")
-    if actor.role == UserRole.ANNOTATOR and dialogue.assignee != actor.name:
+            f"dialogue {dialogue.id} is {dialogue.status}; {role}s cannot change it now")
+    if role == UserRole.ANNOTATOR and dialogue.assignee != actor.name:
         owner = f"assigned to {dialogue.assignee}" if dialogue.assignee else "not assigned"
         raise PermissionDeniedError(
             f"dialogue {dialogue.id} is {owner}; take it from the queue before editing")
@@ -104,12 +106,12 @@ def save_revision(uow: UnitOfWork, actor: Actor, dialogue_id: int, expected_vers
     caller keeps its text and can reapply it on the newer version. The first save of a draft
     or returned dialogue moves it to ``in_progress``.
     """
-    require(actor, "dialogue.edit")
+    role = require(actor, "dialogue.edit", of=("dialogue", dialogue_id))
     check_content(turns, {"topic": topic, "emotion": emotion, "description": description,
                           "note": note})
     with uow:
         current = uow.repo.get_dialogue(dialogue_id)
-        check_may_edit(actor, current)
+        check_may_edit(actor, current, role)
         if not confirm_removal:
             check_removal(current.turns, turns)
         starts_work = current.status in (Status.DRAFT, Status.RETURNED)
@@ -154,8 +156,8 @@ def check_removal(stored: Sequence[Turn], new: Sequence[Turn]) -> None:
 
 
 def history(uow: UnitOfWork, actor: Actor, dialogue_id: int) -> list[Revision]:
-    require(actor, "dialogue.read")
+    role = require(actor, "dialogue.read", of=("dialogue", dialogue_id))
     with uow:
         dialogue = uow.repo.get_dialogue(dialogue_id)
-        check_may_read(actor, dialogue, project_allows(uow, dialogue))
+        check_may_read(actor, dialogue, project_allows(uow, dialogue), role)
         return uow.repo.revisions(dialogue_id)

@@ -108,7 +108,7 @@ def targets_missing(uow: UnitOfWork, project: ProjectRecord) -> dict[str, int]:
 
 def plan_job(ctx: AppContext, actor: Actor, request: JobRequest) -> int:
     """Store a job and its planned items; returns the job id. Makes no model call."""
-    require(actor, "generation.run")
+    require(actor, "generation.run", project=request.project)
     if sum([bool(request.topics), request.all_topics, request.fill_targets]) != 1:
         raise InvalidInputError("choose exactly one of --topic, --all-topics, --fill-targets")
     if request.n is not None and request.n < 1:
@@ -556,7 +556,7 @@ async def run_job(ctx: AppContext, actor: Actor, job_id: int, client: AsyncDraft
                   concurrency: int | None = None, retry_failed: bool = False,
                   on_progress: ProgressCallback | None = None) -> JobRecord:
     """Run (or resume) a job until no item is pending or the budget stops it."""
-    require(actor, "generation.run")
+    require(actor, "generation.run", of=("job", job_id))
     with ctx.uow() as uow:
         job = uow.jobs.get(job_id)
         if retry_failed:
@@ -644,7 +644,7 @@ def _prompt_extra(project: ProjectRecord) -> dict[str, Any]:
 def set_job_budget(ctx: AppContext, actor: Actor, job_id: int,
                    budget_usd: float | None) -> None:
     """Change (or lift, with None) a job's budget before resuming it."""
-    require(actor, "generation.run")
+    require(actor, "generation.run", of=("job", job_id))
     with ctx.uow() as uow:
         job = uow.jobs.get(job_id)
         if budget_usd is not None and PriceTable.load().price(job.params["model"]) is None:
@@ -723,7 +723,7 @@ def generate_one(ctx: AppContext, actor: Actor, project: str, rendered: Rendered
     The draft is assigned to whoever generated it: on the Generate page the annotator goes on
     to rewrite it, which the editor allows only for one's own dialogues.
     """
-    require(actor, "generation.single")
+    require(actor, "generation.single", project=project)
     if messages is not None:
         if not messages or not all(m.get("content", "").strip() for m in messages):
             raise InvalidInputError("the edited prompt is empty")
@@ -781,7 +781,7 @@ def promote_seeds(ctx: AppContext, actor: Actor, project: str, *,
                   ids: Sequence[int] = (), approved: bool = False) -> list[int]:
     """Mark approved dialogues as seeds for later prompts; ``approved`` takes every approved
     one. A dialogue that is not approved is refused, with its status named."""
-    require(actor, "generation.run")
+    require(actor, "generation.run", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         chosen = list(ids)
@@ -815,7 +815,7 @@ def promote_seeds(ctx: AppContext, actor: Actor, project: str, *,
 def demote_seeds(ctx: AppContext, actor: Actor, project: str,
                  ids: Sequence[int]) -> list[int]:
     """Stop using dialogues as seeds; returns the ids that were seeds."""
-    require(actor, "generation.run")
+    require(actor, "generation.run", project=project)
     if not ids:
         raise InvalidInputError("name the seeds to demote with --id")
     with ctx.uow() as uow:
@@ -873,7 +873,7 @@ def configure_project(ctx: AppContext, actor: Actor, project: str, *,
                       generation: dict[str, Any] | None = None) -> dict[str, Any]:
     """Set a project's model, per-topic targets (merged into the existing ones) and generation
     settings (``GENERATION_SETTINGS``: sampling, seed policy, PECONV variables)."""
-    require(actor, "project.edit_vocabulary")
+    require(actor, "project.edit_vocabulary", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         settings = dict(record.settings)
@@ -918,7 +918,7 @@ def ideal_seconds(n: int, concurrency: int, latency_s: float) -> float:
 def paper_targets(ctx: AppContext, actor: Actor, project: str, scale: int) -> dict[str, int]:
     """Set every topic's target to its published count scaled to ``scale`` dialogues in all
     (largest-remainder rounding, so the targets add up to exactly ``scale``)."""
-    require(actor, "project.edit_vocabulary")
+    require(actor, "project.edit_vocabulary", project=project)
     if scale < 1:
         raise InvalidInputError("--scale must be at least 1")
     with ctx.uow() as uow:
@@ -948,7 +948,7 @@ def scale_targets(counts: dict[str, int], scale: int) -> dict[str, int]:
 def set_topic_emotions(ctx: AppContext, actor: Actor, project: str,
                        mapping: dict[str, list[str]]) -> dict[str, list[str]]:
     """Set (by hand) which emotions fit each topic; merged into the project's map."""
-    require(actor, "project.edit_vocabulary")
+    require(actor, "project.edit_vocabulary", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         vocab = record.vocabulary
@@ -970,7 +970,7 @@ def fill_topic_emotions(ctx: AppContext, actor: Actor, project: str,
     ``all_topics``); ``complete`` sends chat messages and returns the reply's text. Labels
     outside the project's emotions are dropped; topics left without one are reported by
     raising, and nothing is stored then."""
-    require(actor, "project.edit_vocabulary")
+    require(actor, "project.edit_vocabulary", project=project)
     with ctx.uow() as uow:
         vocab = uow.repo.get_project(project).vocabulary
     topics = [t for t in vocab.topics if all_topics or not vocab.topic_emotions.get(t)]
@@ -1128,7 +1128,7 @@ def save_project_template(ctx: AppContext, actor: Actor, project: str, name: str
                           emotion: str | None = None,
                           make_default: bool = False) -> PromptTemplate:
     """Save an edited prompt as a new version of the project's template ``name``."""
-    require(actor, "project.edit_vocabulary")
+    require(actor, "project.edit_vocabulary", project=project)
     name = name.strip()
     if not name or not all(c.isalnum() or c in "-_" for c in name):
         raise InvalidInputError("a template name needs letters, digits, - or _ only")

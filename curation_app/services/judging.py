@@ -52,7 +52,7 @@ def plan_judge(ctx: AppContext, actor: Actor, campaign_id: int, *, model: str | 
                temperature: float | None = 0.0, budget_usd: float | None = None,
                concurrency: int = 4) -> int:
     """Store a judge run over every item of the campaign; returns its id. Makes no call."""
-    require(actor, "quality.manage")
+    require(actor, "quality.manage", of=("campaign", campaign_id))
     if concurrency < 1:
         raise InvalidInputError("--concurrency must be at least 1")
     with ctx.uow() as uow:
@@ -104,7 +104,7 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
                     ) -> JudgeRunRecord:
     """Run (or resume) a judge run until no item is pending or the budget stops it; every
     item ends scored or failed with its raw reply and error, never with invalid scores."""
-    require(actor, "quality.manage")
+    require(actor, "quality.manage", of=("judge_run", run_id))
     with ctx.uow() as uow:
         run = uow.quality.get_judge_run(run_id)
         campaign = uow.quality.get_campaign(run.campaign_id)
@@ -189,7 +189,7 @@ async def run_judge(ctx: AppContext, actor: Actor, run_id: int, client: AsyncJud
 
 def set_judge_budget(ctx: AppContext, actor: Actor, run_id: int,
                      budget_usd: float | None) -> None:
-    require(actor, "quality.manage")
+    require(actor, "quality.manage", of=("judge_run", run_id))
     with ctx.uow() as uow:
         uow.quality.get_judge_run(run_id)
         uow.quality.update_judge_settings(run_id, {"budget_usd": budget_usd})
@@ -197,20 +197,20 @@ def set_judge_budget(ctx: AppContext, actor: Actor, run_id: int,
 
 
 def judge_runs(ctx: AppContext, actor: Actor, campaign_id: int) -> list[JudgeRunRecord]:
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         uow.quality.get_campaign(campaign_id)
         return uow.quality.judge_runs(campaign_id)
 
 
 def judge_run(ctx: AppContext, actor: Actor, run_id: int) -> JudgeRunRecord:
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("judge_run", run_id))
     with ctx.uow() as uow:
         return uow.quality.get_judge_run(run_id)
 
 
 def judge_failures(ctx: AppContext, actor: Actor, run_id: int) -> list[JudgeItemRecord]:
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("judge_run", run_id))
     with ctx.uow() as uow:
         uow.quality.get_judge_run(run_id)
         return uow.quality.judge_items(run_id, FAILED)
@@ -228,7 +228,7 @@ class JudgeVsHuman:
 def judge_vs_human(ctx: AppContext, actor: Actor, run_id: int) -> list[JudgeVsHuman]:
     """Per aspect: the judge's scores beside the mean human rating of the same items, and
     their Spearman correlation."""
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("judge_run", run_id))
     with ctx.uow() as uow:
         run = uow.quality.get_judge_run(run_id)
         campaign = uow.quality.get_campaign(run.campaign_id)

@@ -8,6 +8,15 @@ change; a deleted and re-created name has a new id). So a copied cookie, a sessi
 across a demotion, or an old actor object held by any service is refused, and the role checked
 is always the current one. Unbound actors (the CLI, whose user has shell access to the data
 anyway, and setup) are taken as given.
+
+Roles per project: a user has an account-wide role, which holds in every project unless a lead
+set another role for them in one project (a lead of one project may annotate another). Actions
+about a project are checked with the role the user has *in that project*: services pass it as
+``require(actor, action, project=...)``, and :func:`require` returns that role for the rules
+that follow (what an annotator may open or edit). The actions in :data:`ACCOUNT_WIDE` (accounts,
+backups, the audit log, creating projects) are not about one project and always use the
+account's role. Setting or clearing a project role bumps the user's session version, like an
+account role change, so an actor made before it is refused.
 """
 
 from __future__ import annotations
@@ -58,6 +67,13 @@ ALLOWED: dict[str, frozenset[UserRole]] = {
     "audit.read": frozenset({UserRole.LEAD}),
 }
 
+# Actions not about one project: checked with the account's role, never a project's.
+ACCOUNT_WIDE = frozenset({"project.create", "user.manage", "backup.run", "backup.restore",
+                          "audit.read"})
+
+# A project named (str) or by id (int).
+ProjectRef = str | int
+
 
 @dataclass(frozen=True)
 class Actor:
@@ -88,8 +104,11 @@ STALE = ("your sign-in is no longer valid (signed out elsewhere, password or rol
          "the account was removed); sign in again")
 
 
-def current_state(actor: Actor) -> tuple[str, int] | None:
-    """(role, session version) of a bound actor's account as stored now; None if gone."""
+def current_state(actor: Actor, project: ProjectRef | None = None,
+                  of: tuple[str, int] | None = None) -> tuple[str, int, str | None] | None:
+    """(account role, session version, role in ``project``, or in the project of the thing
+    ``of`` names, if one is set there) of a bound actor's account as stored now; None if the
+    account is gone."""
     factory = _SOURCES.get(actor.source or "")
     if factory is None:
         return None
@@ -97,45 +116,75 @@ def current_state(actor: Actor) -> tuple[str, int] | None:
     # pay for SQLAlchemy (a bound actor only exists once a database is open anyway).
     from sqlalchemy.exc import SQLAlchemyError
 
-    from curation_app.store.models import UserRow
+    from curation_app.store.security_repository import SecurityRepository
 
     try:
         with factory() as session:
-            row = session.get(UserRow, actor.user_id)
-            if row is None or row.name != actor.name:
+            found = SecurityRepository(session).session_state(actor.user_id or 0, project,
+                                                              of=of)
+            if found is None or found[0] != actor.name:
                 return None
-            return row.role, row.session_version
+            return found[1], found[2], found[3]
     except SQLAlchemyError as exc:
         raise StorageError(f"cannot check who is signed in: the database refused: "
                            f"{getattr(exc, 'orig', exc)}") from exc
 
 
+def role_in(actor: Actor, project: ProjectRef | None = None, *,
+            of: tuple[str, int] | None = None) -> UserRole:
+    """The role the actor acts with in ``project``, or in the project of the thing ``of``
+    names (("dialogue", 7); the kinds are ``security_repository.OWNED``); with neither, the
+    account's role. Bound actors: the project's role if one is set, else the account's current
+    role; a stale actor (deleted, signed out, role or session changed) is refused. Unbound
+    actors: the role they carry."""
+    if actor.source is None:
+        return actor.role
+    found = current_state(actor, project, of)
+    if found is None or found[:2] != (str(actor.role), actor.session_version):
+        raise AuthenticationError(STALE)
+    return UserRole(found[2]) if found[2] else actor.role
+
+
 def check_current(actor: Actor) -> None:
     """Refuse a bound actor whose account was deleted, or whose role or session changed."""
-    if actor.source is None:
-        return
-    found = current_state(actor)
-    if found is None or found != (str(actor.role), actor.session_version):
-        raise AuthenticationError(STALE)
+    role_in(actor)
 
 
-def require(actor: Actor, action: str) -> None:
-    check_current(actor)
+def require(actor: Actor, action: str, project: ProjectRef | None = None, *,
+            of: tuple[str, int] | None = None) -> UserRole:
+    """Refuse unless the actor may do ``action``; returns the role it was checked with.
+
+    Pass ``project`` (or, for an action on one thing of a project, ``of``: ("dialogue", 7),
+    ("job", 3), ("campaign", 2), ("rating_item", 9), ("judge_run", 1)) for every action about a
+    project: the actor's role there is the one checked, and returned. Actions in
+    :data:`ACCOUNT_WIDE` ignore both. The thing's project is found in the same read as the
+    account, so a service checks before it opens its own unit of work.
+    """
     allowed = ALLOWED[action]
-    if actor.role not in allowed:
+    scoped = action not in ACCOUNT_WIDE
+    role = role_in(actor, project if scoped else None, of=of if scoped else None)
+    if role not in allowed:
         roles = ", ".join(sorted(allowed))
+        where = ""  # said only where a project's role, not the account's, refused
+        if role != actor.role:
+            where = (f" in {project}" if isinstance(project, str) else
+                     f" in the project of {of[0].replace('_', ' ')} {of[1]}" if of else
+                     " in this project")
         raise PermissionDeniedError(
-            f"{actor.name} ({actor.role}) may not {action.replace('.', ' ').replace('_', ' ')}; "
-            f"it needs one of: {roles}"
+            f"{actor.name} ({role}{where}) may not "
+            f"{action.replace('.', ' ').replace('_', ' ')}; it needs one of: {roles}"
         )
+    return role
 
 
 def check_may_read(actor: Actor, dialogue: Any,
-                   project_allows: Callable[[], bool] | None = None) -> None:
+                   project_allows: Callable[[], bool] | None = None,
+                   role: UserRole | None = None) -> None:
     """Annotators read the dialogues assigned to them and the unassigned drafts of the queue,
     or every dialogue where the project allows it (``project_allows``, asked only when it
-    matters); reviewers and leads read everything. ``dialogue`` is a domain Dialogue."""
-    if actor.role != UserRole.ANNOTATOR or dialogue.assignee == actor.name:
+    matters); reviewers and leads read everything. ``dialogue`` is a domain Dialogue; ``role``
+    is the actor's role in its project (what :func:`require` returned), else the account's."""
+    if (role or actor.role) != UserRole.ANNOTATOR or dialogue.assignee == actor.name:
         return
     if project_allows is not None and project_allows():
         return

@@ -124,7 +124,7 @@ def dismiss(ctx: AppContext, actor: Actor, dialogue_id: int, path: str, rule: st
     """Mark the privacy finding (``path``, ``rule``, ``message``) of a dialogue a false alarm.
     Only leads may; a reason is required. The mark holds the value's digest, so it matches
     that value in that field only: the same text elsewhere is still found."""
-    require(actor, "privacy.dismiss")
+    require(actor, "privacy.dismiss", of=("dialogue", dialogue_id))
     reason = reason.strip()
     if not reason:
         raise InvalidInputError("say why this is a false alarm (the reason is recorded)")
@@ -147,6 +147,6 @@ def dismiss(ctx: AppContext, actor: Actor, dialogue_id: int, path: str, rule: st
 
 def dismissals(ctx: AppContext, actor: Actor, project: str) -> list[Dismissal]:
     """The project's false-alarm marks, oldest first, with who and why."""
-    require(actor, "checks.run")
+    require(actor, "checks.run", project=project)
     with ctx.uow() as uow:
         return uow.security.dismissals(uow.repo.get_project(project).id)

@@ -49,7 +49,7 @@ def get_project(uow: UnitOfWork, name: str) -> ProjectRecord:
 def add_labels(uow: UnitOfWork, actor: Actor, project: str, kind: LabelKind,
                labels: list[str]) -> list[str]:
     """Add labels to a project's vocabulary; returns the ones that were new."""
-    require(actor, "project.edit_vocabulary")
+    require(actor, "project.edit_vocabulary", project=project)
     with uow:
         record = uow.repo.get_project(project)
         before = set(record.vocabulary.labels(kind))
@@ -67,7 +67,7 @@ READ_ALL = "annotators_read_all"
 def set_annotator_reading(uow: UnitOfWork, actor: Actor, project: str, *,
                           read_all: bool) -> None:
     """Whether annotators of ``project`` may read every dialogue (leads)."""
-    require(actor, "project.edit_vocabulary")
+    require(actor, "project.edit_vocabulary", project=project)
     with uow:
         record = uow.repo.get_project(project)
         uow.repo.set_settings(record.id, {**record.settings, READ_ALL: bool(read_all)})

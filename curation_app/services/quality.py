@@ -56,7 +56,7 @@ def list_protocols(ctx: AppContext, project: str) -> dict[str, Protocol]:
 def define_protocol(ctx: AppContext, actor: Actor, project: str, name: str,
                     spec: Mapping[str, Any]) -> Protocol:
     """Add or replace a custom protocol of the project (``{"min", "max", "aspects": [...]}``)."""
-    require(actor, "quality.manage")
+    require(actor, "quality.manage", project=project)
     protocol = Protocol.from_dict(name, spec)
     if name in ("extes", "panda"):
         raise InvalidInputError(f"{name!r} is a built-in protocol; choose another name")
@@ -139,7 +139,7 @@ def create_campaign(ctx: AppContext, actor: Actor, project: str, name: str, prot
                     seed: int = 0) -> CampaignRecord:
     """Draw the samples, freeze them as items in a shuffled order (so groups interleave) and
     give each item to ``overlap`` raters in turn."""
-    require(actor, "quality.manage")
+    require(actor, "quality.manage", project=project)
     name = name.strip()
     if not name:
         raise InvalidInputError("a campaign needs a name")
@@ -194,16 +194,16 @@ def protocol_of(campaign: CampaignRecord) -> Protocol:
 def list_campaigns(ctx: AppContext, actor: Actor, project: str) -> list[CampaignRecord]:
     """Every campaign of the project for leads and reviewers; the ones with items assigned
     to them for annotators."""
-    require(actor, "quality.rate")
+    role = require(actor, "quality.rate", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
-        if actor.role == UserRole.ANNOTATOR:
+        if role == UserRole.ANNOTATOR:
             return uow.quality.campaigns_of_rater(record, actor.name)
         return uow.quality.campaigns(record)
 
 
 def get_campaign(ctx: AppContext, actor: Actor, campaign_id: int) -> CampaignRecord:
-    require(actor, "quality.rate")
+    require(actor, "quality.rate", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         return uow.quality.get_campaign(campaign_id)
 
@@ -225,7 +225,7 @@ class RaterTask:
 
 def my_items(ctx: AppContext, actor: Actor, campaign_id: int) -> list[RaterTask]:
     """The actor's items in the campaign, in order, with what they have scored so far."""
-    require(actor, "quality.rate")
+    require(actor, "quality.rate", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         uow.quality.get_campaign(campaign_id)
         items = uow.quality.items(campaign_id, rater=actor.name)
@@ -239,7 +239,7 @@ def my_items(ctx: AppContext, actor: Actor, campaign_id: int) -> list[RaterTask]
 def rate(ctx: AppContext, actor: Actor, item_id: int, scores: Mapping[str, Any],
          comment: str | None = None) -> dict[str, int]:
     """Save (or change) the actor's scores for one item of an open campaign."""
-    require(actor, "quality.rate")
+    require(actor, "quality.rate", of=("rating_item", item_id))
     with ctx.uow() as uow:
         item = uow.quality.get_item(item_id)
         campaign = uow.quality.get_campaign(item.campaign_id, for_update=True)
@@ -273,7 +273,7 @@ def rate(ctx: AppContext, actor: Actor, item_id: int, scores: Mapping[str, Any],
 
 
 def close_campaign(ctx: AppContext, actor: Actor, campaign_id: int) -> CampaignRecord:
-    require(actor, "quality.manage")
+    require(actor, "quality.manage", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         campaign = uow.quality.get_campaign(campaign_id, for_update=True)
         if campaign.status == "closed":
@@ -284,7 +284,7 @@ def close_campaign(ctx: AppContext, actor: Actor, campaign_id: int) -> CampaignR
 
 
 def reopen_campaign(ctx: AppContext, actor: Actor, campaign_id: int) -> CampaignRecord:
-    require(actor, "quality.manage")
+    require(actor, "quality.manage", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         uow.quality.get_campaign(campaign_id, for_update=True)
         uow.quality.set_campaign_status(campaign_id, "open")
@@ -304,7 +304,7 @@ class RaterProgress:
 
 
 def campaign_progress(ctx: AppContext, actor: Actor, campaign_id: int) -> list[RaterProgress]:
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         campaign = uow.quality.get_campaign(campaign_id)
         assigned = uow.quality.assignments(campaign_id)
@@ -364,7 +364,7 @@ def rounded(x: float | None, digits: int = 3) -> float | None:
 def campaign_agreement(ctx: AppContext, actor: Actor, campaign_id: int) -> CampaignAgreement:
     """Fleiss' kappa and ordinal Krippendorff's alpha per aspect, each rater against the rest,
     and the mean score per aspect and group."""
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         campaign = uow.quality.get_campaign(campaign_id)
         items = uow.quality.items(campaign_id)
@@ -420,7 +420,7 @@ def item_means(ratings: Sequence[RatingRecord], item_ids: set[int]
 # ---- exports ----------------------------------------------------------------------------------
 def ratings_table(ctx: AppContext, actor: Actor, campaign_id: int) -> list[dict[str, Any]]:
     """One row per rating: item number, group, source, reference, rater, a column per aspect."""
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         campaign = uow.quality.get_campaign(campaign_id)
         items = {it.id: it for it in uow.quality.items(campaign_id)}
@@ -465,7 +465,7 @@ def figures_markdown(figures: Mapping[str, Any]) -> str:
 
 def latest_figures(ctx: AppContext, actor: Actor, project: str) -> dict[str, Any] | None:
     """The newest closed campaign's agreement of a project, for a release card (or None)."""
-    require(actor, "quality.read")
+    require(actor, "quality.read", project=project)
     with ctx.uow() as uow:
         closed = [c for c in uow.quality.campaigns(uow.repo.get_project(project))
                   if c.status == "closed"]
@@ -504,7 +504,7 @@ def compare_groups(ctx: AppContext, actor: Actor, campaign_id: int, group_a: str
     item, or a judge run's scores), B minus A with a bootstrap interval. Groups whose items
     pair up by reference (the same dialogue as draft and final, the same prompt answered by two
     models) are compared pair by pair."""
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         campaign = uow.quality.get_campaign(campaign_id)
         items = uow.quality.items(campaign_id)
@@ -544,7 +544,7 @@ def compare_groups(ctx: AppContext, actor: Actor, campaign_id: int, group_a: str
 
 def campaign_items(ctx: AppContext, actor: Actor, campaign_id: int) -> list[RatingItem]:
     """Every item with its source and group (the lead's view; raters never see these)."""
-    require(actor, "quality.read")
+    require(actor, "quality.read", of=("campaign", campaign_id))
     with ctx.uow() as uow:
         uow.quality.get_campaign(campaign_id)
         return uow.quality.items(campaign_id)

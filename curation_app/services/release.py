@@ -130,7 +130,7 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
                   license_id: str | None = None,
                   on_progress: Progress | None = None) -> ReleaseSummary:
     """Build release ``version`` of ``project`` under ``out/<project>/<version>``."""
-    require(actor, "release.build")
+    require(actor, "release.build", project=project)
     wanted = _statuses(statuses)
     shares = splits.parse_ratios(ratios)
     if license_id is not None and not re.fullmatch(r"[a-z0-9][a-z0-9.\-+]*", license_id):

@@ -47,7 +47,7 @@ def _stats(dialogues: list[Dialogue], vocab: Vocabulary) -> CorpusStats:
 
 def project_stats(ctx: AppContext, actor: Actor, project: str,
                   statuses: tuple[Status, ...] = (Status.APPROVED,)) -> ProjectStats:
-    require(actor, "stats.read")
+    require(actor, "stats.read", project=project)
     changes = ChangeStats(0, 0, 0, 0, 0, 0, 0)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)

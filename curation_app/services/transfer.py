@@ -99,7 +99,7 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
     The file is read and written in batches (bounded memory at any size), all in one
     transaction: once a record is refused without ``skip_invalid``, writing stops, the rest is
     still read so the error lists every refused record, and nothing is committed."""
-    require(actor, "dialogue.import")
+    require(actor, "dialogue.import", project=project)
     (initial_status,) = _parse_statuses([status]) or [Status.DRAFT]
     with uow:
         record = uow.repo.get_project(project)
@@ -203,7 +203,7 @@ def export_file(uow: UnitOfWork, actor: Actor, project: str, fmt: str, path: str
     agreement) go in only when asked for by their own flag; the summary says what went in
     and what was left out. A versioned, split dataset is ``curation release``'s job.
     """
-    require(actor, "dialogue.export")
+    require(actor, "dialogue.export", project=project)
     wanted = _parse_statuses(statuses)
     if wanted and Status.DISCARDED in wanted and not include_discarded:
         raise InvalidInputError("discarded dialogues are exported only with "

@@ -25,9 +25,9 @@ from curation_app.errors import (
     PermissionDeniedError,
 )
 from curation_app.services.context import AppContext
-from curation_app.services.permissions import Actor, UserRole, bind_source, require
+from curation_app.services.permissions import Actor, UserRole, bind_source, require, role_in
 from curation_app.store.repository import UserRecord
-from curation_app.store.security_repository import Account
+from curation_app.store.security_repository import Account, ProjectRole
 from curation_app.store.uow import UnitOfWork
 
 MIN_PASSWORD = 8
@@ -183,6 +183,54 @@ def set_role(ctx: AppContext, actor: Actor, name: str, role: str) -> None:
         uow.security.audit("user.role", actor.name, name, detail={"from": old,
                                                                   "to": str(checked)})
         uow.commit()
+
+
+def set_project_role(ctx: AppContext, actor: Actor, name: str, project: str,
+                     role: str | None) -> str | None:
+    """Give user ``name`` another role in ``project`` than their account's (leads), or with
+    ``role`` None take it away (the account's role applies there again). Returns the role
+    they had in the project before (None: the account's). A change ends the user's sign-ins,
+    like an account role change, and goes to the audit log."""
+    require(actor, "user.manage")
+    checked = None if role is None else _role(role)
+    with ctx.uow() as uow:
+        account = uow.security.account(name)
+        record = uow.repo.get_project(project)
+        old = uow.security.project_role(account.id, record.id)
+        if checked is None:
+            uow.security.clear_project_role(account.id, record.id)
+        else:
+            uow.security.set_project_role(account.id, record.id, str(checked), actor.name)
+        if old != (None if checked is None else str(checked)):
+            uow.security.bump_session(name)
+            uow.security.audit("user.project_role", actor.name, name,
+                               detail={"project": project, "from": old,
+                                       "to": None if checked is None else str(checked)})
+        uow.commit()
+    return old
+
+
+def project_roles(ctx: AppContext, actor: Actor, name: str | None = None) -> list[ProjectRole]:
+    """The roles set per project (every user's, or ``name``'s), by user then project (leads)."""
+    require(actor, "user.manage")
+    with ctx.uow() as uow:
+        return uow.security.project_roles(name)
+
+
+def people_in(ctx: AppContext, actor: Actor, project: str,
+              action: str) -> list[tuple[str, UserRole]]:
+    """Every user with their role in ``project``, for someone who may do ``action`` there (a
+    lead of the project hands out work or picks raters without managing accounts)."""
+    require(actor, action, project=project)
+    with ctx.uow() as uow:
+        record = uow.repo.get_project(project)
+        return [(name, UserRole(role)) for name, role in uow.security.roles_in(record.id)]
+
+
+def role_in_project(actor: Actor, project: str | None) -> UserRole:
+    """The role the actor acts with in ``project`` (their role set there, else their account's);
+    what the app's page list follows. A stale actor is refused (AuthenticationError)."""
+    return role_in(actor, project)
 
 
 def delete_user(ctx: AppContext, actor: Actor, name: str) -> None:

@@ -66,7 +66,7 @@ def enqueue(ctx: AppContext, actor: Actor, job_id: int, *, batch_api: bool = Fal
             retry_failed: bool = False) -> None:
     """Queue an existing job (a new one, or a stopped one to resume) for a worker;
     ``retry_failed`` makes its failed items pending again first."""
-    require(actor, "generation.run")
+    require(actor, "generation.run", of=("job", job_id))
     with ctx.uow() as uow:
         if retry_failed:
             uow.jobs.reset_failed(job_id)

@@ -38,7 +38,7 @@ def _audit(uow, actor: Actor, action: str, dialogue_id: int,  # type: ignore[no-
 
 def take_next(ctx: AppContext, actor: Actor, project: str) -> Dialogue | None:
     """Assign the oldest unassigned draft (or returned dialogue) to the actor."""
-    require(actor, "workflow.take")
+    require(actor, "workflow.take", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         dialogue_id = uow.workflow.claim_next(record, actor.name)
@@ -56,7 +56,7 @@ def assign(ctx: AppContext, actor: Actor, project: str, *, annotators: Sequence[
     copies of its machine draft (linked by ``overlap_of``) so their work stays independent
     for agreement measurement.
     """
-    require(actor, "workflow.assign")
+    require(actor, "workflow.assign", project=project)
     names = list(dict.fromkeys(a.strip() for a in annotators if a.strip()))
     if not names:
         raise InvalidInputError("name at least one annotator")
@@ -67,11 +67,15 @@ def assign(ctx: AppContext, actor: Actor, project: str, *, annotators: Sequence[
         record = uow.repo.get_project(project)
         for name in names:
             # Annotation work goes to annotators (or leads who choose to annotate): a
-            # reviewer who annotated would then review their own work.
-            role = uow.repo.get_user(name).role
+            # reviewer who annotated would then review their own work. Their role in this
+            # project decides.
+            user = uow.repo.get_user(name)
+            here = uow.security.project_role(user.id, record.id)
+            role = here or user.role
             if role not in (UserRole.ANNOTATOR, UserRole.LEAD):
-                raise InvalidInputError(f"{name} is a {role}; annotation work can be assigned "
-                                        "to annotators and leads only")
+                where = f" in {project}" if here else ""
+                raise InvalidInputError(f"{name} is a {role}{where}; annotation work can be "
+                                        "assigned to annotators and leads only")
         ids = list(dialogue_ids) if dialogue_ids else uow.workflow.unassigned(record, count)
         rotation = itertools.cycle(names)
         done: list[tuple[int, str]] = []
@@ -95,7 +99,8 @@ def assign(ctx: AppContext, actor: Actor, project: str, *, annotators: Sequence[
 
 def my_queue(ctx: AppContext, actor: Actor, project: str | None = None) -> list[Dialogue]:
     """The actor's open work (draft, in progress, returned), oldest first."""
-    require(actor, "dialogue.read")
+    # Everyone reads their own work in every project, whatever their role there.
+    require(actor, "dialogue.read", project=project)
     with ctx.uow() as uow:
         projects = [project] if project else uow.repo.project_names()
         out: list[Dialogue] = []
@@ -108,9 +113,7 @@ def my_queue(ctx: AppContext, actor: Actor, project: str | None = None) -> list[
 def list_dialogues(ctx: AppContext, actor: Actor, project: str,
                    statuses: Sequence[Status] | None = None, assignee: str | None = None,
                    topic: str | None = None) -> list[Dialogue]:
-    require(actor, "dialogue.read")
-    if actor.role == UserRole.ANNOTATOR and assignee != actor.name:
-        raise PermissionDeniedError("annotators see their own dialogues only")
+    _own_only(actor, require(actor, "dialogue.read", project=project), assignee)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         return uow.repo.list_dialogues(record, statuses, assignee=assignee, topic=topic)
@@ -149,8 +152,8 @@ class DialoguePage:
     items: list[DialogueSummary]
 
 
-def _own_only(actor: Actor, assignee: str | None) -> None:
-    if actor.role == UserRole.ANNOTATOR and assignee != actor.name:
+def _own_only(actor: Actor, role: UserRole, assignee: str | None) -> None:
+    if role == UserRole.ANNOTATOR and assignee != actor.name:
         raise PermissionDeniedError("annotators see their own dialogues only")
 
 
@@ -166,8 +169,7 @@ def dialogue_page(ctx: AppContext, actor: Actor, project: str,
                   ids: Sequence[int] | None = None) -> DialoguePage:
     """One page of the project's dialogues as summaries (no turns), and how many there are:
     what a list on a page needs, at any project size."""
-    require(actor, "dialogue.read")
-    _own_only(actor, assignee)
+    _own_only(actor, require(actor, "dialogue.read", project=project), assignee)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         items = uow.repo.dialogue_summaries(record, statuses, assignee=assignee, topic=topic,
@@ -181,18 +183,17 @@ def neighbour(ctx: AppContext, actor: Actor, project: str, dialogue_id: int, ste
               statuses: Sequence[Status] | None = None,
               assignee: str | None = None) -> int | None:
     """The dialogue after (step 1) or before (step -1) ``dialogue_id`` in the same list."""
-    require(actor, "dialogue.read")
-    _own_only(actor, assignee)
+    _own_only(actor, require(actor, "dialogue.read", project=project), assignee)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         return uow.repo.neighbour_id(record, statuses, assignee, dialogue_id, step)
 
 
 def submit(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None = None) -> None:
-    require(actor, "workflow.submit")
+    role = require(actor, "workflow.submit", of=("dialogue", dialogue_id))
     with ctx.uow() as uow:
         dialogue = uow.repo.get_dialogue(dialogue_id)
-        if actor.role == UserRole.ANNOTATOR and dialogue.assignee != actor.name:
+        if role == UserRole.ANNOTATOR and dialogue.assignee != actor.name:
             raise PermissionDeniedError(f"dialogue {dialogue_id} is not assigned to you")
         refuse_if_blocked(uow, dialogue, "submitted")
         uow.workflow.transition(dialogue_id, OPEN_WORK, Status.SUBMITTED, actor.name, "submit",
@@ -202,7 +203,7 @@ def submit(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None 
 
 
 def approve(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None = None) -> None:
-    require(actor, "workflow.review")
+    require(actor, "workflow.review", of=("dialogue", dialogue_id))
     with ctx.uow() as uow:
         refuse_if_blocked(uow, uow.repo.get_dialogue(dialogue_id), "approved")
         uow.workflow.transition(dialogue_id, (Status.SUBMITTED,), Status.APPROVED, actor.name,
@@ -213,7 +214,7 @@ def approve(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str | None
 
 def return_(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str) -> None:
     """Send a submitted dialogue back to its annotator; the comment says what to fix."""
-    require(actor, "workflow.review")
+    require(actor, "workflow.review", of=("dialogue", dialogue_id))
     if not (comment or "").strip():
         raise InvalidInputError("returning a dialogue needs a comment saying what to fix")
     with ctx.uow() as uow:
@@ -225,7 +226,7 @@ def return_(ctx: AppContext, actor: Actor, dialogue_id: int, comment: str) -> No
 
 def discard(ctx: AppContext, actor: Actor, dialogue_id: int, reason: str) -> None:
     """Take a badly broken dialogue out of the dataset (kept, with the reason, never deleted)."""
-    require(actor, "workflow.review")
+    require(actor, "workflow.review", of=("dialogue", dialogue_id))
     if not (reason or "").strip():
         raise InvalidInputError("discarding a dialogue needs a reason")
     with ctx.uow() as uow:
@@ -236,16 +237,16 @@ def discard(ctx: AppContext, actor: Actor, dialogue_id: int, reason: str) -> Non
 
 
 def review_queue(ctx: AppContext, actor: Actor, project: str) -> list[Dialogue]:
-    require(actor, "workflow.review")
+    require(actor, "workflow.review", project=project)
     with ctx.uow() as uow:
         return uow.repo.list_dialogues(uow.repo.get_project(project), [Status.SUBMITTED])
 
 
 def events(ctx: AppContext, actor: Actor, dialogue_id: int) -> list[WorkflowEvent]:
-    require(actor, "dialogue.read")
+    role = require(actor, "dialogue.read", of=("dialogue", dialogue_id))
     with ctx.uow() as uow:
         dialogue = uow.repo.get_dialogue(dialogue_id)
-        check_may_read(actor, dialogue, editing.project_allows(uow, dialogue))
+        check_may_read(actor, dialogue, editing.project_allows(uow, dialogue), role)
         return uow.workflow.events(dialogue_id)
 
 
@@ -280,7 +281,7 @@ class ProjectProgress:
 
 
 def progress(ctx: AppContext, actor: Actor, project: str) -> ProjectProgress:
-    require(actor, "progress.read")
+    require(actor, "progress.read", project=project)
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
         # The overall counts are the per-topic ones summed: one aggregate, answered from the

@@ -59,6 +59,21 @@ class UserRow(Base):
         Integer, default=lambda: secrets.randbelow(2**31 - 2**16), server_default="0")
 
 
+class ProjectRoleRow(Base):
+    """A user's role in one project, where it differs from their account-wide role (a lead of
+    one project may annotate another); who set it and when."""
+
+    __tablename__ = "project_roles"
+
+    project_id: Mapped[int] = mapped_column(ForeignKey("projects.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"),
+                                         primary_key=True)
+    role: Mapped[str] = mapped_column(String(20))
+    set_by: Mapped[str] = mapped_column(String(200))
+    set_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
 class DialogueRow(Base):
     __tablename__ = "dialogues"
     __table_args__ = (

@@ -1,9 +1,10 @@
 """Entry point of the web app (``curation serve`` runs ``streamlit run`` on this file).
 
 Each run: set up the page, find who is signed in (session, cookie or OIDC), offer the pages
-that user's role may use, and run the chosen one. The pages live in ``views/`` (not ``pages/``,
-which Streamlit would take for an old-style page folder and run without this script); each starts
-with :func:`curation_app.ui.layout.start` (its state keys, the sidebar) and then draws itself.
+that user's role in the selected project may use, and run the chosen one. The pages live in
+``views/`` (not ``pages/``, which Streamlit would take for an old-style page folder and run
+without this script); each starts with :func:`curation_app.ui.layout.start` (its state keys,
+the sidebar) and then draws itself.
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 A page is offered to a role only when the service action it exists for allows that role
 (:data:`curation_app.services.permissions.ALLOWED`), so the menu mirrors the server's rules
-instead of restating them; the services still refuse the action for anyone else.
+instead of restating them; the services still refuse the action for anyone else. The role is
+the user's role in the project selected in the sidebar (a lead of one project may annotate
+another), except for the pages of account-wide actions (users), which follow the account's.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from curation_app.errors import CurationError
-from curation_app.services.permissions import ALLOWED, Actor
+from curation_app.services.permissions import ACCOUNT_WIDE, ALLOWED, Actor
 from curation_app.ui import auth, readers, state
 from curation_app.ui.feedback import show_error, show_flash
 from curation_app.ui.i18n import LANGUAGES, language, t
@@ -53,16 +55,40 @@ SIGN_IN = PageSpec("views/sign_in.py", "nav.sign_in", "", ":material/login:", "s
 HOME = {"annotator": "queue", "reviewer": "review", "lead": "progress"}
 
 
-def pages_for(actor: Actor | None) -> list[PageSpec]:
+def pages_for(actor: Actor | None, role: str | None = None) -> list[PageSpec]:
+    """The pages ``actor`` is offered when acting as ``role`` (their role in the selected
+    project; default: the account's), home page first."""
     if actor is None:
         return [SIGN_IN]
-    allowed = [p for p in PAGES if actor.role in ALLOWED[p.action]]
-    home = HOME.get(str(actor.role))
+    here = role or str(actor.role)
+    allowed = [p for p in PAGES
+               if (actor.role if p.action in ACCOUNT_WIDE else here) in ALLOWED[p.action]]
+    home = HOME.get(here)
     return sorted(allowed, key=lambda p: p.url_path != home)
 
 
+def selected_project(actor: Actor | None) -> str | None:
+    """The project the sidebar shows: the one chosen in this session, else the one this person
+    last worked in, else the first."""
+    try:
+        names = readers.project_names()
+    except CurationError:
+        return None
+    chosen = state.get(state.PROJECT) or (
+        readers.working_copies().last_project(actor.name) if actor else None)
+    return chosen if chosen in names else (names[0] if names else None)
+
+
+def role_here(actor: Actor) -> str:
+    """The actor's role in the selected project: what the pages and their forms follow."""
+    try:
+        return readers.role_in(actor, selected_project(actor))
+    except CurationError:
+        return str(actor.role)  # a stale actor: the next service call says so
+
+
 def navigation(actor: Actor | None) -> st.navigation:  # type: ignore[valid-type]
-    specs = pages_for(actor)
+    specs = pages_for(actor, role_here(actor) if actor is not None else None)
     pages = [st.Page(p.path, title=t(p.title_key), icon=p.icon, url_path=p.url_path,
                      default=(i == 0))
              for i, p in enumerate(specs)]
@@ -107,7 +133,7 @@ def _project_select() -> str | None:
 def sidebar(actor: Actor | None) -> None:
     with st.sidebar:
         if actor is not None:
-            st.markdown(f"**{md(actor.name)}** · {t('role.' + str(actor.role))}")
+            st.markdown(f"**{md(actor.name)}** · {t('role.' + role_here(actor))}")
             _project_select()
         _language_switch()
         if actor is not None and st.button(t("auth.sign_out"), icon=":material/logout:",

@@ -19,8 +19,8 @@ from curation_app.ui.i18n import t
 from curation_app.ui.plain import md, t_md
 
 
-def _is_lead(actor: Actor) -> bool:
-    return actor.role in ALLOWED["project.edit_vocabulary"]
+def _is_lead(actor: Actor, project: str) -> bool:
+    return readers.role_in(actor, project) in ALLOWED["project.edit_vocabulary"]
 
 
 def _current(settings: dict[str, object], key: str) -> float:
@@ -30,7 +30,7 @@ def _current(settings: dict[str, object], key: str) -> float:
 
 def generation_settings(actor: Actor, record: ProjectRecord) -> None:
     """Temperature, top-p, seed policy and shortage, and the paper's targets scaled to N."""
-    if not _is_lead(actor):
+    if not _is_lead(actor, record.name):
         return
     settings = record.settings
     with st.expander(t("paper.settings")), st.form("paper.settings_form"):
@@ -75,7 +75,7 @@ def generation_settings(actor: Actor, record: ProjectRecord) -> None:
 def save_template(actor: Actor, project: str, messages: list[dict[str, str]],
                   topic: str | None, emotion: str | None) -> None:
     """Save the (edited) prompt as a new version of a named template of the project."""
-    if not _is_lead(actor):
+    if not _is_lead(actor, project):
         return
     c1, c2, c3 = st.columns([3, 2, 2], vertical_alignment="bottom")
     name = c1.text_input(t("paper.template_name"), key="paper.template_name")

@@ -70,6 +70,14 @@ def clear_dialogue(dialogue_id: int) -> None:
         read.clear()
 
 
+# ---- who acts where ---------------------------------------------------------------------------
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def role_in(actor: Actor, project: str | None) -> str:
+    """The actor's role in ``project`` (the one set for them there, else their account's).
+    A role change ends the user's sessions, so a cached answer never outlives the actor."""
+    return str(users.role_in_project(actor, project))
+
+
 # ---- projects --------------------------------------------------------------------------------
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def project_list() -> list[ProjectCounts]:
@@ -138,6 +146,17 @@ def progress(actor: Actor, name: str) -> workflow.ProjectProgress:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def user_list(actor: Actor) -> list[UserRecord]:
     return users.list_users(context(), actor)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def project_roles(actor: Actor) -> list[users.ProjectRole]:
+    return users.project_roles(context(), actor)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def people_in(actor: Actor, project: str, action: str) -> list[tuple[str, str]]:
+    return [(name, str(role)) for name, role in users.people_in(context(), actor, project,
+                                                                 action)]
 
 
 # ---- checks ------------------------------------------------------------------------------------

@@ -11,20 +11,31 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from curation_app.domain import Dialogue, Role, Source, Turn
-from curation_app.errors import AuthenticationError, CurationError, PermissionDeniedError
+from curation_app.errors import (
+    AuthenticationError,
+    CurationError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 from curation_app.generation.client import DraftClient, LLMConfig
 from curation_app.generation.prompts import RenderedPrompt
-from curation_app.services import auth as tokens
 from curation_app.services import (
+    adjudication,
+    audit,
     checks,
     editing,
     generation,
+    judging,
     privacy,
     projects,
+    quality,
+    stats,
     transfer,
     users,
+    worker,
     workflow,
 )
+from curation_app.services import auth as tokens
 from curation_app.services.context import AppContext
 from curation_app.services.generation import JobRequest
 from curation_app.services.permissions import Actor
@@ -44,15 +55,18 @@ class World:
 
     def __init__(self, ctx: AppContext, tmp_path):
         self.ctx, self.tmp = ctx, tmp_path
+        self.p = "p"  # the project the actions act on
         for role in ROLES:
             users.add_user(ctx, SYSTEM_ACTOR, role, role, PASSWORD)
-        projects.create_project(ctx.uow(), SYSTEM_ACTOR, "p", "esconv")
+        # "q" is another project, where roles set for "p" do not hold
+        for name in ("p", "q"):
+            projects.create_project(ctx.uow(), SYSTEM_ACTOR, name, "esconv")
         self.file = tmp_path / "in.jsonl"
         self.file.write_bytes(encode([record("jsonl")], "jsonl"))
 
     def dialogue(self, *, assignee: str | None = None, status: str = "draft") -> int:
         with self.ctx.uow() as uow:
-            (did,) = uow.repo.add_dialogues(uow.repo.get_project("p"), [Dialogue(
+            (did,) = uow.repo.add_dialogues(uow.repo.get_project(self.p), [Dialogue(
                 turns=[Turn(Role.SEEKER, "My daughter Emma is sad."),
                        Turn(Role.SUPPORTER, "Why?", ["Question"])],
                 topic="job crisis", source=Source.GENERATED, assignee=assignee)],
@@ -61,6 +75,28 @@ class World:
         if status == "submitted":
             workflow.submit(self.ctx, SYSTEM_ACTOR, did)
         return did
+
+    def campaign(self, rater: str = "annotator") -> int:
+        self.dialogue()
+        return quality.create_campaign(
+            self.ctx, SYSTEM_ACTOR, self.p, f"c{next(_fresh)}", "extes", [rater],
+            [quality.SampleSpec("random", n=1)], overlap=1).id
+
+    def item(self, rater: str) -> int:
+        # an item assigned to the rater, so that allowed roles get past the assignment check;
+        # a deleted rater (a stale actor) gets someone else's
+        try:
+            campaign = self.campaign(rater)
+        except NotFoundError:
+            campaign = self.campaign()
+        return quality.campaign_items(self.ctx, SYSTEM_ACTOR, campaign)[0].id
+
+    def judge_run(self) -> int:
+        return judging.plan_judge(self.ctx, SYSTEM_ACTOR, self.campaign(), model="gpt-4o-mini")
+
+    def job(self) -> int:
+        return generation.plan_job(self.ctx, SYSTEM_ACTOR, JobRequest(
+            project=self.p, topics=["job crisis"], n=1, model="gpt-4o-mini"))
 
     def user(self) -> str:
         name = f"u{next(_fresh)}"
@@ -84,11 +120,11 @@ ACTIONS: dict[str, tuple[set[str], Callable[[World, Actor], object]]] = {
     "projects.create": (LEAD, lambda w, a: projects.create_project(
         w.ctx.uow(), a, f"q{next(_fresh)}", "extes")),
     "projects.add_labels": (LEAD, lambda w, a: projects.add_labels(
-        w.ctx.uow(), a, "p", "topic", [f"t{next(_fresh)}"])),
+        w.ctx.uow(), a, w.p, "topic", [f"t{next(_fresh)}"])),
     "transfer.import": (LEAD, lambda w, a: transfer.import_file(
-        w.ctx.uow(), a, w.file, "jsonl", "p")),
+        w.ctx.uow(), a, w.file, "jsonl", w.p)),
     "transfer.export": (REVIEW, lambda w, a: transfer.export_file(
-        w.ctx.uow(), a, "p", "jsonl", w.tmp / f"o{next(_fresh)}.jsonl")),
+        w.ctx.uow(), a, w.p, "jsonl", w.tmp / f"o{next(_fresh)}.jsonl")),
     "editing.get_own": (ALL, lambda w, a: editing.get_dialogue(
         w.ctx.uow(), a, w.dialogue(assignee=a.name))),
     "editing.get_unassigned_draft": (ALL, lambda w, a: editing.get_dialogue(
@@ -111,21 +147,23 @@ ACTIONS: dict[str, tuple[set[str], Callable[[World, Actor], object]]] = {
     "users.set_others_password": (LEAD, lambda w, a: users.set_password(
         w.ctx, a, w.user(), "another password")),
     "users.set_role": (LEAD, lambda w, a: users.set_role(w.ctx, a, w.user(), "reviewer")),
+    "users.set_project_role": (LEAD, lambda w, a: users.set_project_role(
+        w.ctx, a, w.user(), w.p, "lead")),
     "users.delete": (LEAD, lambda w, a: users.delete_user(w.ctx, a, w.user())),
     "generation.plan_job": (LEAD, lambda w, a: generation.plan_job(
-        w.ctx, a, JobRequest(project="p", topics=["job crisis"], n=1, model="gpt-4o-mini"))),
+        w.ctx, a, JobRequest(project=w.p, topics=["job crisis"], n=1, model="gpt-4o-mini"))),
     "generation.set_budget": (LEAD, lambda w, a: generation.set_job_budget(
-        w.ctx, a, generation.plan_job(w.ctx, SYSTEM_ACTOR, JobRequest(
-            project="p", topics=["job crisis"], n=1, model="gpt-4o-mini")), None)),
+        w.ctx, a, w.job(), None)),
+    "worker.enqueue": (LEAD, lambda w, a: worker.enqueue(w.ctx, a, w.job())),
     "generation.promote_seeds": (LEAD, lambda w, a: generation.promote_seeds(
-        w.ctx, a, "p", ids=[w.dialogue()])),
+        w.ctx, a, w.p, ids=[w.dialogue()])),
     "generation.configure": (LEAD, lambda w, a: generation.configure_project(
-        w.ctx, a, "p", targets={"job crisis": 3})),
-    "workflow.take_next": (ALL, lambda w, a: workflow.take_next(w.ctx, a, "p")),
+        w.ctx, a, w.p, targets={"job crisis": 3})),
+    "workflow.take_next": (ALL, lambda w, a: workflow.take_next(w.ctx, a, w.p)),
     "workflow.assign": (LEAD, lambda w, a: workflow.assign(
-        w.ctx, a, "p", annotators=["annotator"], dialogue_ids=[w.dialogue()])),
-    "workflow.my_queue": (ALL, lambda w, a: workflow.my_queue(w.ctx, a, "p")),
-    "workflow.list_all": (REVIEW, lambda w, a: workflow.list_dialogues(w.ctx, a, "p")),
+        w.ctx, a, w.p, annotators=["annotator"], dialogue_ids=[w.dialogue()])),
+    "workflow.my_queue": (ALL, lambda w, a: workflow.my_queue(w.ctx, a, w.p)),
+    "workflow.list_all": (REVIEW, lambda w, a: workflow.list_dialogues(w.ctx, a, w.p)),
     "workflow.submit_own": (ALL, lambda w, a: workflow.submit(
         w.ctx, a, w.dialogue(assignee=a.name))),
     "workflow.submit_others": (REVIEW, lambda w, a: workflow.submit(
@@ -136,15 +174,15 @@ ACTIONS: dict[str, tuple[set[str], Callable[[World, Actor], object]]] = {
         w.ctx, a, w.dialogue(status="submitted"), "fix turn 2")),
     "workflow.discard": (REVIEW, lambda w, a: workflow.discard(
         w.ctx, a, w.dialogue(), "broken")),
-    "workflow.review_queue": (REVIEW, lambda w, a: workflow.review_queue(w.ctx, a, "p")),
+    "workflow.review_queue": (REVIEW, lambda w, a: workflow.review_queue(w.ctx, a, w.p)),
     "workflow.events_own": (ALL, lambda w, a: workflow.events(
         w.ctx, a, w.dialogue(assignee=a.name))),
     "workflow.events_others": (REVIEW, lambda w, a: workflow.events(
         w.ctx, a, w.dialogue(assignee="someone else"))),
-    "workflow.progress": (ALL, lambda w, a: workflow.progress(w.ctx, a, "p")),
-    "checks.run": (LEAD, lambda w, a: checks.run_checks(w.ctx, a, "p", "lint")),
+    "workflow.progress": (ALL, lambda w, a: workflow.progress(w.ctx, a, w.p)),
+    "checks.run": (LEAD, lambda w, a: checks.run_checks(w.ctx, a, w.p, "lint")),
     "checks.configure": (LEAD, lambda w, a: checks.configure_checks(
-        w.ctx, a, "p", dedup_threshold=0.9)),
+        w.ctx, a, w.p, dedup_threshold=0.9)),
     "privacy.redact_own": (ALL, lambda w, a: privacy.redact_dialogue(
         w.ctx, a, w.dialogue(assignee=a.name), 0)),
     "privacy.redact_others": (REVIEW, lambda w, a: privacy.redact_dialogue(
@@ -152,10 +190,28 @@ ACTIONS: dict[str, tuple[set[str], Callable[[World, Actor], object]]] = {
     "privacy.dismiss": (LEAD, lambda w, a: privacy.dismiss(
         w.ctx, a, (d := w.dialogue()), "turns[0].text", "privacy.name",
         privacy.findings_for(w.ctx, SYSTEM_ACTOR, d)[0].message, "a made-up name")),
-    "privacy.dismissals": (LEAD, lambda w, a: privacy.dismissals(w.ctx, a, "p")),
+    "privacy.dismissals": (LEAD, lambda w, a: privacy.dismissals(w.ctx, a, w.p)),
     "generation.single": (ALL, lambda w, a: generation.generate_one(
-        w.ctx, a, "p", _rendered(), _NOWHERE)),
+        w.ctx, a, w.p, _rendered(), _NOWHERE)),
+    "stats.project": (LEAD, lambda w, a: stats.project_stats(w.ctx, a, w.p)),
+    "quality.create_campaign": (LEAD, lambda w, a: quality.create_campaign(
+        w.ctx, a, w.p, f"c{next(_fresh)}", "extes", ["annotator"],
+        [quality.SampleSpec("random", n=1)], overlap=1)),
+    "quality.list_campaigns": (ALL, lambda w, a: quality.list_campaigns(w.ctx, a, w.p)),
+    "quality.get_campaign": (ALL, lambda w, a: quality.get_campaign(w.ctx, a, w.campaign())),
+    "quality.rate": (ALL, lambda w, a: quality.rate(w.ctx, a, w.item(a.name), {})),
+    "quality.progress": (REVIEW, lambda w, a: quality.campaign_progress(
+        w.ctx, a, w.campaign())),
+    "quality.close": (LEAD, lambda w, a: quality.close_campaign(w.ctx, a, w.campaign())),
+    "judging.runs": (REVIEW, lambda w, a: judging.judge_runs(w.ctx, a, w.campaign())),
+    "judging.run": (REVIEW, lambda w, a: judging.judge_run(w.ctx, a, w.judge_run())),
+    "adjudication.agreement": (REVIEW, lambda w, a: adjudication.tag_agreement(
+        w.ctx, a, w.p)),
 }
+# Actions not about one project: the account's role decides, whatever the project's.
+ACCOUNT_WIDE = {"projects.create", "users.add", "users.set_own_password", "users.list",
+                "users.set_others_password", "users.set_role", "users.delete",
+                "users.set_project_role"}
 
 
 @pytest.fixture
@@ -186,7 +242,8 @@ def test_every_action_with_every_current_role(world):
 
 
 @pytest.mark.parametrize("how", ["signed_out", "password_changed", "demoted", "deleted",
-                                 "recreated_as_lead"])
+                                 "recreated_as_lead", "demoted_in_project",
+                                 "project_role_cleared"])
 def test_every_action_refuses_a_stale_actor(world, how):
     lead = users.get_actor(world.ctx, "lead")
     if how == "signed_out":
@@ -195,12 +252,74 @@ def test_every_action_refuses_a_stale_actor(world, how):
         users.set_password(world.ctx, SYSTEM_ACTOR, "lead", "a brand new password")
     elif how == "demoted":
         users.set_role(world.ctx, SYSTEM_ACTOR, "lead", "annotator")
+    elif how == "demoted_in_project":  # in "p" only: the old actor is refused in "q" too
+        users.set_project_role(world.ctx, SYSTEM_ACTOR, "lead", "q", "annotator")
+    elif how == "project_role_cleared":
+        users.set_project_role(world.ctx, SYSTEM_ACTOR, "lead", "p", "reviewer")
+        lead = users.get_actor(world.ctx, "lead")
+        users.set_project_role(world.ctx, SYSTEM_ACTOR, "lead", "p", None)
     else:
         users.delete_user(world.ctx, SYSTEM_ACTOR, "lead")
         if how == "recreated_as_lead":
             users.add_user(world.ctx, SYSTEM_ACTOR, "lead", "lead", PASSWORD)
     outcomes = {action: _outcome(world, action, lead) for action in ACTIONS}
     assert {a: o for a, o in outcomes.items() if o != "stale"} == {}
+
+
+# (role in project "p", account role): each role is once the one set for "p" and once the
+# account's, and a lead annotating one project is among them
+PER_PROJECT = [("lead", "annotator"), ("annotator", "reviewer"), ("reviewer", "lead"),
+               ("annotator", "lead")]
+
+
+@pytest.mark.parametrize(("in_p", "account"), PER_PROJECT)
+def test_every_action_follows_the_role_in_its_project(world, in_p, account):
+    name = f"{in_p}-in-p"
+    users.add_user(world.ctx, SYSTEM_ACTOR, name, account, PASSWORD)
+    users.set_project_role(world.ctx, SYSTEM_ACTOR, name, "p", in_p)
+    table, expected = {}, {}
+    for project in ("p", "q"):
+        world.p = project
+        here = in_p if project == "p" else account
+        for action, (allowed, _) in ACTIONS.items():
+            deciding = account if action in ACCOUNT_WIDE else here
+            expected[project, action] = "allowed" if deciding in allowed else "denied"
+            table[project, action] = _outcome(world, action, users.get_actor(world.ctx, name))
+    assert {k: v for k, v in table.items() if v != expected[k]} == {}
+
+
+def test_a_project_role_is_audited_listed_and_named_when_it_refuses(world):
+    users.set_project_role(world.ctx, SYSTEM_ACTOR, "lead", "p", "annotator")
+    users.set_project_role(world.ctx, SYSTEM_ACTOR, "annotator", "q", "lead")
+    lead = users.get_actor(world.ctx, "lead")
+    with pytest.raises(PermissionDeniedError, match=r"lead \(annotator in p\) may not checks run"):
+        checks.run_checks(world.ctx, lead, "p", "lint")
+    checks.run_checks(world.ctx, lead, "q", "lint")  # still a lead there
+    assert users.role_in_project(lead, "p") == "annotator"
+    assert users.role_in_project(lead, "q") == "lead"
+    assert [(r.user, r.project, r.role, r.set_by) for r in
+            users.project_roles(world.ctx, lead)] == [("annotator", "q", "lead", "setup"),
+                                                      ("lead", "p", "annotator", "setup")]
+    assert users.set_project_role(world.ctx, SYSTEM_ACTOR, "lead", "p", None) == "annotator"
+    assert users.set_project_role(world.ctx, SYSTEM_ACTOR, "lead", "p", None) is None
+    log = [(e.action, e.target, e.detail) for e in
+           audit.events(world.ctx, SYSTEM_ACTOR, action="user.project_role")]
+    assert log == [
+        ("user.project_role", "lead", {"project": "p", "from": "annotator", "to": None}),
+        ("user.project_role", "annotator", {"project": "q", "from": None, "to": "lead"}),
+        ("user.project_role", "lead", {"project": "p", "from": None, "to": "annotator"})]
+
+
+def test_a_recreated_name_does_not_inherit_project_roles(world):
+    users.add_user(world.ctx, SYSTEM_ACTOR, "temp", "annotator", PASSWORD)
+    users.set_project_role(world.ctx, SYSTEM_ACTOR, "temp", "p", "lead")
+    users.delete_user(world.ctx, SYSTEM_ACTOR, "temp")
+    users.add_user(world.ctx, SYSTEM_ACTOR, "temp", "annotator", PASSWORD)
+    again = users.get_actor(world.ctx, "temp")
+    assert users.role_in_project(again, "p") == "annotator"
+    assert users.project_roles(world.ctx, SYSTEM_ACTOR, "temp") == []
+    with pytest.raises(PermissionDeniedError):
+        checks.run_checks(world.ctx, again, "p", "lint")
 
 
 def test_a_demoted_lead_is_checked_with_the_current_role(world):

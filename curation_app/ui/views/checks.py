@@ -11,6 +11,7 @@ from curation_app.checks import KINDS, RULES, SEVERITIES, CheckConfig, Finding
 from curation_app.domain import Status
 from curation_app.errors import CurationError
 from curation_app.services import checks, privacy, workflow
+from curation_app.services.permissions import ALLOWED
 from curation_app.ui import components, layout, readers, state
 from curation_app.ui.feedback import load, show_error
 from curation_app.ui.i18n import t
@@ -296,7 +297,7 @@ def privacy_section(found: list[Finding]) -> None:
                 st.text(f"{where} · {f.rule} · {f.message}")
                 if f.turn is not None and f.turn < len(dialogue.turns):
                     st.text(dialogue.turns[f.turn].text)
-                if actor.role == "lead":
+                if layout.role_here(actor) in ALLOWED["privacy.dismiss"]:
                     reason_col, mark_col = st.columns([4, 1], vertical_alignment="bottom")
                     reason = reason_col.text_input(
                         t("privacy.reason"), key=f"privacy.reason.{dialogue_id}.{i}")

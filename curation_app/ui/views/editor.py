@@ -47,7 +47,7 @@ confirmations: dict[int, str] = state.get(state.EDITOR_CONFIRM)
 
 def scope(who: Actor) -> tuple[tuple[Status, ...], str | None]:
     """Which dialogues this user moves through with previous / next: (statuses, assignee)."""
-    if who.role == UserRole.ANNOTATOR:
+    if layout.role_here(who) == UserRole.ANNOTATOR:
         return workflow.OPEN_WORK, who.name
     return REVIEWABLE, None
 
@@ -121,7 +121,7 @@ wc = works.get(dialogue_id)
 if wc is None or (wc.version != current.version and not wc.dirty):
     wc = works[dialogue_id] = WorkingCopy.from_dialogue(current)
 try:
-    editing.check_may_edit(actor, current)
+    editing.check_may_edit(actor, current, UserRole(readers.role_in(actor, current.project)))
     readonly_reason = None
 except CurationError as exc:
     readonly_reason = str(exc)

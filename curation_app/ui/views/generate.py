@@ -97,7 +97,7 @@ if result:
 # ---- batch jobs (leads) ------------------------------------------------------------------------
 # A batch is only queued here: a worker process (`curation worker`, started by `curation serve`)
 # runs it, so it survives a restart of the web server.
-if actor.role in ALLOWED["generation.run"]:
+if layout.role_here(actor) in ALLOWED["generation.run"]:
     st.divider()
     st.subheader(t("generate.batch"))
     with st.form("generate.batch_form"):

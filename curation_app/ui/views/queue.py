@@ -53,11 +53,12 @@ if mine.total > len(mine.items):
     st.caption(t("queue.more", n=mine.total - len(mine.items)))
 
 # ---- leads: hand out work --------------------------------------------------------------------
-if actor.role in ALLOWED["workflow.assign"]:
+if layout.role_here(actor) in ALLOWED["workflow.assign"]:
     st.divider()
     st.subheader(t("queue.assign"))
     with reporting():
-        people = [u.name for u in readers.user_list(actor) if u.role == UserRole.ANNOTATOR]
+        people = [name for name, role in readers.people_in(actor, project, "workflow.assign")
+                  if role == UserRole.ANNOTATOR]
         with st.form("queue.assign_form"):
             chosen = st.multiselect(t("queue.annotators"), people, key="queue.annotators")
             c1, c2 = st.columns(2)

@@ -27,8 +27,8 @@ actor = layout.require_actor(layout.start(state.RATINGS_CAMPAIGN, state.RATINGS_
 project = layout.require_project()
 vocab = load(readers.project, project).vocabulary
 lang = language()
-is_lead = actor.role in ALLOWED["quality.manage"]
-reads = actor.role in ALLOWED["quality.read"]
+is_lead = layout.role_here(actor) in ALLOWED["quality.manage"]
+reads = layout.role_here(actor) in ALLOWED["quality.read"]
 st.title(t("ratings.title"))
 
 
@@ -112,7 +112,7 @@ def new_campaign_form(lead: Actor) -> None:
     with st.expander(t("ratings.new"), icon=":material/add:"):
         st.caption(t("ratings.new_help"))
         protocols = load(readers.protocols, project)
-        people = [u.name for u in load(readers.user_list, lead)]
+        people = [name for name, _ in load(readers.people_in, lead, project, "quality.manage")]
         name = st.text_input(t("ratings.name"), key="ratings.new.name")
         protocol = st.selectbox(t("ratings.protocol"), list(protocols), key="ratings.new.protocol",
                                 format_func=lambda p: protocols[p].shown(lang))

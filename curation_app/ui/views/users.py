@@ -18,8 +18,13 @@ actor = layout.require_actor(layout.start())
 st.title(t("users.title"))
 
 accounts = load(readers.user_list, actor)
+elsewhere: dict[str, list[str]] = {}
+for grant in load(readers.project_roles, actor):
+    elsewhere.setdefault(grant.user, []).append(
+        t("users.in_project", role=t(f"role.{grant.role}"), project=grant.project))
 st.dataframe(pd.DataFrame([
     {t("users.name"): u.name, t("users.role"): t(f"role.{u.role}"),
+     t("users.project_roles"): ", ".join(elsewhere.get(u.name, [])),
      t("users.sign_in"): t("users.password") if u.password_hash else t("users.oidc_only")}
     for u in accounts]), hide_index=True, width="stretch")
 
@@ -79,6 +84,30 @@ if set_role or remove:
         readers.clear()
         state.flash(t_md("users.removed" if remove else "users.role_changed", name=target,
                          role=t(f"role.{new_role}")))
+        st.rerun()
+
+# ---- a role in one project (a lead of one project may annotate another) ------------------------
+with left, st.form("users.project_role_form"):
+    st.subheader(t("users.project_role"), help=t("users.project_role_help"))
+    member = st.selectbox(t("users.name"), [u.name for u in accounts], key="users.pr_name")
+    in_project = st.selectbox(t("users.project"), load(readers.project_names),
+                              key="users.pr_project")
+    project_role = st.selectbox(t("users.role"), roles, key="users.pr_role",
+                                format_func=shown(roles, lambda r: t(f"role.{r}")))
+    set_here = st.form_submit_button(t("users.project_role_go"), icon=":material/badge:")
+    clear_here = st.form_submit_button(t("users.project_role_clear"),
+                                       icon=":material/undo:")
+if (set_here or clear_here) and in_project:
+    try:
+        users.set_project_role(readers.context(), actor, member, in_project,
+                               None if clear_here else project_role)
+    except CurationError as exc:
+        show_error(exc)
+    else:
+        readers.clear()
+        state.flash(t_md("users.project_role_cleared" if clear_here else
+                         "users.project_role_set", name=member, project=in_project,
+                         role=t(f"role.{project_role}")))
         st.rerun()
 
 with right:
