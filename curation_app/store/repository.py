@@ -290,7 +290,8 @@ class Repository:
         """Flag dialogues as seeds (keeping their round, round 0 if they had none)."""
         rows = list(self.session.scalars(
             select(DialogueRow).where(DialogueRow.project_id == project.id,
-                                      DialogueRow.id.in_(list(dialogue_ids)))))
+                                      DialogueRow.id.in_(list(dialogue_ids)))
+            .order_by(DialogueRow.id)))  # without it PostgreSQL returns rows as stored
         found = {r.id for r in rows}
         missing = [i for i in dialogue_ids if i not in found]
         if missing:
