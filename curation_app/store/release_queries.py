@@ -76,6 +76,18 @@ class ReleaseQueries:
                 yield _dialogue(row, project.name)
             last = rows[-1].id
 
+    def turn_texts(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> dict[int, list[str]]:
+        """The turn texts of the given dialogues, by id (the near-duplicate search reads back
+        only the candidates it must confirm)."""
+        out: dict[int, list[str]] = {}
+        ids = list(dialogue_ids)
+        for start in range(0, len(ids), batch):
+            rows = self.session.execute(select(DialogueRow.id, DialogueRow.turns)
+                                        .where(DialogueRow.id.in_(ids[start:start + batch])))
+            for dialogue_id, turns in rows:
+                out[int(dialogue_id)] = [t["text"] for t in turns]
+        return out
+
     def overlap_members(self, project: ProjectRecord,
                         statuses: Sequence[Status] | None = None) -> list[Dialogue]:
         """The candidates that belong to an overlap group (a copy, or an original that has
