@@ -41,7 +41,7 @@ from curation_app.checks.findings import (
 )
 from curation_app.checks.lint import Linter
 from curation_app.checks.privacy import PrivacyScreen
-from curation_app.checks.safety import default_screen
+from curation_app.checks.safety import Hit, default_screen
 from curation_app.checks.schema import check_format, validator_for
 from curation_app.domain import Dialogue, Role
 from curation_app.presets import Vocabulary
@@ -72,11 +72,15 @@ class DialogueChecker:
     def check_many(self, dialogues: Sequence[Dialogue]) -> list[Finding]:
         """The findings of every dialogue, in the order :meth:`check` would give them one
         dialogue after the other; the privacy scan reads the batch's texts in one pass."""
-        if self.privacy is None:
-            return [f for d in dialogues for f in self._check(d)]
-        private = self.privacy.check_many(dialogues, self.config)
-        return [f for d, p in zip(dialogues, private, strict=True)
-                for f in (*self._check(d), *p)]
+        screened: list[list[list[Hit]] | None] = [None] * len(dialogues)
+        if self.screen is not None:
+            hits = iter(self.screen.screen_many([t.text for d in dialogues for t in d.turns],
+                                                [t.role for d in dialogues for t in d.turns]))
+            screened = [[next(hits) for _ in d.turns] for d in dialogues]
+        private: list[list[Finding]] = (self.privacy.check_many(dialogues, self.config)
+                                        if self.privacy is not None else [[]] * len(dialogues))
+        return [f for d, s, p in zip(dialogues, screened, private, strict=True)
+                for f in (*self._check(d, s), *p)]
 
     def check(self, dialogue: Dialogue) -> list[Finding]:
         out = self._check(dialogue)
@@ -84,14 +88,15 @@ class DialogueChecker:
             out += self.privacy.check(dialogue, self.config)
         return out
 
-    def _check(self, dialogue: Dialogue) -> list[Finding]:
+    def _check(self, dialogue: Dialogue,
+               screened: list[list[Hit]] | None = None) -> list[Finding]:
         out: list[Finding] = []
         if self.validator is not None:
             out += check_format(dialogue, self.vocab, self.config, self.validator, self.fmt)
         if self.linter is not None:
             out += self.linter.check(dialogue)
         if self.screen is not None:
-            out += self.screen.check(dialogue, self.vocab, self.config)
+            out += self.screen.check(dialogue, self.vocab, self.config, screened)
         return out
 
 
