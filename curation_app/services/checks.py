@@ -10,10 +10,9 @@ moderation endpoint that fails, a reference file that cannot be read) raises.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -113,12 +112,6 @@ def _references(paths: Sequence[tuple[str | Path, str]],
     return refs
 
 
-def _chunks(dialogues: Iterable[Dialogue], size: int) -> Iterator[list[Dialogue]]:
-    it = iter(dialogues)
-    while chunk := list(itertools.islice(it, size)):
-        yield chunk
-
-
 def run_checks(ctx: AppContext, actor: Actor, project: str,
                only: str | Iterable[str] | None = None, *,
                against: Sequence[tuple[str | Path, str]] = (),
@@ -161,8 +154,7 @@ def run_checks(ctx: AppContext, actor: Actor, project: str,
             ids: list[int] = []
             seeds: list[bool] = []
             queries = ReleaseQueries(uow.repo.session)
-            for chunk in _chunks(queries.stream_dialogues(record, CHECKED_STATUSES, prompt=True,
-                                                          batch=batch), batch):
+            for chunk in queries.dialogue_batches(record, CHECKED_STATUSES, batch=batch):
                 checked += len(chunk)
                 if checker is not None:
                     findings.extend(checker.check_many(chunk))
