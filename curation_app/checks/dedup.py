@@ -497,8 +497,11 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray, min_bands: in
     group_members = {int(g): order[ends[g] - counts[g]:ends[g]].tolist() for g in multi}
 
     reps = np.sort(first)  # one per exact group, in input order
-    pairs = (reps[_candidate_pairs(keys[reps], min_bands)] if len(reps) > 1
+    rep_keys = keys[reps] if len(reps) < len(keys) else keys
+    del keys  # when the caller handed it over (see DuplicateSearch.result), it is freed here
+    pairs = (reps[_candidate_pairs(rep_keys, min_bands)] if len(reps) > 1
              else np.zeros((0, 2), dtype=np.int64))
+    del rep_keys
     stats["candidates"] = stats.get("candidates", 0) + len(pairs)
 
     uf = _UnionFind()
@@ -599,31 +602,37 @@ class DuplicateSearch:
         bands = params.bins // params.rows
         turn_bands = params.turn_bins // params.turn_rows
 
-        def cat(name: str, empty: np.ndarray) -> np.ndarray:
-            arrays = [getattr(p, name) for p in parts]
-            return np.concatenate(arrays) if arrays else empty
+        def cat(name: str, empty: np.ndarray) -> list[np.ndarray]:
+            """One field of all batches, joined; each batch's part is let go as it is copied,
+            so memory holds the sketches about once, not twice."""
+            arrays = []
+            for p in parts:
+                arrays.append(getattr(p, name))
+                setattr(p, name, empty)
+            joined = np.concatenate(arrays) if arrays else empty
+            arrays.clear()
+            return [joined]  # a list, so that the one reference can be handed over
 
-        sketch = _Sketch(
-            dialogue_exact=cat("dialogue_exact", np.zeros(0, dtype=np.uint64)),
-            dialogue_tokens=cat("dialogue_tokens", np.zeros(0, dtype=np.int64)),
-            dialogue_keys=cat("dialogue_keys", np.zeros((0, bands), dtype=np.uint64)),
-            turn_exact=cat("turn_exact", np.zeros(0, dtype=np.uint64)),
-            turn_rows=cat("turn_rows", np.zeros(0, dtype=np.int64)),
-            turn_keys=cat("turn_keys", np.zeros((0, turn_bands), dtype=np.uint64)))
-        self._sketches = []  # the concatenation replaces them
+        dialogue_exact = cat("dialogue_exact", np.zeros(0, dtype=np.uint64))[0]
+        dialogue_tokens = cat("dialogue_tokens", np.zeros(0, dtype=np.int64))[0]
+        dialogue_keys = cat("dialogue_keys", np.zeros((0, bands), dtype=np.uint64))
+        turn_exact = cat("turn_exact", np.zeros(0, dtype=np.uint64))[0]
+        rows = cat("turn_rows", np.zeros(0, dtype=np.int64))[0]
+        turn_keys = cat("turn_keys", np.zeros((0, turn_bands), dtype=np.uint64))
+        parts.clear()
         turn_counts = (np.concatenate(self._turn_counts) if self._turn_counts
                        else np.zeros(0, dtype=np.int64))
         n_dlg = self.dialogues
         timings = {"sketch": self._seconds}
 
         stats: dict[str, int] = {}
-        live = np.flatnonzero(sketch.dialogue_tokens > 0)
-        clusters = _cluster(live, sketch.dialogue_exact[live], sketch.dialogue_keys[live], 1,
+        live = np.flatnonzero(dialogue_tokens > 0)
+        live_keys = [dialogue_keys.pop()[live]]
+        clusters = _cluster(live, dialogue_exact[live], live_keys.pop(), 1,
                             texts_of, threshold, "dialogue", lambda i: (i, None),
                             stats, params.batch_chars)
         timings["dialogues"] = time.perf_counter() - started
 
-        rows = sketch.turn_rows
         if self.turns and len(rows) > 1:
             turn_first = np.concatenate([[0], np.cumsum(turn_counts)])
             turn_dlg = np.repeat(np.arange(n_dlg), turn_counts)
@@ -638,7 +647,7 @@ class DuplicateSearch:
                 texts = dict(zip(wanted, texts_of(wanted), strict=True))
                 return [(texts[d][i],) for d, i in spots]  # type: ignore[index]
 
-            found = _cluster(rows, sketch.turn_exact[rows], sketch.turn_keys,
+            found = _cluster(rows, turn_exact[rows], turn_keys.pop(),
                              params.turn_min_bands, turn_texts, threshold, "turn", where,
                              stats, params.batch_chars)
             # Turns shared only by dialogues that are duplicates of each other are not news.
