@@ -68,7 +68,7 @@ def _odd_constants(count: int, seed: int = 0x5EED) -> tuple[np.uint64, ...]:
 _SHINGLE_MULT = _odd_constants(16)
 _POS = _U64(0x2545F4914F6CDD1D)
 _DENSE = _U64(0x632BE59BD9B4E019)
-_CONFIRM_CHUNK = 2048  # candidate pairs confirmed per round of tokenising
+_CONFIRM_CHUNK = 512  # candidate pairs confirmed per round (their token lists held meanwhile)
 _CLASS_SHIFT = np.uint32(CLASS_SHIFT)
 _CODE_MASK = np.uint32(CODE_MASK)
 
