@@ -406,16 +406,28 @@ def _sketch(dialogues: Sequence[Sequence[str]], eligible_role: np.ndarray,
 
 
 # ---- candidates, confirmation, clusters --------------------------------------------------------
-def _candidate_pairs(keys: np.ndarray, min_bands: int = 1) -> np.ndarray:
+def _candidate_pairs(keys: np.ndarray | Callable[[int], np.ndarray], min_bands: int = 1,
+                     shape: tuple[int, int] | None = None) -> np.ndarray:
     """Pairs (i, j), i < j, of rows that share their key in at least ``min_bands`` bands.
 
+    ``keys`` is the (rows, bands) matrix, or a function giving band b's column when the
+    matrix is never built whole (then ``shape`` says its size).
     Within a bucket every member is paired with the bucket's lowest row only, so a bucket of
     size s costs s - 1 pairs, and the same pair comes out of every band the bucket recurs in.
     """
-    n, bands = keys.shape
+    if callable(keys):
+        assert shape is not None
+        n, bands = shape
+        column = keys
+    else:
+        n, bands = keys.shape
+        matrix = keys
+
+        def column(b: int) -> np.ndarray:
+            return matrix[:, b]
     found: list[np.ndarray] = []
     for b in range(bands):
-        key = keys[:, b]
+        key = column(b)
         order = np.argsort(key)
         sk = key[order]
         head = np.empty(n, dtype=bool)
@@ -478,7 +490,8 @@ def _token_lists(items: Sequence[Sequence[str]], batch_chars: int) -> list[list[
     return out
 
 
-def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray, min_bands: int,
+def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray | list[np.ndarray],
+             min_bands: int,
              texts_of: Callable[[list[int]], Sequence[Sequence[str]]], threshold: float,
              level: Level,
              where: Callable[[int], tuple[int, int | None]],
@@ -497,11 +510,19 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray, min_bands: in
     group_members = {int(g): order[ends[g] - counts[g]:ends[g]].tolist() for g in multi}
 
     reps = np.sort(first)  # one per exact group, in input order
-    rep_keys = keys[reps] if len(reps) < len(keys) else keys
-    del keys  # when the caller handed it over (see DuplicateSearch.result), it is freed here
-    pairs = (reps[_candidate_pairs(rep_keys, min_bands)] if len(reps) > 1
-             else np.zeros((0, 2), dtype=np.int64))
-    del rep_keys
+    if len(reps) < 2:
+        pairs = np.zeros((0, 2), dtype=np.int64)
+    elif isinstance(keys, list):
+        # the batches' key matrices, never joined: one band's column at a time
+        parts = keys
+
+        def column(b: int) -> np.ndarray:
+            return np.concatenate([p[:, b] for p in parts])[reps]
+
+        pairs = reps[_candidate_pairs(column, min_bands,
+                                      (len(reps), parts[0].shape[1] if parts else 0))]
+    else:
+        pairs = reps[_candidate_pairs(keys[reps], min_bands)]
     stats["candidates"] = stats.get("candidates", 0) + len(pairs)
 
     uf = _UnionFind()
@@ -618,7 +639,9 @@ class DuplicateSearch:
         dialogue_keys = cat("dialogue_keys", np.zeros((0, bands), dtype=np.uint64))
         turn_exact = cat("turn_exact", np.zeros(0, dtype=np.uint64))[0]
         rows = cat("turn_rows", np.zeros(0, dtype=np.int64))[0]
-        turn_keys = cat("turn_keys", np.zeros((0, turn_bands), dtype=np.uint64))
+        # the largest part (bands of every supporter turn) stays in its batches' pieces
+        turn_keys = [p.turn_keys for p in parts if len(p.turn_keys)] or [
+            np.zeros((0, turn_bands), dtype=np.uint64)]
         parts.clear()
         turn_counts = (np.concatenate(self._turn_counts) if self._turn_counts
                        else np.zeros(0, dtype=np.int64))
@@ -627,8 +650,7 @@ class DuplicateSearch:
 
         stats: dict[str, int] = {}
         live = np.flatnonzero(dialogue_tokens > 0)
-        live_keys = [dialogue_keys.pop()[live]]
-        clusters = _cluster(live, dialogue_exact[live], live_keys.pop(), 1,
+        clusters = _cluster(live, dialogue_exact[live], dialogue_keys.pop()[live], 1,
                             texts_of, threshold, "dialogue", lambda i: (i, None),
                             stats, params.batch_chars)
         timings["dialogues"] = time.perf_counter() - started
@@ -647,7 +669,7 @@ class DuplicateSearch:
                 texts = dict(zip(wanted, texts_of(wanted), strict=True))
                 return [(texts[d][i],) for d, i in spots]  # type: ignore[index]
 
-            found = _cluster(rows, turn_exact[rows], turn_keys.pop(),
+            found = _cluster(rows, turn_exact[rows], turn_keys,
                              params.turn_min_bands, turn_texts, threshold, "turn", where,
                              stats, params.batch_chars)
             # Turns shared only by dialogues that are duplicates of each other are not news.
