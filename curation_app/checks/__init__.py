@@ -21,7 +21,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from curation_app.checks.dedup import Cluster, DedupParams, DedupResult, find_duplicates
+from curation_app.checks.dedup import (
+    Cluster,
+    DedupParams,
+    DedupResult,
+    DuplicateSearch,
+    find_duplicates,
+)
 from curation_app.checks.findings import (
     KINDS,
     RULES,
@@ -35,15 +41,15 @@ from curation_app.checks.findings import (
 )
 from curation_app.checks.lint import Linter
 from curation_app.checks.privacy import PrivacyScreen
-from curation_app.checks.safety import default_screen
+from curation_app.checks.safety import Hit, default_screen
 from curation_app.checks.schema import check_format, validator_for
 from curation_app.domain import Dialogue, Role
 from curation_app.presets import Vocabulary
 
 __all__ = [
     "KINDS", "RULES", "SEVERITIES", "CheckConfig", "Cluster", "DedupParams", "DedupResult",
-    "DialogueChecker", "Finding", "Kind", "Reference", "Rule", "Severity", "dedup_findings",
-    "find_duplicates", "validate_settings",
+    "DialogueChecker", "DuplicateSearch", "Finding", "Kind", "Reference", "Rule", "Severity",
+    "dedup_findings", "duplicate_findings", "find_duplicates", "validate_settings",
 ]
 
 
@@ -63,16 +69,34 @@ class DialogueChecker:
         self.screen = default_screen() if "safety" in self.kinds else None
         self.privacy = PrivacyScreen(dismissed) if "privacy" in self.kinds else None
 
+    def check_many(self, dialogues: Sequence[Dialogue]) -> list[Finding]:
+        """The findings of every dialogue, in the order :meth:`check` would give them one
+        dialogue after the other; the privacy scan reads the batch's texts in one pass."""
+        screened: list[list[list[Hit]] | None] = [None] * len(dialogues)
+        if self.screen is not None:
+            hits = iter(self.screen.screen_many([t.text for d in dialogues for t in d.turns],
+                                                [t.role for d in dialogues for t in d.turns]))
+            screened = [[next(hits) for _ in d.turns] for d in dialogues]
+        private: list[list[Finding]] = (self.privacy.check_many(dialogues, self.config)
+                                        if self.privacy is not None else [[]] * len(dialogues))
+        return [f for d, s, p in zip(dialogues, screened, private, strict=True)
+                for f in (*self._check(d, s), *p)]
+
     def check(self, dialogue: Dialogue) -> list[Finding]:
+        out = self._check(dialogue)
+        if self.privacy is not None:
+            out += self.privacy.check(dialogue, self.config)
+        return out
+
+    def _check(self, dialogue: Dialogue,
+               screened: list[list[Hit]] | None = None) -> list[Finding]:
         out: list[Finding] = []
         if self.validator is not None:
             out += check_format(dialogue, self.vocab, self.config, self.validator, self.fmt)
         if self.linter is not None:
             out += self.linter.check(dialogue)
         if self.screen is not None:
-            out += self.screen.check(dialogue, self.vocab, self.config)
-        if self.privacy is not None:
-            out += self.privacy.check(dialogue, self.config)
+            out += self.screen.check(dialogue, self.vocab, self.config, screened)
         return out
 
 
@@ -85,12 +109,6 @@ class Reference:
     dialogue: Dialogue
 
 
-def _name(d: Dialogue | Reference) -> str:
-    if isinstance(d, Reference):
-        return d.label
-    return f"{'seed ' if d.is_seed else ''}dialogue {d.id}"
-
-
 def dedup_findings(dialogues: Sequence[Dialogue], config: CheckConfig, language: str, *,
                    references: Sequence[Reference] = (), turns: bool = True,
                    params: DedupParams | None = None) -> tuple[list[Finding], DedupResult]:
@@ -100,28 +118,38 @@ def dedup_findings(dialogues: Sequence[Dialogue], config: CheckConfig, language:
     Clusters are numbered from 1 in the order found; a finding's ``cluster`` and ``score``
     say which cluster and how close the dialogue is to its nearest member.
     """
-    items: list[Dialogue | Reference] = [*dialogues, *references]
-    texts = [[t.text for t in (i.dialogue if isinstance(i, Reference) else i).turns]
-             for i in items]
-    roles = [[t.role == Role.SUPPORTER for t in (i.dialogue if isinstance(i, Reference)
-                                                   else i).turns] for i in items]
-    result = find_duplicates(texts, roles, threshold=config.dedup_threshold, language=language,
+    items = [*(d.turns for d in dialogues), *(r.dialogue.turns for r in references)]
+    result = find_duplicates([[t.text for t in ts] for ts in items],
+                             [[t.role == Role.SUPPORTER for t in ts] for ts in items],
+                             threshold=config.dedup_threshold, language=language,
                              turns=turns, params=params)
+    return duplicate_findings(result, config, [d.id for d in dialogues],
+                              [d.is_seed for d in dialogues],
+                              [r.label for r in references]), result
+
+
+def duplicate_findings(result: DedupResult, config: CheckConfig, ids: Sequence[int | None],
+                       seeds: Sequence[bool], references: Sequence[str]) -> list[Finding]:
+    """The findings of ``result``, whose items are the project's dialogues (``ids`` and
+    ``seeds`` per item) followed by the references (their labels)."""
+    n = len(ids)
+
+    def name(i: int) -> str:
+        return references[i - n] if i >= n else f"{'seed ' if seeds[i] else ''}dialogue {ids[i]}"
+
     out: list[Finding] = []
     for number, cluster in enumerate(result.clusters, start=1):
         members = cluster.members
-        if not any(isinstance(items[m.item], Dialogue) for m in members):
+        if not any(m.item < n for m in members):
             continue  # references that duplicate each other are not the project's business
-        has_release = any(isinstance(items[m.item], Reference) for m in members)
+        has_release = any(m.item >= n for m in members)
         for m in members:
-            item = items[m.item]
-            if isinstance(item, Reference):
+            if m.item >= n:
                 continue
             others = [o for o in members if (o.item, o.turn) != (m.item, m.turn)]
-            seed = any(isinstance(items[o.item], Dialogue) and items[o.item].is_seed
-                       for o in others)
+            seed = any(o.item < n and seeds[o.item] for o in others)
             category = "release" if has_release else "seed" if seed else "project"
-            named = [_name(items[o.item]) + (f" turn {o.turn + 1}" if o.turn is not None else "")
+            named = [name(o.item) + (f" turn {o.turn + 1}" if o.turn is not None else "")
                      for o in others[:4]]
             if len(others) > 4:
                 named.append(f"{len(others) - 4} more")
@@ -139,6 +167,6 @@ def dedup_findings(dialogues: Sequence[Dialogue], config: CheckConfig, language:
                         else f"near-duplicate (similarity {m.score:.2f})")
                 message = f"{kind} of {listed} (cluster {number})"
                 path = ""
-            out.append(Finding(rule, config.severity(rule), item.id, m.turn, path, message,
-                               category=category, cluster=number, score=m.score))
-    return config.keep(out), result
+            out.append(Finding(rule, config.severity(rule), ids[m.item], m.turn, path,
+                               message, category=category, cluster=number, score=m.score))
+    return config.keep(out)

@@ -68,7 +68,7 @@ def _odd_constants(count: int, seed: int = 0x5EED) -> tuple[np.uint64, ...]:
 _SHINGLE_MULT = _odd_constants(16)
 _POS = _U64(0x2545F4914F6CDD1D)
 _DENSE = _U64(0x632BE59BD9B4E019)
-_CONFIRM_CHUNK = 2048  # candidate pairs confirmed per round of tokenising
+_CONFIRM_CHUNK = 512  # candidate pairs confirmed per round (their token lists held meanwhile)
 _CLASS_SHIFT = np.uint32(CLASS_SHIFT)
 _CODE_MASK = np.uint32(CODE_MASK)
 
@@ -406,16 +406,28 @@ def _sketch(dialogues: Sequence[Sequence[str]], eligible_role: np.ndarray,
 
 
 # ---- candidates, confirmation, clusters --------------------------------------------------------
-def _candidate_pairs(keys: np.ndarray, min_bands: int = 1) -> np.ndarray:
+def _candidate_pairs(keys: np.ndarray | Callable[[int], np.ndarray], min_bands: int = 1,
+                     shape: tuple[int, int] | None = None) -> np.ndarray:
     """Pairs (i, j), i < j, of rows that share their key in at least ``min_bands`` bands.
 
+    ``keys`` is the (rows, bands) matrix, or a function giving band b's column when the
+    matrix is never built whole (then ``shape`` says its size).
     Within a bucket every member is paired with the bucket's lowest row only, so a bucket of
     size s costs s - 1 pairs, and the same pair comes out of every band the bucket recurs in.
     """
-    n, bands = keys.shape
+    if callable(keys):
+        assert shape is not None
+        n, bands = shape
+        column = keys
+    else:
+        n, bands = keys.shape
+        matrix = keys
+
+        def column(b: int) -> np.ndarray:
+            return matrix[:, b]
     found: list[np.ndarray] = []
     for b in range(bands):
-        key = keys[:, b]
+        key = column(b)
         order = np.argsort(key)
         sk = key[order]
         head = np.empty(n, dtype=bool)
@@ -478,12 +490,15 @@ def _token_lists(items: Sequence[Sequence[str]], batch_chars: int) -> list[list[
     return out
 
 
-def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray, min_bands: int,
-             texts_of: Callable[[int], Sequence[str]], threshold: float, level: Level,
+def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray | list[np.ndarray],
+             min_bands: int,
+             texts_of: Callable[[list[int]], Sequence[Sequence[str]]], threshold: float,
+             level: Level,
              where: Callable[[int], tuple[int, int | None]],
              stats: dict[str, int], batch_chars: int) -> list[Cluster]:
     """Clusters among ``ids`` (dialogue or turn indices) given their exact fingerprints and
-    band keys (rows aligned with ``ids``); ``texts_of`` gives an id's texts for confirmation."""
+    band keys (rows aligned with ``ids``); ``texts_of`` gives the texts of a list of ids, for
+    confirming candidates (only a chunk's worth is asked for, and held, at a time)."""
     if len(ids) < 2:
         return []
     _, first, inverse, counts = np.unique(exact, return_index=True, return_inverse=True,
@@ -495,8 +510,19 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray, min_bands: in
     group_members = {int(g): order[ends[g] - counts[g]:ends[g]].tolist() for g in multi}
 
     reps = np.sort(first)  # one per exact group, in input order
-    pairs = (reps[_candidate_pairs(keys[reps], min_bands)] if len(reps) > 1
-             else np.zeros((0, 2), dtype=np.int64))
+    if len(reps) < 2:
+        pairs = np.zeros((0, 2), dtype=np.int64)
+    elif isinstance(keys, list):
+        # the batches' key matrices, never joined: one band's column at a time
+        parts = keys
+
+        def column(b: int) -> np.ndarray:
+            return np.concatenate([p[:, b] for p in parts])[reps]
+
+        pairs = reps[_candidate_pairs(column, min_bands,
+                                      (len(reps), parts[0].shape[1] if parts else 0))]
+    else:
+        pairs = reps[_candidate_pairs(keys[reps], min_bands)]
     stats["candidates"] = stats.get("candidates", 0) + len(pairs)
 
     uf = _UnionFind()
@@ -509,7 +535,7 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray, min_bands: in
     for start in range(0, len(all_pairs), _CONFIRM_CHUNK):
         chunk = all_pairs[start:start + _CONFIRM_CHUNK]
         needed = sorted({x for pair in chunk for x in pair})
-        lists = dict(zip(needed, _token_lists([texts_of(int(ids[p])) for p in needed],
+        lists = dict(zip(needed, _token_lists(texts_of([int(ids[p]) for p in needed]),
                                               batch_chars), strict=True))
         for a, b in chunk:
             score = similarity(lists[a], lists[b], score_cutoff=threshold)
@@ -547,6 +573,121 @@ def _ordered(members: list[Member]) -> tuple[Member, ...]:
     return tuple(sorted(members, key=lambda m: (m.item, -1 if m.turn is None else m.turn)))
 
 
+class DuplicateSearch:
+    """The near-duplicate search fed a batch of dialogues at a time.
+
+    Only what the search needs is kept between batches: per dialogue its exact fingerprint,
+    token count and band keys, per turn its fingerprint, and the band keys of the supporter
+    turns compared one by one, all numpy arrays (about 1 kB a dialogue). The texts are asked for
+    again, a chunk of candidate pairs at a time, through ``texts_of`` in :meth:`result`, so
+    memory does not grow with the text of the corpus. The clusters are those
+    :func:`find_duplicates` finds over the concatenated batches: sketches depend on one
+    dialogue each, and everything after them runs once over the whole corpus.
+    """
+
+    def __init__(self, *, threshold: float = 0.85, language: str = "en", turns: bool = True,
+                 params: DedupParams | None = None):
+        self.threshold = threshold
+        self.language = language
+        self.turns = turns
+        self.params = params or DedupParams()
+        self.dialogues = 0
+        self._sketches: list[_Sketch] = []
+        self._turn_counts: list[np.ndarray] = []
+        self._turn_total = 0
+        self._seconds = 0.0
+
+    def add(self, dialogues: Sequence[Sequence[str]],
+            supporter: Sequence[Sequence[bool]] | None = None) -> None:
+        """Sketch one batch (each dialogue a sequence of turn texts; see find_duplicates)."""
+        started = time.perf_counter()
+        counts = np.fromiter(map(len, dialogues), dtype=np.int64, count=len(dialogues))
+        if supporter is None:
+            role = np.ones(int(counts.sum()), dtype=bool)
+        else:
+            role = np.fromiter(itertools.chain.from_iterable(supporter), dtype=bool)
+        sketch = _sketch(dialogues, role, self.params, self.language, self.turns)
+        sketch.turn_rows += self._turn_total
+        self._sketches.append(sketch)
+        self._turn_counts.append(counts)
+        self.dialogues += len(dialogues)
+        self._turn_total += int(counts.sum())
+        self._seconds += time.perf_counter() - started
+
+    def result(self, texts_of: Callable[[list[int]], Sequence[Sequence[str]]]) -> DedupResult:
+        """The clusters; ``texts_of(indices)`` returns those dialogues' turn texts (indices in
+        the order the dialogues were added), for confirming candidate pairs."""
+        started = time.perf_counter()
+        params, threshold = self.params, self.threshold
+        parts = self._sketches
+        bands = params.bins // params.rows
+        turn_bands = params.turn_bins // params.turn_rows
+
+        def cat(name: str, empty: np.ndarray) -> list[np.ndarray]:
+            """One field of all batches, joined; each batch's part is let go as it is copied,
+            so memory holds the sketches about once, not twice."""
+            arrays = []
+            for p in parts:
+                arrays.append(getattr(p, name))
+                setattr(p, name, empty)
+            joined = np.concatenate(arrays) if arrays else empty
+            arrays.clear()
+            return [joined]  # a list, so that the one reference can be handed over
+
+        dialogue_exact = cat("dialogue_exact", np.zeros(0, dtype=np.uint64))[0]
+        dialogue_tokens = cat("dialogue_tokens", np.zeros(0, dtype=np.int64))[0]
+        dialogue_keys = cat("dialogue_keys", np.zeros((0, bands), dtype=np.uint64))
+        turn_exact = cat("turn_exact", np.zeros(0, dtype=np.uint64))[0]
+        rows = cat("turn_rows", np.zeros(0, dtype=np.int64))[0]
+        # the largest part (bands of every supporter turn) stays in its batches' pieces
+        turn_keys = [p.turn_keys for p in parts if len(p.turn_keys)] or [
+            np.zeros((0, turn_bands), dtype=np.uint64)]
+        parts.clear()
+        turn_counts = (np.concatenate(self._turn_counts) if self._turn_counts
+                       else np.zeros(0, dtype=np.int64))
+        n_dlg = self.dialogues
+        timings = {"sketch": self._seconds}
+
+        stats: dict[str, int] = {}
+        live = np.flatnonzero(dialogue_tokens > 0)
+        clusters = _cluster(live, dialogue_exact[live], dialogue_keys.pop()[live], 1,
+                            texts_of, threshold, "dialogue", lambda i: (i, None),
+                            stats, params.batch_chars)
+        timings["dialogues"] = time.perf_counter() - started
+
+        if self.turns and len(rows) > 1:
+            turn_first = np.concatenate([[0], np.cumsum(turn_counts)])
+            turn_dlg = np.repeat(np.arange(n_dlg), turn_counts)
+
+            def where(t: int) -> tuple[int, int | None]:
+                d = int(turn_dlg[t])
+                return d, t - int(turn_first[d])
+
+            def turn_texts(ts: list[int]) -> list[tuple[str]]:
+                spots = [where(t) for t in ts]
+                wanted = sorted({d for d, _ in spots})
+                texts = dict(zip(wanted, texts_of(wanted), strict=True))
+                return [(texts[d][i],) for d, i in spots]  # type: ignore[index]
+
+            found = _cluster(rows, turn_exact[rows], turn_keys,
+                             params.turn_min_bands, turn_texts, threshold, "turn", where,
+                             stats, params.batch_chars)
+            # Turns shared only by dialogues that are duplicates of each other are not news.
+            group_of = np.arange(n_dlg)
+            for c in clusters:
+                group_of[c.items] = c.items[0]
+            clusters += [c for c in found
+                         if len({int(group_of[m.item]) for m in c.members}) > 1]
+            timings["turns"] = time.perf_counter() - started - timings["dialogues"]
+        clusters.sort(key=lambda c: (c.level != "dialogue", c.members[0].item,
+                                     c.members[0].turn or 0))
+        return DedupResult(clusters=clusters, dialogues=n_dlg, turns_compared=len(rows),
+                           candidates=stats.get("candidates", 0),
+                           confirmed=stats.get("confirmed", 0),
+                           seconds=self._seconds + time.perf_counter() - started,
+                           timings=timings)
+
+
 def find_duplicates(dialogues: Sequence[Sequence[str]],
                     supporter: Sequence[Sequence[bool]] | None = None, *,
                     threshold: float = 0.85, language: str = "en", turns: bool = True,
@@ -558,45 +699,7 @@ def find_duplicates(dialogues: Sequence[Sequence[str]],
     picks the shingle sizes (Chinese is compared by characters, so its shingles are longer).
     Cluster members refer to dialogues by their index in ``dialogues``.
     """
-    params = params or DedupParams()
-    started = time.perf_counter()
-    if supporter is None:
-        role = np.ones(sum(map(len, dialogues)), dtype=bool)
-    else:
-        role = np.fromiter(itertools.chain.from_iterable(supporter), dtype=bool)
-    sketch = _sketch(dialogues, role, params, language, turns)
-    timings = {"sketch": time.perf_counter() - started}
-
-    stats: dict[str, int] = {}
-    live = np.flatnonzero(sketch.dialogue_tokens > 0)
-    clusters = _cluster(live, sketch.dialogue_exact[live], sketch.dialogue_keys[live], 1,
-                        lambda i: dialogues[i], threshold, "dialogue", lambda i: (i, None),
-                        stats, params.batch_chars)
-    timings["dialogues"] = time.perf_counter() - started - sum(timings.values())
-
-    rows = sketch.turn_rows
-    if turns and len(rows) > 1:
-        turn_counts = np.fromiter(map(len, dialogues), dtype=np.int64, count=len(dialogues))
-        turn_first = np.concatenate([[0], np.cumsum(turn_counts)])
-        turn_dlg = np.repeat(np.arange(len(dialogues)), turn_counts)
-        flat = list(itertools.chain.from_iterable(dialogues))
-
-        def where(t: int) -> tuple[int, int | None]:
-            d = int(turn_dlg[t])
-            return d, t - int(turn_first[d])
-
-        found = _cluster(rows, sketch.turn_exact[rows], sketch.turn_keys,
-                         params.turn_min_bands, lambda t: (flat[t],), threshold, "turn", where,
-                         stats, params.batch_chars)
-        # Turns shared only by dialogues that are duplicates of each other are not news.
-        group_of = np.arange(len(dialogues))
-        for c in clusters:
-            group_of[c.items] = c.items[0]
-        clusters += [c for c in found if len({int(group_of[m.item]) for m in c.members}) > 1]
-        timings["turns"] = time.perf_counter() - started - sum(timings.values())
-    clusters.sort(key=lambda c: (c.level != "dialogue", c.members[0].item,
-                                 c.members[0].turn or 0))
-    return DedupResult(clusters=clusters, dialogues=len(dialogues), turns_compared=len(rows),
-                       candidates=stats.get("candidates", 0),
-                       confirmed=stats.get("confirmed", 0),
-                       seconds=time.perf_counter() - started, timings=timings)
+    search = DuplicateSearch(threshold=threshold, language=language, turns=turns,
+                             params=params)
+    search.add(dialogues, supporter)
+    return search.result(lambda indices: [dialogues[i] for i in indices])

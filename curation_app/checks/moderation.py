@@ -19,14 +19,15 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-import openai
+from typing import TYPE_CHECKING
 
 from curation_app.checks.findings import CheckConfig, Finding
 from curation_app.domain import Dialogue
 from curation_app.errors import InvalidInputError, ModelServerError
-from curation_app.generation.client import map_openai_error
 from curation_app.presets import Vocabulary
+
+if TYPE_CHECKING:
+    import openai
 
 DEFAULT_MODEL = "omni-moderation-latest"
 RULE = "safety.moderation"
@@ -64,10 +65,14 @@ class Moderator:
     """Sends texts to the moderation endpoint and reports what it flags."""
 
     def __init__(self, config: ModerationConfig):
+        # The SDK (about a second to import) only when an endpoint is configured: `curation
+        # check` without one must not pay for it.
+        import openai
+
         self.config = config
-        self._client = openai.OpenAI(api_key=config.api_key, base_url=config.base_url,
-                                     timeout=config.timeout_s,
-                                     max_retries=config.max_retries)
+        self._client: openai.OpenAI = openai.OpenAI(
+            api_key=config.api_key, base_url=config.base_url, timeout=config.timeout_s,
+            max_retries=config.max_retries)
 
     def close(self) -> None:
         self._client.close()
@@ -84,6 +89,10 @@ class Moderator:
         size = self.config.batch_size
         for start in range(0, len(texts), size):
             batch = list(texts[start:start + size])
+            import openai
+
+            from curation_app.generation.client import map_openai_error
+
             try:
                 response = self._client.moderations.create(model=self.config.model,
                                                             input=batch)

@@ -17,10 +17,13 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from typing import Any
+
+import numpy as np
 
 from curation_app.checks.findings import CheckConfig, Finding
 from curation_app.checks.text import normalise
@@ -96,6 +99,12 @@ class SafetyScreen:
                         self.chinese.setdefault(phrase[0], []).append((phrase, category))
         self._english_first = frozenset({*self.english_words, *(k[0] for k in self.english)})
         self._chinese_first = frozenset(self.chinese)
+        self._single_keys = np.unique(np.array([_word_key(w) for w in self.english_words],
+                                               dtype=np.uint64))
+        self._pair_keys = np.unique(np.array([_pair_key(_word_key(a), _word_key(b))
+                                             for a, b in self.english], dtype=np.uint64))
+        self._single_filter = _filter(self._single_keys)
+        self._pair_filter = _filter(self._pair_keys)
 
     def screen(self, text: str, role: Role) -> list[Hit]:
         """The categories ``text`` (said by ``role``) touches, each once, first match kept."""
@@ -129,10 +138,44 @@ class SafetyScreen:
                         found[category.name] = Hit(category, phrase)
         return list(found.values())
 
-    def check(self, dialogue: Dialogue, vocab: Vocabulary, config: CheckConfig) -> list[Finding]:
+    def screen_many(self, texts: Sequence[str], roles: Sequence[Role]) -> list[list[Hit]]:
+        """``[self.screen(t, r) for t, r in zip(texts, roles)]``, a batch at a time: an ASCII
+        text is screened only when it holds a one-word phrase or two consecutive words that
+        begin a longer one (both looked up with numpy over the batch's words); those are the
+        only ASCII texts :meth:`screen` can find anything in."""
+        out: list[list[Hit]] = [[] for _ in texts]
+        plain = [i for i, t in enumerate(texts) if t.isascii()]
+        todo = set(range(len(texts))).difference(plain)
+        if plain:
+            todo.update(plain[k] for k in self._candidates([texts[i] for i in plain]))
+        for i in sorted(todo):
+            out[i] = self.screen(texts[i], roles[i])
+        return out
+
+    def _candidates(self, texts: list[str]) -> list[int]:
+        """Indices of the (ASCII) ``texts`` whose words may start a phrase (see above)."""
+        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+        low = _ASCII_WORD[np.frombuffer("\n".join(texts).encode("ascii"), dtype=np.uint8)]
+        word = low != 0
+        first = np.flatnonzero(word & ~np.concatenate([[False], word[:-1]]))
+        end = np.flatnonzero(word & ~np.concatenate([word[1:], [False]])) + 1
+        keys = _keys(low, first, end)
+        hit = _member(keys, self._single_keys, self._single_filter)
+        if len(keys) > 1:
+            hit[:-1] |= _member(_pair_key(keys[:-1], keys[1:]), self._pair_keys,
+                                self._pair_filter)
+        found = first[hit]
+        return np.unique(np.searchsorted(starts, found, side="right") - 1).tolist()
+
+    def check(self, dialogue: Dialogue, vocab: Vocabulary, config: CheckConfig,
+              hits: Sequence[Sequence[Hit]] | None = None) -> list[Finding]:
+        """Findings for ``dialogue``; ``hits`` per turn when already screened in a batch."""
+        if hits is None:
+            hits = [self.screen(turn.text, turn.role) for turn in dialogue.turns]
         out = []
-        for i, turn in enumerate(dialogue.turns):
-            for hit in self.screen(turn.text, turn.role):
+        for i, (turn, found) in enumerate(zip(dialogue.turns, hits, strict=True)):
+            for hit in found:
                 rule = f"safety.{hit.category.name}"
                 if config.enabled(rule):
                     who = vocab.role_display(turn.role, "en")
@@ -141,6 +184,66 @@ class SafetyScreen:
                         f"{who} turn {hit.category.message} ('{hit.phrase}'); review it",
                         category=hit.category.name))
         return out
+
+
+# ASCII code -> the lower-cased character for [A-Za-z0-9] (what _WORD finds in lower-cased
+# text), 0 for the rest.
+_ASCII_WORD = np.zeros(256, dtype=np.uint8)
+for _c in "abcdefghijklmnopqrstuvwxyz0123456789":
+    _ASCII_WORD[ord(_c)] = _ASCII_WORD[ord(_c.upper())] = ord(_c)
+_KEY_CHARS = 7
+_PAIR_MULT = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _word_key(word: str) -> int:
+    """A word's first seven characters and its length (capped) in 64 bits: equal words have
+    equal keys (different words rarely do, and then only cost a needless screen)."""
+    key = min(len(word), 255) << 56
+    for k, char in enumerate(word[:_KEY_CHARS]):
+        key |= ord(char) << (8 * k)
+    return key
+
+
+_MASKS = np.array([(1 << (8 * k)) - 1 for k in range(_KEY_CHARS + 1)], dtype=np.uint64)
+
+
+def _keys(low: np.ndarray, first: np.ndarray, end: np.ndarray) -> np.ndarray:
+    """:func:`_word_key` of every word (``first``/``end``: its bounds in ``low``): eight bytes
+    read at each word's start, cut to its first seven characters."""
+    padded = np.zeros(len(low) + 8, dtype=np.uint8)
+    padded[:len(low)] = low
+    # every position's next eight bytes as one little-endian integer (an overlapping view)
+    eights = np.ndarray(shape=(len(low),), dtype="<u8", buffer=padded.data, offset=0,
+                        strides=(1,))
+    length = end - first
+    keys = eights[first] & _MASKS[np.minimum(length, _KEY_CHARS)]
+    keys |= np.minimum(length, 255).astype(np.uint64) << np.uint64(56)
+    return keys
+
+
+def _pair_key(a: Any, b: Any) -> Any:
+    with np.errstate(over="ignore"):
+        return np.uint64(a) * _PAIR_MULT ^ np.uint64(b) if isinstance(a, int) \
+            else a * _PAIR_MULT ^ b
+
+
+def _filter(sorted_keys: np.ndarray) -> np.ndarray:
+    """A 2**16-bit table of the keys' mixed top bits: a cheap first test of membership."""
+    table = np.zeros(1 << 16, dtype=bool)
+    with np.errstate(over="ignore"):
+        table[(sorted_keys * _PAIR_MULT) >> np.uint64(48)] = True
+    return table
+
+
+def _member(values: np.ndarray, sorted_keys: np.ndarray, table: np.ndarray) -> np.ndarray:
+    """Which ``values`` are among ``sorted_keys`` (``table``: their :func:`_filter`)."""
+    with np.errstate(over="ignore"):
+        out = table[(values * _PAIR_MULT) >> np.uint64(48)]
+    maybe = np.flatnonzero(out)
+    if len(maybe):
+        at = np.minimum(np.searchsorted(sorted_keys, values[maybe]), len(sorted_keys) - 1)
+        out[maybe] = sorted_keys[at] == values[maybe]
+    return out
 
 
 @cache

@@ -22,9 +22,10 @@ from curation_app.checks import (
     KINDS,
     CheckConfig,
     DialogueChecker,
+    DuplicateSearch,
     Finding,
     Reference,
-    dedup_findings,
+    duplicate_findings,
     find_duplicates,
     validate_settings,
 )
@@ -37,7 +38,7 @@ from curation_app.presets import PRESET_NAMES, Vocabulary, load_preset
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.store.checks_repository import CheckRunRecord
-from curation_app.store.release_queries import ReleaseQueries
+from curation_app.store.release_queries import BATCH, ReleaseQueries
 from curation_app.wording import plural
 
 CHECKED_STATUSES = tuple(s for s in Status if s != Status.DISCARDED)
@@ -114,12 +115,13 @@ def _references(paths: Sequence[tuple[str | Path, str]],
 def run_checks(ctx: AppContext, actor: Actor, project: str,
                only: str | Iterable[str] | None = None, *,
                against: Sequence[tuple[str | Path, str]] = (),
-               moderator: Moderator | None = None) -> CheckSummary:
+               moderator: Moderator | None = None, batch: int = BATCH) -> CheckSummary:
     """Run the checks (all, or the kinds in ``only``) over ``project`` and store the findings.
 
     ``against`` lists earlier export or release files, as (path, format), that the project's
     dialogues must not duplicate. The moderation endpoint configured in the environment (see
     :mod:`curation_app.checks.moderation`) joins the safety screen unless ``moderator`` is given.
+    ``batch``: dialogues read and checked at a time.
     """
     require(actor, "checks.run", project=project)
     kinds = parse_only(only)
@@ -128,11 +130,13 @@ def run_checks(ctx: AppContext, actor: Actor, project: str,
     if "safety" in kinds and moderator is None:
         settings = ModerationConfig.from_env()
         own = moderator = Moderator(settings) if settings else None
-    # The per-dialogue checks stream the project in keyset batches (memory flat as it grows);
-    # only the corpus-wide ones (near-duplicates, the moderation endpoint) hold it whole.
-    whole = "dedup" in kinds or ("safety" in kinds and moderator is not None)
+    # The project is read in keyset batches and checked batch by batch, so memory stays flat
+    # as it grows: the near-duplicate search keeps numpy sketches of each batch and reads the
+    # texts of its candidate pairs back at the end. Only the moderation endpoint holds the
+    # dialogues whole.
+    moderated = "safety" in kinds and moderator is not None
     findings: list[Finding] = []
-    dialogues: list[Dialogue] = []
+    held: list[Dialogue] = []
     checked = 0
     try:
         with ctx.uow() as uow:
@@ -144,22 +148,45 @@ def run_checks(ctx: AppContext, actor: Actor, project: str,
             per_dialogue = [k for k in kinds if k != "dedup"]
             checker = (DialogueChecker(vocab, config, per_dialogue, dismissed)
                        if per_dialogue else None)
-            for dialogue in ReleaseQueries(uow.repo.session).stream_dialogues(
-                    record, CHECKED_STATUSES, prompt=True):
-                checked += 1
+            search = (DuplicateSearch(threshold=config.dedup_threshold,
+                                      language=vocab.language)
+                      if "dedup" in kinds else None)
+            ids: list[int] = []
+            seeds: list[bool] = []
+            queries = ReleaseQueries(uow.repo.session)
+            for chunk in queries.dialogue_batches(record, CHECKED_STATUSES, batch=batch):
+                checked += len(chunk)
                 if checker is not None:
-                    findings.extend(checker.check(dialogue))
-                if whole:
-                    dialogues.append(dialogue)
+                    findings.extend(checker.check_many(chunk))
+                if search is not None:
+                    search.add([[t.text for t in d.turns] for d in chunk],
+                               [[t.role == Role.SUPPORTER for t in d.turns] for d in chunk])
+                    ids.extend(d.id or 0 for d in chunk)
+                    seeds.extend(d.is_seed for d in chunk)
+                if moderated:
+                    held.extend(chunk)
+            if search is not None:
+                refs = _references(against, vocab) if against else []
+                if refs:
+                    search.add([[t.text for t in r.dialogue.turns] for r in refs],
+                               [[t.role == Role.SUPPORTER for t in r.dialogue.turns]
+                                for r in refs])
+                n = len(ids)
+
+                def texts_of(indices: list[int]) -> list[list[str]]:
+                    stored = queries.turn_texts([ids[i] for i in indices if i < n], batch)
+                    return [stored[ids[i]] if i < n
+                            else [t.text for t in refs[i - n].dialogue.turns]
+                            for i in indices]
+
+                result = search.result(texts_of)
+                findings.extend(duplicate_findings(result, config, ids, seeds,
+                                                   [r.label for r in refs]))
         if moderator is not None and "safety" in kinds:
-            findings.extend(moderator.check(dialogues, vocab, config))
+            findings.extend(moderator.check(held, vocab, config))
     finally:
         if own is not None:
             own.close()
-    if "dedup" in kinds:
-        refs = _references(against, vocab) if against else []
-        found, _ = dedup_findings(dialogues, config, vocab.language, references=refs)
-        findings.extend(found)
     findings.sort(key=lambda f: (f.dialogue_id or 0, -1 if f.turn is None else f.turn, f.rule))
 
     with ctx.uow() as uow:

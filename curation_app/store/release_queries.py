@@ -6,11 +6,13 @@ Used through ``ReleaseQueries(uow.repo.session)`` so the unit of work needs no n
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, type_coerce
+import orjson
+from sqlalchemy import Text, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from curation_app.domain import Dialogue, Role, Source, Status, Turn
@@ -46,6 +48,31 @@ def _dialogue(row: Any, project_name: str) -> Dialogue:
         created_at=row.created_at, updated_at=row.updated_at)
 
 
+_JSON_COLUMNS = frozenset({"provenance", "meta", "turns"})
+
+
+def _loads(text: str | None) -> Any:
+    if text is None:
+        return None
+    try:
+        return orjson.loads(text)
+    except ValueError:  # orjson.JSONDecodeError is one
+        return json.loads(text)
+
+
+class _Decoded:
+    """A row whose JSON columns (read as text) are decoded on access, as _dialogue reads them."""
+
+    __slots__ = ("_row",)
+
+    def __init__(self, row: Any):
+        self._row = row
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._row, name)
+        return _loads(value) if name in _JSON_COLUMNS else value
+
+
 class ReleaseQueries:
     def __init__(self, session: Session):
         self.session = session
@@ -77,6 +104,40 @@ class ReleaseQueries:
             for row in rows:
                 yield _dialogue(row, project.name)
             last = rows[-1].id
+
+    def dialogue_batches(self, project: ProjectRecord,
+                         statuses: Sequence[Status] | None = None, *,
+                         batch: int = BATCH) -> Iterator[list[Dialogue]]:
+        """The dialogues of ``stream_dialogues(project, statuses, prompt=True)``, the same,
+        ``batch`` at a time. The JSON columns come as text and are decoded with orjson (about
+        twice as fast as the driver's json.loads; a value orjson refuses, such as NaN or a
+        lone surrogate, falls back to json.loads), which is most of what reading costs."""
+        columns = [type_coerce(cast(getattr(DialogueRow, name), Text), Text).label(name)
+                   if name in _JSON_COLUMNS else getattr(DialogueRow, name)
+                   for name in _COLUMNS]
+        last = 0
+        while True:
+            query = select(*columns).where(DialogueRow.project_id == project.id,
+                                           DialogueRow.id > last)
+            if statuses:
+                query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
+            rows = self.session.execute(query.order_by(DialogueRow.id).limit(batch)).all()
+            if not rows:
+                return
+            yield [_dialogue(_Decoded(row), project.name) for row in rows]
+            last = rows[-1].id
+
+    def turn_texts(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> dict[int, list[str]]:
+        """The turn texts of the given dialogues, by id (the near-duplicate search reads back
+        only the candidates it must confirm)."""
+        out: dict[int, list[str]] = {}
+        ids = list(dialogue_ids)
+        for start in range(0, len(ids), batch):
+            rows = self.session.execute(select(DialogueRow.id, DialogueRow.turns)
+                                        .where(DialogueRow.id.in_(ids[start:start + batch])))
+            for dialogue_id, turns in rows:
+                out[int(dialogue_id)] = [t["text"] for t in turns]
+        return out
 
     def overlap_members(self, project: ProjectRecord,
                         statuses: Sequence[Status] | None = None) -> list[Dialogue]:
