@@ -159,6 +159,9 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
                            detail={"project": project, "format": fmt,
                                    "dialogues": imported})
         uow.commit()
+        if imported >= 1000:
+            uow.repo.refresh_planner_statistics()
+            uow.commit()
     return ImportSummary(
         project=project, imported=imported, turns=turns,
         total=records.total, refused=refused, warnings=warnings,

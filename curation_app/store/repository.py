@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from curation_app.domain import Dialogue, Revision, Source, Status, Turn
@@ -197,6 +197,14 @@ class Repository:
                         note: str | None = None) -> DialogueWriter:
         """A writer of new dialogues into this transaction, batch after batch."""
         return DialogueWriter(self.session, project.id, author, note)
+
+    def refresh_planner_statistics(self) -> None:
+        """After a bulk write on PostgreSQL: until autovacuum gets to it, the planner believes
+        the tables hold what they held before, and picked a whole-project sort for the checks'
+        keyset reads after a 100k import (3.5 s a batch instead of 0.1 s). SQLite plans these
+        reads from the indexes alone."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("ANALYZE dialogues, revisions"))
 
     def get_dialogue(self, dialogue_id: int) -> Dialogue:
         found = self.session.execute(

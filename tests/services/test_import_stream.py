@@ -104,3 +104,18 @@ def test_bulk_writer_stores_what_the_dialogue_holds(ctx):
                 0, "x-1", 0)
             assert got.created_at is not None and got.created_at == got.updated_at
         assert [r.turns for r in uow.repo.revisions(ids[0])] == [dialogue.turns]
+
+
+def test_a_large_import_leaves_postgresql_planner_statistics_current(ctx, tmp_path):
+    """Without ANALYZE the planner took a 100k table for empty and sorted the whole project
+    for each keyset batch of `check`; SQLite has nothing to refresh."""
+    from sqlalchemy import text
+
+    create_project(ctx.uow(), LEAD, "p", "extes")
+    transfer.import_file(ctx.uow(), LEAD, _file(tmp_path, [_record(i) for i in range(1200)]),
+                         "extes", "p")
+    if ctx.engine.dialect.name != "postgresql":
+        return
+    with ctx.engine.connect() as conn:
+        rows = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'dialogues'"))
+        assert rows.scalar_one() == 1200  # -1 (never analysed) without the refresh
