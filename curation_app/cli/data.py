@@ -19,9 +19,9 @@ from curation_app.cli.base import (
 )
 from curation_app.errors import CurationError
 from curation_app.presets import PRESET_NAMES
-from curation_app.services import generation, transfer
 from curation_app.services import projects as project_services
 from curation_app.services import setup as setup_services
+from curation_app.services import transfer
 
 
 @main.command()
@@ -273,6 +273,7 @@ def projects_configure(name: str, model: str | None, targets: tuple[str, ...],
     """Set project NAME's model, targets and generation settings; show target progress."""
     from curation_app.checks.findings import validate_settings
     from curation_app.services import checks as check_services
+    from curation_app.services import generation  # the OpenAI SDK: not for import and export
 
     wanted = _parse_targets(targets, targets_file)
     rule_changes = _parse_rules(rules)
