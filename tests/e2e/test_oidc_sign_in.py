@@ -77,7 +77,9 @@ def test_single_sign_on_signs_in_the_matching_account_and_refuses_strangers(
             page.goto(url)
             page.get_by_role("button", name="Sign in with single sign-on").click()
             page.get_by_role("button", name="zoe-sub").click()
-            page.get_by_text("zoe@example.org has no account here").wait_for(timeout=TIMEOUT_MS)
+            # user text is shown with a word joiner before '@', so no mailto link is made of it
+            page.get_by_text(re.compile("zoe\u2060?@example\\.org has no account here")).wait_for(
+                timeout=TIMEOUT_MS)
             assert page.get_by_role("button", name="Sign out", exact=True).count() == 0
             page.get_by_role("button", name="Sign out of the identity provider").wait_for()
             context.close()
