@@ -11,13 +11,14 @@ times, each as its own process exactly as a user types it:
     curation dedup FILE --format extes --json         (precision/recall against the planted pairs)
 
 For each: wall time, CPU time (user + system) and peak resident memory of that process (its own
-rusage from ``os.wait4``), and throughput. Each path is compared with a baseline run the same
-way in the same run: for import, the floor of any import (``json.load`` and one ``executemany``
-of the raw records into SQLite); for format + lint, plain ``jsonschema`` validating the same
-records against the same schema; for the full check, ``jsonschema`` plus datasketch MinHashLSH;
-for export, ``pandas.read_sql`` of the dialogues plus ``DataFrame.to_json``; for dedup,
-datasketch MinHashLSH with the same shingles, bands and confirmation (bench_dedup.py). Where a
-baseline would take minutes it runs on a sample and is scaled linearly; the output says so.
+rusage, through GNU ``time``: see ``measure``), and throughput. Each path is compared with a
+baseline run the same way in the same run: for import, the floor of any import (``json.load``
+and one ``executemany`` of the raw records into SQLite); for format + lint, plain ``jsonschema``
+validating the same records against the same schema; for the full check, ``jsonschema`` plus
+datasketch MinHashLSH; for export, ``pandas.read_sql`` of the dialogues plus
+``DataFrame.to_json``; for dedup, datasketch MinHashLSH with the same shingles, bands and
+confirmation (bench_dedup.py). Where a baseline would take minutes it runs on a sample and is
+scaled linearly; the output says so.
 
 Run:
     .venv/bin/python benchmarks/bench_e2e.py                        # 10k dialogues, SQLite
@@ -49,6 +50,7 @@ from bench_dedup import build, precision_recall  # noqa: E402
 
 from curation_app.presets import load_preset  # noqa: E402
 
+GNU_TIME = "/usr/bin/time" if os.access("/usr/bin/time", os.X_OK) else None
 PG_URL = os.environ.get("CURATION_TEST_PG_URL",
                         "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 
@@ -66,16 +68,28 @@ class Run:
 
 
 def measure(cmd: Sequence[str], env: dict[str, str], workdir: Path) -> Run:
-    """Run ``cmd``; its own peak RSS and CPU come from wait4, so nothing else is counted."""
+    """Run ``cmd``; its own peak RSS and CPU, nothing else counted.
+
+    Through GNU time where it is installed: a child forked from this process starts with this
+    process's resident size as its peak (Linux carries it across fork and exec), and this
+    process holds the corpus it wrote, so ``wait4`` of a direct child would report at least
+    that. ``time`` is a small process, so what it reports is the command's own."""
     out_path, err_path = workdir / "stdout.txt", workdir / "stderr.txt"
+    usage_path = workdir / "rusage.txt"
+    wrapped = ([GNU_TIME, "-f", "%U %S %M", "-o", str(usage_path), *cmd] if GNU_TIME
+               else list(cmd))
     with open(out_path, "w") as out, open(err_path, "w") as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(list(cmd), env=env, stdout=out, stderr=err, cwd=workdir)
+        proc = subprocess.Popen(wrapped, env=env, stdout=out, stderr=err, cwd=workdir)
         _, status, usage = os.wait4(proc.pid, 0)
         wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-    return Run(wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024,
-               proc.returncode, out_path.read_text(), err_path.read_text())
+    if GNU_TIME and usage_path.exists() and proc.returncode == 0:
+        user, system, peak_kb = usage_path.read_text().split()[-3:]
+        cpu, peak_mb = float(user) + float(system), int(peak_kb) / 1024
+    else:
+        cpu, peak_mb = usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return Run(wall, cpu, peak_mb, proc.returncode, out_path.read_text(), err_path.read_text())
 
 
 def curation(*args: str) -> list[str]:
