@@ -26,15 +26,13 @@ from curation_app.checks import (
     Finding,
     Reference,
     duplicate_findings,
-    find_duplicates,
     validate_settings,
 )
 from curation_app.checks.dedup import Cluster
-from curation_app.checks.findings import DEFAULT_THRESHOLD
 from curation_app.checks.moderation import ModerationConfig, Moderator
 from curation_app.domain import Dialogue, Role, Status
 from curation_app.errors import InvalidInputError
-from curation_app.presets import PRESET_NAMES, Vocabulary, load_preset
+from curation_app.presets import Vocabulary
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.store.checks_repository import CheckRunRecord
@@ -291,30 +289,6 @@ class FileDuplicates:
                  "members": [{"record": self.labels[m.item], "turn": m.turn, "score": m.score}
                              for m in c.members]}
                 for n, c in enumerate(self.clusters, start=1)]
-
-
-def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> FileDuplicates:
-    """Exact and near-duplicate dialogues and recycled supporter turns in a file, outside any
-    project. The file is read with the format's preset vocabulary; unknown labels do not
-    matter here, unreadable records are skipped and counted."""
-    threshold = DEFAULT_THRESHOLD if threshold is None else threshold
-    if not 0 < threshold <= 1:
-        raise InvalidInputError(f"--threshold must be in (0, 1], not {threshold}")
-    vocab = load_preset(fmt if fmt in PRESET_NAMES else "esconv")
-    started = time.perf_counter()
-    result = formats.read_file(path, fmt, vocab)
-    dialogues = [p.dialogue for p in result.records]
-    languages = Counter(d.language or vocab.language for d in dialogues)
-    language = languages.most_common(1)[0][0] if languages else vocab.language
-    found = find_duplicates([[t.text for t in d.turns] for d in dialogues],
-                            [[t.role == Role.SUPPORTER for t in d.turns] for d in dialogues],
-                            threshold=threshold, language=language)
-    labels = [f"record {p.index}" + (f" ({p.record_id})" if p.record_id else "")
-              for p in result.records]
-    return FileDuplicates(path=Path(path), fmt=fmt, records=len(dialogues),
-                          refused=len({p.index for p in result.refused}),
-                          clusters=found.clusters, labels=labels, threshold=threshold,
-                          seconds=time.perf_counter() - started)
 
 
 # ---- the Checks page: findings a page at a time, filtered in the database ----------------------

@@ -1,9 +1,9 @@
 """``curation dedup FILE``: duplicates in a file, outside any project, read lean.
 
-The same verdicts as :func:`curation_app.services.checks.dedup_file` (which reads every record
-into a full dialogue): the search needs only each record's turn texts and roles, so the file is
-read with :func:`curation_app.formats.read_turn_texts`, which takes and refuses exactly the
-records the full reader does.
+The search needs only each record's turn texts and roles, so the file is read with
+:func:`curation_app.formats.read_turn_texts` rather than into full dialogues; it takes and
+refuses exactly the records the full reader does, so the verdicts are those of reading the file
+whole (tests/formats/test_stream.py compares the two readers).
 """
 
 from __future__ import annotations

@@ -90,6 +90,15 @@ class ReleaseQueries:
                    if name == "provenance"
                    else getattr(DialogueRow, name) for name in _COLUMNS
                    if provenance or name != "provenance"]
+        for rows in self._pages(project, columns, statuses, batch,
+                                originals_only=originals_only):
+            for row in rows:
+                yield _dialogue(row, project.name)
+
+    def _pages(self, project: ProjectRecord, columns: Sequence[Any],
+               statuses: Sequence[Status] | None, batch: int, *,
+               originals_only: bool = False) -> Iterator[Sequence[Any]]:
+        """Rows of ``columns`` (the id among them), ``batch`` at a time, by keyset on the id."""
         last = 0
         while True:
             query = select(*columns).where(DialogueRow.project_id == project.id,
@@ -101,8 +110,7 @@ class ReleaseQueries:
             rows = self.session.execute(query.order_by(DialogueRow.id).limit(batch)).all()
             if not rows:
                 return
-            for row in rows:
-                yield _dialogue(row, project.name)
+            yield rows
             last = rows[-1].id
 
     def dialogue_batches(self, project: ProjectRecord,
@@ -115,17 +123,8 @@ class ReleaseQueries:
         columns = [type_coerce(cast(getattr(DialogueRow, name), Text), Text).label(name)
                    if name in _JSON_COLUMNS else getattr(DialogueRow, name)
                    for name in _COLUMNS]
-        last = 0
-        while True:
-            query = select(*columns).where(DialogueRow.project_id == project.id,
-                                           DialogueRow.id > last)
-            if statuses:
-                query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
-            rows = self.session.execute(query.order_by(DialogueRow.id).limit(batch)).all()
-            if not rows:
-                return
+        for rows in self._pages(project, columns, statuses, batch):
             yield [_dialogue(_Decoded(row), project.name) for row in rows]
-            last = rows[-1].id
 
     def turn_texts(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> dict[int, list[str]]:
         """The turn texts of the given dialogues, by id (the near-duplicate search reads back
