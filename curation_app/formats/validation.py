@@ -5,9 +5,9 @@ format names speakers) accept any string. :func:`fill` turns one into the schema
 writing the vocabulary's names into those placeholders, so the labels live in one place only.
 
 Validation runs on every record read or written, possibly 100k of them, and ``jsonschema`` spends
-about a millisecond on one ESConv dialogue. So each schema is compiled once into plain Python
-checks (:func:`compile_checker`, covering only the keywords our schemas use) that answer "valid or
-not" about ten times faster; only a record that fails is handed to ``jsonschema`` to find out
+about a millisecond on one ESConv dialogue. So each schema is compiled once into the source of
+one plain Python function (:func:`compile_checker`, covering only the keywords our schemas use)
+that answers "valid or not" about two hundred times faster; only a record that fails is handed to ``jsonschema`` to find out
 where and why, which keeps the messages exactly jsonschema's verdicts. The two are tested to agree.
 """
 
@@ -83,151 +83,279 @@ def _is_integer(v: Any) -> bool:
     return isinstance(v, int) or (isinstance(v, float) and v.is_integer())
 
 
-_TYPE_TESTS: dict[str, Check] = {
-    "object": lambda v: isinstance(v, dict),
-    "array": lambda v: isinstance(v, list),
-    "string": lambda v: isinstance(v, str),
-    "null": lambda v: v is None,
-    "boolean": lambda v: isinstance(v, bool),
-    "integer": _is_integer,
-    "number": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
+# Each JSON type as a Python expression over the value's variable, written in for {v}.
+_TYPE_TESTS: dict[str, str] = {
+    "object": "isinstance({v}, dict)",
+    "array": "isinstance({v}, list)",
+    "string": "isinstance({v}, str)",
+    "null": "{v} is None",
+    "boolean": "isinstance({v}, bool)",
+    "integer": "_is_integer({v})",
+    "number": "(isinstance({v}, (int, float)) and not isinstance({v}, bool))",
 }
+# The keywords that apply only to values of one type (and pass any other value).
+_APPLIES_TO = {"properties": "object", "required": "object", "additionalProperties": "object",
+               "items": "array", "minItems": "array", "maxItems": "array",
+               "minLength": "string"}
+# Keywords whose test is one expression (no loop, no nested schema): usable inside anyOf & co.
+_EXPRESSIBLE = frozenset({"type", "enum", "const", "required", "minItems", "maxItems",
+                          "minLength", "$ref"})
+_MAX_DEPTH = 16  # Python refuses more than 20 nested blocks in one function; stay well under
 
 
-def _always(_: Any) -> bool:
-    return True
+class _SourceCompiler:
+    """Writes a schema (the subset of draft 2020-12 our files use) as the source of one Python
+    function, then compiles it.
 
-
-def _all(checks: list[Check]) -> Check:
-    if not checks:
-        return _always
-    if len(checks) == 1:
-        return checks[0]
-
-    def check(v: Any) -> bool:
-        # explicit loops, not all(generator): this runs for every node of 100k records
-        for c in checks:  # noqa: SIM110
-            if not c(v):
-                return False
-        return True
-
-    return check
-
-
-class _Compiler:
-    """Turns a schema (the subset of draft 2020-12 our files use) into one predicate."""
+    The checker runs over every node of every record read, checked or written (2M turns at
+    100k dialogues): a closure per keyword cost a Python call per node and keyword, while a
+    generated function tests a whole record in straight-line code with loops, as
+    fastjsonschema does. ``$ref`` targets are written in place (a recursive one becomes a
+    function of its own), and a schema used as a condition (``if``, ``anyOf``, ``oneOf``,
+    ``not``) becomes one expression when it can, a helper function otherwise.
+    """
 
     def __init__(self, root: dict[str, Any]):
         self.root = root
-        self.refs: dict[str, Check] = {}
+        self.names: dict[str, Any] = {"_is_integer": _is_integer}
+        self.functions: list[str] = []
+        self.ref_functions: dict[str, str] = {}
+        self.inlining: list[str] = []
+        self.count = 0
 
-    def compile(self, schema: Any) -> Check:
-        if schema is True:
-            return _always
-        if schema is False:
-            return lambda _: False
-        checks: list[Check] = []
-        for key, value in schema.items():
-            if key in _ANNOTATIONS or key in ("then", "else"):
-                continue
-            maker = getattr(self, "_kw_" + key.lstrip("$"), None)
-            if maker is None:
-                raise ValueError(f"schema keyword {key!r} is not supported by the fast checker")
-            checks.append(maker(value, schema))
-        return _all(checks)
+    # -- naming ------------------------------------------------------------------------------
+    def _fresh(self, prefix: str) -> str:
+        self.count += 1
+        return f"{prefix}{self.count}"
 
-    def _kw_ref(self, ref: str, _schema: dict) -> Check:
-        if ref not in self.refs:
-            if not ref.startswith("#/"):
-                raise ValueError(f"only local $ref is supported, got {ref!r}")
-            target: Any = self.root
-            for part in ref[2:].split("/"):
-                target = target[part.replace("~1", "/").replace("~0", "~")]
-            cell: list[Check] = []
-            self.refs[ref] = lambda v: cell[0](v)  # stands in while a recursive ref compiles
-            cell.append(self.compile(target))
-            self.refs[ref] = cell[0]
-        return self.refs[ref]
+    def _constant(self, value: Any) -> str:
+        name = self._fresh("_k")
+        self.names[name] = value
+        return name
 
-    def _kw_type(self, value: str | list[str], _schema: dict) -> Check:
-        tests = [_TYPE_TESTS[t] for t in ([value] if isinstance(value, str) else value)]
-        if len(tests) == 1:
-            return tests[0]
-        return lambda v: any(t(v) for t in tests)
+    def _resolve(self, ref: str) -> Any:
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $ref is supported, got {ref!r}")
+        target: Any = self.root
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        return target
 
-    def _kw_properties(self, value: dict[str, Any], _schema: dict) -> Check:
-        props = [(name, self.compile(sub)) for name, sub in value.items()]
-
-        def check(v: Any) -> bool:
-            if not isinstance(v, dict):
-                return True
-            for name, c in props:  # noqa: SIM110 - as above, a loop is faster
-                if name in v and not c(v[name]):
-                    return False
-            return True
-
+    # -- whole functions ---------------------------------------------------------------------
+    def build(self) -> Check:
+        entry = self._function(self.root)
+        source = "\n\n".join(self.functions)
+        namespace = dict(self.names)
+        exec(compile(source, "<schema checker>", "exec"), namespace)  # noqa: S102 - our own text
+        check = namespace[entry]
+        check.source = source  # type: ignore[attr-defined]  # for a reader debugging a verdict
         return check
 
-    def _kw_required(self, value: list[str], _schema: dict) -> Check:
-        names = tuple(value)
-        return lambda v: not isinstance(v, dict) or all(n in v for n in names)
+    def _function(self, schema: Any, name: str | None = None) -> str:
+        name = name or self._fresh("_f")
+        saved, self.inlining = self.inlining, []
+        body = self._statements(schema, "v", 1, None)
+        self.inlining = saved
+        self.functions.append("\n".join([f"def {name}(v):", *body, "    return True"]))
+        return name
 
-    def _kw_additionalProperties(self, value: Any, schema: dict) -> Check:
+    def _ref_function(self, ref: str) -> str:
+        if ref not in self.ref_functions:
+            self.ref_functions[ref] = name = self._fresh("_r")
+            self._function(self._resolve(ref), name)
+        return self.ref_functions[ref]
+
+    # -- statements: each returns False from the function when the value fails -----------------
+    def _statements(self, schema: Any, v: str, depth: int, known: str | None) -> list[str]:
+        pad = "    " * depth
+        if schema is True:
+            return []
+        if schema is False:
+            return [f"{pad}return False"]
+        if depth > _MAX_DEPTH:  # too deep to nest further: continue in a function of its own
+            return [f"{pad}if not {self._function(schema)}({v}):", f"{pad}    return False"]
+        for key in schema:
+            if key not in _ANNOTATIONS and key not in ("then", "else") and \
+                    not hasattr(self, "_kw_" + key.lstrip("$")):
+                raise ValueError(f"schema keyword {key!r} is not supported by the fast checker")
+        lines: list[str] = []
+        types = schema.get("type")
+        if isinstance(types, str):
+            # test the type first: the keywords after it then need no guard of their own
+            lines += self._fail_unless(self._type_expr(types, v), pad)
+            known = types
+        # group the keywords that apply to one type under one guard
+        by_guard: dict[str | None, list[str]] = {}
+        for key, value in schema.items():
+            if key in _ANNOTATIONS or key in ("then", "else") or \
+                    (key == "type" and isinstance(value, str)):
+                continue
+            by_guard.setdefault(_APPLIES_TO.get(key), []).append(key)
+        for guard, keys in by_guard.items():
+            if guard is None or guard == known:
+                for key in keys:
+                    lines += getattr(self, "_kw_" + key.lstrip("$"))(schema[key], schema, v,
+                                                                    depth, known)
+            else:
+                inner: list[str] = []
+                for key in keys:
+                    inner += getattr(self, "_kw_" + key.lstrip("$"))(schema[key], schema, v,
+                                                                     depth + 1, guard)
+                if inner:
+                    lines += [f"{pad}if {self._type_expr(guard, v)}:", *inner]
+        return lines
+
+    @staticmethod
+    def _fail_unless(expr: str, pad: str) -> list[str]:
+        return [f"{pad}if not ({expr}):", f"{pad}    return False"]
+
+    @staticmethod
+    def _type_expr(name: str, v: str) -> str:
+        return _TYPE_TESTS[name].format(v=v)
+
+    def _kw_type(self, value: list[str], _schema: dict, v: str, depth: int,
+                 _known: str | None) -> list[str]:
+        expr = " or ".join(self._type_expr(t, v) for t in value)
+        return self._fail_unless(expr, "    " * depth)
+
+    def _kw_properties(self, value: dict[str, Any], _schema: dict, v: str, depth: int,
+                       _known: str | None) -> list[str]:
+        pad, lines = "    " * depth, []
+        for name, sub in value.items():
+            inner = self._statements(sub, (x := self._fresh("x")), depth + 1, None)
+            if inner:
+                lines += [f"{pad}if {name!r} in {v}:", f"{pad}    {x} = {v}[{name!r}]", *inner]
+        return lines
+
+    def _kw_required(self, value: list[str], _schema: dict, v: str, depth: int,
+                     _known: str | None) -> list[str]:
+        if not value:
+            return []
+        return self._fail_unless(" and ".join(f"{n!r} in {v}" for n in value), "    " * depth)
+
+    def _kw_additionalProperties(self, value: Any, schema: dict, v: str, depth: int,
+                                 _known: str | None) -> list[str]:
         if "patternProperties" in schema:
             raise ValueError("patternProperties is not supported by the fast checker")
-        known = frozenset(schema.get("properties", {}))
-        extra = self.compile(value)
-        return lambda v: not isinstance(v, dict) or all(
-            extra(item) for k, item in v.items() if k not in known
-        )
+        pad, known = "    " * depth, self._constant(frozenset(schema.get("properties", {})))
+        k, x = self._fresh("k"), self._fresh("x")
+        inner = self._statements(value, x, depth + 2, None)
+        if not inner:
+            return []
+        return [f"{pad}for {k}, {x} in {v}.items():", f"{pad}    if {k} not in {known}:", *inner]
 
-    def _kw_items(self, value: Any, _schema: dict) -> Check:
-        c = self.compile(value)
-        return lambda v: not isinstance(v, list) or all(c(x) for x in v)
+    def _kw_items(self, value: Any, _schema: dict, v: str, depth: int,
+                  _known: str | None) -> list[str]:
+        x = self._fresh("x")
+        inner = self._statements(value, x, depth + 1, None)
+        return [f"{'    ' * depth}for {x} in {v}:", *inner] if inner else []
 
-    def _kw_minItems(self, value: int, _schema: dict) -> Check:
-        return lambda v: not isinstance(v, list) or len(v) >= value
+    def _kw_minItems(self, value: int, _schema: dict, v: str, depth: int,
+                     _known: str | None) -> list[str]:
+        return self._fail_unless(f"len({v}) >= {int(value)}", "    " * depth)
 
-    def _kw_maxItems(self, value: int, _schema: dict) -> Check:
-        return lambda v: not isinstance(v, list) or len(v) <= value
+    def _kw_maxItems(self, value: int, _schema: dict, v: str, depth: int,
+                     _known: str | None) -> list[str]:
+        return self._fail_unless(f"len({v}) <= {int(value)}", "    " * depth)
 
-    def _kw_minLength(self, value: int, _schema: dict) -> Check:
-        return lambda v: not isinstance(v, str) or len(v) >= value
+    def _kw_minLength(self, value: int, _schema: dict, v: str, depth: int,
+                      _known: str | None) -> list[str]:
+        return self._fail_unless(f"len({v}) >= {int(value)}", "    " * depth)
 
-    def _kw_enum(self, value: list[Any], _schema: dict) -> Check:
+    def _kw_enum(self, value: list[Any], _schema: dict, v: str, depth: int,
+                 known: str | None) -> list[str]:
+        expr = self._enum_expr(value, v)
+        if known == "string":  # the type test already ran
+            expr = expr.split(" and ", 1)[1]
+        return self._fail_unless(expr, "    " * depth)
+
+    def _kw_const(self, value: Any, schema: dict, v: str, depth: int,
+                  known: str | None) -> list[str]:
+        return self._kw_enum([value], schema, v, depth, known)
+
+    def _enum_expr(self, value: list[Any], v: str) -> str:
         if not all(isinstance(x, str) for x in value):
             raise ValueError("only enums of strings are supported by the fast checker")
-        allowed = frozenset(value)
-        return lambda v: isinstance(v, str) and v in allowed
+        # the isinstance test first: a list or dict is unhashable, and 1 == 1.0 in Python
+        return f"isinstance({v}, str) and {v} in {self._constant(frozenset(value))}"
 
-    def _kw_const(self, value: Any, schema: dict) -> Check:
-        return self._kw_enum([value], schema)
+    def _kw_ref(self, ref: str, _schema: dict, v: str, depth: int,
+                known: str | None) -> list[str]:
+        if ref in self.ref_functions or ref in self.inlining:
+            return self._fail_unless(f"{self._ref_function(ref)}({v})", "    " * depth)
+        self.inlining.append(ref)
+        try:
+            return self._statements(self._resolve(ref), v, depth, known)
+        finally:
+            self.inlining.pop()
 
-    def _kw_anyOf(self, value: list[Any], _schema: dict) -> Check:
-        subs = [self.compile(s) for s in value]
-        return lambda v: any(c(v) for c in subs)
+    def _kw_allOf(self, value: list[Any], _schema: dict, v: str, depth: int,
+                  known: str | None) -> list[str]:
+        return [line for sub in value for line in self._statements(sub, v, depth, known)]
 
-    def _kw_allOf(self, value: list[Any], _schema: dict) -> Check:
-        return _all([self.compile(s) for s in value])
+    def _kw_anyOf(self, value: list[Any], _schema: dict, v: str, depth: int,
+                  _known: str | None) -> list[str]:
+        expr = " or ".join(f"({self._predicate(s, v)})" for s in value) or "False"
+        return self._fail_unless(expr, "    " * depth)
 
-    def _kw_oneOf(self, value: list[Any], _schema: dict) -> Check:
-        subs = [self.compile(s) for s in value]
-        return lambda v: sum(1 for c in subs if c(v)) == 1
+    def _kw_oneOf(self, value: list[Any], _schema: dict, v: str, depth: int,
+                  _known: str | None) -> list[str]:
+        expr = " + ".join(f"bool({self._predicate(s, v)})" for s in value) or "0"
+        return self._fail_unless(f"({expr}) == 1", "    " * depth)
 
-    def _kw_not(self, value: Any, _schema: dict) -> Check:
-        c = self.compile(value)
-        return lambda v: not c(v)
+    def _kw_not(self, value: Any, _schema: dict, v: str, depth: int,
+                _known: str | None) -> list[str]:
+        return self._fail_unless(f"not ({self._predicate(value, v)})", "    " * depth)
 
-    def _kw_if(self, value: Any, schema: dict) -> Check:
-        cond = self.compile(value)
-        then = self.compile(schema.get("then", True))
-        other = self.compile(schema.get("else", True))
-        return lambda v: then(v) if cond(v) else other(v)
+    def _kw_if(self, value: Any, schema: dict, v: str, depth: int,
+               known: str | None) -> list[str]:
+        pad = "    " * depth
+        then = self._statements(schema.get("then", True), v, depth + 1, known)
+        other = self._statements(schema.get("else", True), v, depth + 1, known)
+        if not then and not other:
+            return []
+        return [f"{pad}if {self._predicate(value, v)}:", *(then or [f"{pad}    pass"]),
+                f"{pad}else:", *(other or [f"{pad}    pass"])]
+
+    # -- a subschema as one boolean expression -----------------------------------------------
+    def _predicate(self, schema: Any, v: str) -> str:
+        expr = self._expression(schema, v, ())
+        return expr if expr is not None else f"{self._function(schema)}({v})"
+
+    def _expression(self, schema: Any, v: str, refs: tuple[str, ...]) -> str | None:
+        """``schema`` as one expression over ``v``, or None where it needs statements."""
+        if schema is True or schema is False:
+            return str(schema)
+        keys = [k for k in schema if k not in _ANNOTATIONS]
+        if any(k not in _EXPRESSIBLE for k in keys):
+            return None
+        parts: list[str] = []
+        for key in keys:
+            value = schema[key]
+            if key == "$ref":
+                if value in refs:
+                    return None
+                part = self._expression(self._resolve(value), v, (*refs, value))
+                if part is None:
+                    return None
+            elif key == "type":
+                names = [value] if isinstance(value, str) else value
+                part = " or ".join(self._type_expr(t, v) for t in names)
+            elif key in ("enum", "const"):
+                part = self._enum_expr(value if key == "enum" else [value], v)
+            else:
+                if key == "required":
+                    test = " and ".join(f"{n!r} in {v}" for n in value) or "True"
+                else:
+                    test = f"len({v}) {'<=' if key == 'maxItems' else '>='} {int(value)}"
+                part = f"not {self._type_expr(_APPLIES_TO[key], v)} or ({test})"
+            parts.append(f"({part})")
+        return " and ".join(parts) or "True"
 
 
 def compile_checker(schema: dict[str, Any]) -> Check:
     """A predicate equivalent to ``Draft202012Validator(schema).is_valid`` for our schemas."""
-    return _Compiler(schema).compile(schema)
+    return _SourceCompiler(schema).build()
 
 
 # ---- messages ------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 
 import pytest
@@ -115,3 +116,85 @@ def test_installed_wheel_uses_its_bundled_copy(tmp_path, monkeypatch):
     monkeypatch.setattr(resources, "_PACKAGE_ROOT", package)
     assert resources.resource_path("schemas", "esconv.schema.json") == \
         package / "_bundled" / "schemas" / "esconv.schema.json"
+
+
+# Schemas exercising every keyword the generated checker writes, including the ones our files
+# do not use yet (oneOf, not, allOf, additionalProperties, recursion, deep nesting).
+_TREE = {
+    "$defs": {"node": {"type": "object", "required": ["name"], "additionalProperties": False,
+                       "properties": {"name": {"type": "string", "minLength": 1},
+                                      "kids": {"type": "array", "maxItems": 3,
+                                               "items": {"$ref": "#/$defs/node"}}}}},
+    "$ref": "#/$defs/node",
+}
+_DEEP: dict = {"type": "array", "items": {"type": "integer"}}
+for _ in range(25):  # 25 loops deep: Python refuses over 20 in one function, so it must split
+    _DEEP = {"type": "array", "items": {"type": "object", "properties": {"a": _DEEP}}}
+CONSTRUCTS = [
+    _TREE,
+    _DEEP,
+    {"oneOf": [{"type": "integer"}, {"type": "number"}, {"enum": ["x", "y"]}]},
+    {"not": {"type": ["string", "null"]}},
+    {"allOf": [{"required": ["a"]}, {"properties": {"a": {"const": "k"}}}]},
+    {"anyOf": [{"type": "boolean"}, {"type": "array", "minItems": 2,
+                                     "items": {"type": "array", "items": {"type": "null"}}}]},
+    {"type": "object", "additionalProperties": {"type": "string", "enum": ["p", "q"]},
+     "properties": {"n": {"type": "number"}}},
+    {"if": {"type": "array", "items": {"type": "string"}}, "then": {"minItems": 1},
+     "else": {"not": {"enum": ["bad"]}}},
+    {"if": {"required": ["k"]}, "then": {"properties": {"k": {"type": "integer"}}}},
+    True,
+    False,
+]
+_LEAVES = [None, True, False, 0, 1, 1.0, 2.5, -3, "", "x", "k", "p", "bad", [], {},
+           float("nan")]
+
+
+def _random_value(rng: random.Random, depth: int = 0):
+    roll = rng.random()
+    if depth > 28 or roll < 0.4:
+        return rng.choice(_LEAVES)
+    if roll < 0.7:
+        return [_random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    keys = ["a", "k", "n", "name", "kids", "other"]
+    return {rng.choice(keys): _random_value(rng, depth + 1) for _ in range(rng.randint(0, 4))}
+
+
+def _deep_value(rng: random.Random):
+    value = [rng.choice([1, 2.0, "3", True]) for _ in range(rng.randint(0, 2))]
+    for _ in range(rng.randint(20, 26)):
+        value = [{"a": value}] if rng.random() < 0.97 else rng.choice(_LEAVES)
+    return value
+
+
+def _tree_value(rng: random.Random, depth: int = 0):
+    node: dict = {}
+    if rng.random() < 0.95:
+        node["name"] = rng.choice(["", "n", 3])
+    if depth < 4 and rng.random() < 0.7:
+        node["kids"] = [_tree_value(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    if rng.random() < 0.05:
+        node["extra"] = 1
+    return node
+
+
+@pytest.mark.parametrize("index", range(len(CONSTRUCTS)))
+def test_generated_checker_agrees_with_jsonschema_on_every_construct(index):
+    schema = CONSTRUCTS[index]
+    rng = random.Random(f"construct-{index}")
+    full, fast = Draft202012Validator(schema), compile_checker(schema)
+    values = [*_LEAVES, *(_random_value(rng) for _ in range(400)),
+              *(_deep_value(rng) for _ in range(100)), *(_tree_value(rng) for _ in range(200))]
+    verdicts = [full.is_valid(v) for v in values]
+    assert [fast(v) for v in values] == verdicts
+    assert any(verdicts) or schema is False, "the values should exercise the accepting side"
+    assert not all(verdicts) or schema is True, "…and the refusing side"
+
+
+@pytest.mark.parametrize("name", sorted(SCHEMA_FILES.values()) + ["chat_messages.schema.json"])
+def test_generated_checker_accepts_our_schema_files_and_is_plain_code(name):
+    schema = json.loads(resource_path("schemas", name).read_text(encoding="utf-8"))
+    check = compile_checker(schema)
+    # one function for the whole record: no helper call per turn for these files
+    assert check.source.count("def ") == 1, check.source
+    assert not check(None) and not check([])
