@@ -81,3 +81,24 @@ def test_upgrading_from_the_first_schema_keeps_the_data(db_url: str):
     with engine.connect() as conn:
         assert conn.execute(text("SELECT name FROM projects")).scalar() == "old"
     engine.dispose()
+
+
+def test_head_revision_read_from_the_files_is_alembics():
+    from alembic.script import ScriptDirectory
+
+    from curation_app.store.db import MIGRATIONS
+
+    assert head_revision() == ScriptDirectory(str(MIGRATIONS)).get_current_head()
+
+
+def test_a_command_that_only_reads_does_not_load_alembic(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys\nfrom curation_app.store.db import make_engine, is_up_to_date, migrate\n"
+            f"engine = make_engine('sqlite:///{tmp_path / 'x.db'}')\n"
+            "assert not is_up_to_date(engine)\n"
+            "assert 'alembic' not in sys.modules\n"
+            "migrate(engine)\n"
+            "assert is_up_to_date(engine) and 'alembic' in sys.modules\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
