@@ -48,3 +48,13 @@ def test_the_lazy_table_lists_every_command_with_its_own_help():
         module, short = table[name]
         assert all(m in sys.modules for m in module.split(",")), name
         assert short == command.get_short_help_str(10_000), name
+
+
+def test_dedup_of_a_file_loads_no_database_layer():
+    loaded = imported_modules("dedup", "--help")
+    assert "curation_app.services.file_dedup" in loaded
+    database = ("sqlalchemy", "alembic", "psycopg", "curation_app.services.context",
+                "curation_app.store.db", "curation_app.store.models")
+    heavy = sorted(m for m in loaded if m.startswith(database) or m.split(".")[0] in (
+        "openai", "pandas", "streamlit", "datasets"))
+    assert heavy == [], f"`curation dedup` imported {heavy[:10]}"

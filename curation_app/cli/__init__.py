@@ -23,7 +23,7 @@ main.lazy.update({
                "(a JSON Lines dump)."),
     "check": ("curation_app.cli.quality",
               "Run the checks over a project and store its findings."),
-    "dedup": ("curation_app.cli.quality", "Find duplicate dialogues and recycled supporter "
+    "dedup": ("curation_app.cli.file_dedup", "Find duplicate dialogues and recycled supporter "
               "turns in FILE, outside any project."),
     "eval": ("curation_app.cli.evaluation", "Rating campaigns, agreement, the LLM judge and group "
              "comparisons."),

@@ -7,8 +7,9 @@ writing the vocabulary's names into those placeholders, so the labels live in on
 Validation runs on every record read or written, possibly 100k of them, and ``jsonschema`` spends
 about a millisecond on one ESConv dialogue. So each schema is compiled once into the source of
 one plain Python function (:func:`compile_checker`, covering only the keywords our schemas use)
-that answers "valid or not" about two hundred times faster; only a record that fails is handed to ``jsonschema`` to find out
-where and why, which keeps the messages exactly jsonschema's verdicts. The two are tested to agree.
+that answers "valid or not" about two hundred times faster; only a record that fails is handed
+to ``jsonschema`` to find out where and why, which keeps the messages exactly jsonschema's
+verdicts. The two are tested to agree.
 """
 
 from __future__ import annotations

@@ -28,7 +28,6 @@ from curation_app.checks import (
     duplicate_findings,
     validate_settings,
 )
-from curation_app.checks.dedup import Cluster
 from curation_app.checks.moderation import ModerationConfig, Moderator
 from curation_app.domain import Dialogue, Role, Status
 from curation_app.errors import InvalidInputError
@@ -256,39 +255,6 @@ def configure_checks(ctx: AppContext, actor: Actor, project: str, *,
         uow.repo.set_settings(record.id, settings)
         uow.commit()
     return checks
-
-
-# ---- duplicates in a file ----------------------------------------------------------------------
-@dataclass
-class FileDuplicates:
-    path: Path
-    fmt: str
-    records: int
-    refused: int
-    clusters: list[Cluster]
-    labels: list[str]  # how each read record is named: "record 3 (dialog_id 4)"
-    threshold: float
-    seconds: float
-
-    def line(self) -> str:
-        dialogue = [c for c in self.clusters if c.level == "dialogue"]
-        turn = [c for c in self.clusters if c.level == "turn"]
-        exact = sum(1 for c in dialogue if c.exact)
-        in_clusters = len({i for c in dialogue for i in c.items})
-        turns = sum(len(c.members) for c in turn)
-        skipped = f" ({plural(self.refused, 'record')} unreadable, skipped)" if self.refused \
-            else ""
-        return (f"checked {self.records} dialogues in {self.path.name}{skipped}: "
-                f"{exact} exact and {len(dialogue) - exact} near-duplicate clusters "
-                f"({plural(in_clusters, 'dialogue')}), "
-                f"{plural(len(turn), 'cluster')} of recycled supporter turns "
-                f"({plural(turns, 'turn')})")
-
-    def to_json(self) -> list[dict[str, Any]]:
-        return [{"cluster": n, "level": c.level, "exact": c.exact, "score": c.score,
-                 "members": [{"record": self.labels[m.item], "turn": m.turn, "score": m.score}
-                             for m in c.members]}
-                for n, c in enumerate(self.clusters, start=1)]
 
 
 # ---- the Checks page: findings a page at a time, filtered in the database ----------------------

@@ -10,14 +10,48 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from curation_app import formats
-from curation_app.checks.dedup import find_duplicates
+from curation_app.checks.dedup import Cluster, find_duplicates
 from curation_app.checks.findings import DEFAULT_THRESHOLD
 from curation_app.errors import InvalidInputError
 from curation_app.presets import PRESET_NAMES, load_preset
-from curation_app.services.checks import FileDuplicates
+from curation_app.wording import plural
+
+
+@dataclass
+class FileDuplicates:
+    path: Path
+    fmt: str
+    records: int
+    refused: int
+    clusters: list[Cluster]
+    labels: list[str]  # how each read record is named: "record 3 (dialog_id 4)"
+    threshold: float
+    seconds: float
+
+    def line(self) -> str:
+        dialogue = [c for c in self.clusters if c.level == "dialogue"]
+        turn = [c for c in self.clusters if c.level == "turn"]
+        exact = sum(1 for c in dialogue if c.exact)
+        in_clusters = len({i for c in dialogue for i in c.items})
+        turns = sum(len(c.members) for c in turn)
+        skipped = f" ({plural(self.refused, 'record')} unreadable, skipped)" if self.refused \
+            else ""
+        return (f"checked {self.records} dialogues in {self.path.name}{skipped}: "
+                f"{exact} exact and {len(dialogue) - exact} near-duplicate clusters "
+                f"({plural(in_clusters, 'dialogue')}), "
+                f"{plural(len(turn), 'cluster')} of recycled supporter turns "
+                f"({plural(turns, 'turn')})")
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [{"cluster": n, "level": c.level, "exact": c.exact, "score": c.score,
+                 "members": [{"record": self.labels[m.item], "turn": m.turn, "score": m.score}
+                             for m in c.members]}
+                for n, c in enumerate(self.clusters, start=1)]
 
 
 def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> FileDuplicates:
