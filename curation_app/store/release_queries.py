@@ -16,7 +16,7 @@ from sqlalchemy import Text, cast, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 from curation_app.domain import Dialogue, Role, Source, Status, Turn
-from curation_app.store.models import DialogueRow, JSONType, RevisionRow, WorkflowEventRow
+from curation_app.store.models import DialogueRow, RevisionRow, WorkflowEventRow
 from curation_app.store.repository import ProjectRecord
 
 BATCH = 1000
@@ -32,23 +32,9 @@ def stored_turns(data: list[dict[str, Any]]) -> list[Turn]:
     """Turns as the ``turns`` column stores them, as domain turns. Their lists and dicts are
     the freshly decoded column's own, not copies (nothing else holds them; 2M turns at 100k
     dialogues)."""
-    return [Turn(_ROLES[t["role"]], t["text"], t.get("strategies") or [],
+    roles = _ROLES
+    return [Turn(roles[t["role"]], t["text"], t.get("strategies") or [],
                  t.get("metadata") or {}) for t in data]
-
-
-def _dialogue(row: Any, project_name: str) -> Dialogue:
-    return Dialogue(
-        id=row.id, project=project_name, turns=stored_turns(row.turns), language=row.language,
-        topic=row.topic, emotion=row.emotion, description=row.description,
-        status=_STATUSES[row.status], source=_SOURCES[row.source],
-        external_id=row.external_id,
-        provenance=dict(getattr(row, "provenance", None) or {}),
-        metadata=dict(row.meta or {}), version=row.version, assignee=row.assignee,
-        is_seed=row.is_seed, seed_round=row.seed_round, overlap_of=row.overlap_of,
-        created_at=row.created_at, updated_at=row.updated_at)
-
-
-_JSON_COLUMNS = frozenset({"provenance", "meta", "turns"})
 
 
 def _loads(text: str | None) -> Any:
@@ -60,17 +46,35 @@ def _loads(text: str | None) -> Any:
         return json.loads(text)
 
 
-class _Decoded:
-    """A row whose JSON columns (read as text) are decoded on access, as _dialogue reads them."""
+def _owned_dict(value: Any) -> dict[str, Any]:
+    """A freshly decoded JSON object as it is (nothing else holds it); anything else as
+    ``dict(value or {})`` always made of it."""
+    return value if type(value) is dict else dict(value or {})
 
-    __slots__ = ("_row",)
 
-    def __init__(self, row: Any):
-        self._row = row
+def _dialogue(row: Any, project_name: str) -> Dialogue:
+    """A row of text-read columns (see ``ReleaseQueries._text_columns``) as a dialogue; the
+    JSON columns are decoded here, with orjson."""
+    provenance = getattr(row, "provenance", None)
+    return Dialogue(
+        id=row.id, project=project_name, turns=stored_turns(_loads(row.turns)),
+        language=row.language, topic=row.topic, emotion=row.emotion,
+        description=row.description, status=_STATUSES[row.status],
+        source=_SOURCES[row.source], external_id=row.external_id,
+        provenance=_owned_dict(_loads(provenance)), metadata=_owned_dict(_loads(row.meta)),
+        version=row.version, assignee=row.assignee, is_seed=row.is_seed,
+        seed_round=row.seed_round, overlap_of=row.overlap_of, created_at=row.created_at,
+        updated_at=row.updated_at)
 
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._row, name)
-        return _loads(value) if name in _JSON_COLUMNS else value
+
+_JSON_COLUMNS = frozenset({"provenance", "meta", "turns"})
+
+
+def _as_text(expression: Any, name: str) -> Any:
+    """A JSON expression read as its text, decoded by :func:`_dialogue` with orjson (about
+    twice as fast as the driver's json.loads; a value orjson refuses, such as NaN or a lone
+    surrogate, falls back to json.loads, so the values are those json.loads gives)."""
+    return type_coerce(cast(expression, Text), Text).label(name)
 
 
 class ReleaseQueries:
@@ -82,18 +86,30 @@ class ReleaseQueries:
                          prompt: bool = False, batch: int = BATCH) -> Iterator[Dialogue]:
         """The project's dialogues in id order, read ``batch`` rows at a time (keyset paging,
         so memory stays flat on both SQLite and PostgreSQL). Plain column rows, not ORM
-        objects: at 200k turns the mapping and enum lookups are most of the cost.
+        objects: at 200k turns the mapping and enum lookups are most of the cost; the JSON
+        columns come as text, decoded with orjson (see :func:`_as_text`).
         ``provenance=False`` leaves out the provenance (a generated draft's holds its whole
         prompt, seed dialogues included), for readers that only count; ``prompt=True`` keeps
         the provenance whole, for readers that must see the dialogue exactly as stored."""
-        columns = [(DialogueRow.provenance if prompt else self._provenance_column())
-                   if name == "provenance"
-                   else getattr(DialogueRow, name) for name in _COLUMNS
-                   if provenance or name != "provenance"]
+        columns = self._text_columns(provenance=provenance, prompt=prompt)
         for rows in self._pages(project, columns, statuses, batch,
                                 originals_only=originals_only):
             for row in rows:
                 yield _dialogue(row, project.name)
+
+    def _text_columns(self, *, provenance: bool, prompt: bool) -> list[Any]:
+        """The columns :func:`_dialogue` reads, the JSON ones as text."""
+        columns = []
+        for name in _COLUMNS:
+            if name == "provenance":
+                if provenance:
+                    columns.append(_as_text(DialogueRow.provenance if prompt
+                                            else self._provenance_cut(), name))
+            elif name in _JSON_COLUMNS:
+                columns.append(_as_text(getattr(DialogueRow, name), name))
+            else:
+                columns.append(getattr(DialogueRow, name))
+        return columns
 
     def _pages(self, project: ProjectRecord, columns: Sequence[Any],
                statuses: Sequence[Status] | None, batch: int, *,
@@ -117,14 +133,10 @@ class ReleaseQueries:
                          statuses: Sequence[Status] | None = None, *,
                          batch: int = BATCH) -> Iterator[list[Dialogue]]:
         """The dialogues of ``stream_dialogues(project, statuses, prompt=True)``, the same,
-        ``batch`` at a time. The JSON columns come as text and are decoded with orjson (about
-        twice as fast as the driver's json.loads; a value orjson refuses, such as NaN or a
-        lone surrogate, falls back to json.loads), which is most of what reading costs."""
-        columns = [type_coerce(cast(getattr(DialogueRow, name), Text), Text).label(name)
-                   if name in _JSON_COLUMNS else getattr(DialogueRow, name)
-                   for name in _COLUMNS]
+        ``batch`` at a time."""
+        columns = self._text_columns(provenance=True, prompt=True)
         for rows in self._pages(project, columns, statuses, batch):
-            yield [_dialogue(_Decoded(row), project.name) for row in rows]
+            yield [_dialogue(row, project.name) for row in rows]
 
     def turn_texts(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> dict[int, list[str]]:
         """The turn texts of the given dialogues, by id (the near-duplicate search reads back
@@ -178,17 +190,15 @@ class ReleaseQueries:
             yield [(row.id, row.topic, row.emotion, row.turns) for row in rows
                    if row.id not in skip]
 
-    def _provenance_column(self) -> Any:
+    def _provenance_cut(self) -> Any:
         """The provenance without its ``prompt`` (the rendered messages, seed dialogues and
         all: most of its bytes), cut in the database so it is never sent nor decoded."""
         dialect = self.session.get_bind().dialect.name
         if dialect == "sqlite":
-            cut = func.json_remove(DialogueRow.provenance, "$.prompt")
-        elif dialect == "postgresql":
-            cut = DialogueRow.provenance.op("-")("prompt")
-        else:
-            return DialogueRow.provenance
-        return type_coerce(cut, JSONType).label("provenance")
+            return func.json_remove(DialogueRow.provenance, "$.prompt")
+        if dialect == "postgresql":
+            return DialogueRow.provenance.op("-")("prompt")
+        return DialogueRow.provenance
 
     def last_change(self, project: ProjectRecord) -> datetime | None:
         """When a dialogue of the project last changed (content, status or labels)."""
