@@ -37,12 +37,24 @@ def stored_turns(data: list[dict[str, Any]]) -> list[Turn]:
                  t.get("metadata") or {}) for t in data]
 
 
+# orjson reads an integer past 64 bits as a float where json.loads keeps it exact; a value
+# with 19 digits in a row anywhere (in a text too: the check is cheap and errs one way) is
+# decoded by json.loads. Every integer of 18 digits or fewer fits 64 bits.
+_ZEROED_DIGITS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER = b"0" * 19
+
+
 def _loads(text: str | None) -> Any:
+    """A JSON column's text decoded as ``json.loads`` decodes it, mostly by orjson (about
+    twice as fast)."""
     if text is None:
         return None
+    data = text.encode("utf-8", "surrogatepass")
+    if _LONG_NUMBER in data.translate(_ZEROED_DIGITS):
+        return json.loads(text)
     try:
-        return orjson.loads(text)
-    except ValueError:  # orjson.JSONDecodeError is one
+        return orjson.loads(data)
+    except ValueError:  # orjson.JSONDecodeError is one: NaN, Infinity, a lone surrogate
         return json.loads(text)
 
 
@@ -71,9 +83,8 @@ _JSON_COLUMNS = frozenset({"provenance", "meta", "turns"})
 
 
 def _as_text(expression: Any, name: str) -> Any:
-    """A JSON expression read as its text, decoded by :func:`_dialogue` with orjson (about
-    twice as fast as the driver's json.loads; a value orjson refuses, such as NaN or a lone
-    surrogate, falls back to json.loads, so the values are those json.loads gives)."""
+    """A JSON expression read as its text, for :func:`_dialogue` to decode with
+    :func:`_loads` (the values are those the driver's json.loads gives)."""
     return type_coerce(cast(expression, Text), Text).label(name)
 
 
