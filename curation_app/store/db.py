@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from curation_app.errors import StorageError
 from curation_app.store.location import data_dir, database_url, redact
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic (with Mako and Pygments, which it loads) is imported where a migration runs or a
+# revision is asked of it, not at start-up: every command checks the schema, and that check
+# reads the version table and the migration files without it (see ``is_up_to_date``).
 
 __all__ = ["data_dir", "database_url", "head_revision", "is_up_to_date", "make_engine",
            "migrate", "redact", "session_factory"]
@@ -92,6 +97,8 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def _alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # noqa: PLC0415 (see the note at the top)
+
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["engine"] = engine
@@ -100,6 +107,8 @@ def _alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the newest revision. Returns (revision before, revision after)."""
+    from alembic import command  # noqa: PLC0415 (see the note at the top)
+
     cfg = _alembic_config(engine)
     try:
         before = current_revision(engine)
@@ -112,12 +121,46 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
 
 def head_revision() -> str:
     """The newest schema revision this code knows."""
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 (see the note at the top)
+
     return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 (see the top)
+
     with engine.connect() as conn:
         return MigrationContext.configure(conn).get_current_revision()
+
+
+# `revision = "0013"` and `down_revision = "0012"` (or None) as our migration files spell them
+_REVISION_LINE = re.compile(r"""^(down_)?revision(?:\s*:[^=]*)?\s*=\s*(?:"([^"\n]*)"|None)\s*$""",
+                            re.MULTILINE)
+
+
+def _head_from_files() -> str | None:
+    """The head revision read from the migration files without Alembic: the one revision no
+    other names as its parent. None for anything else (a merge, a file spelled otherwise),
+    which then goes to Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = {bool(m.group(1)): m.group(2) for m in _REVISION_LINE.finditer(path.read_text())}
+        if False not in found or True not in found or found[False] is None:
+            return None
+        revisions.add(found[False])
+        if found[True] is not None:
+            parents.add(found[True])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revisions(engine: Engine) -> list[str]:
+    """The rows of Alembic's version table (none when there is no table yet)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return []
+        return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def is_up_to_date(engine: Engine) -> bool:
@@ -125,7 +168,11 @@ def is_up_to_date(engine: Engine) -> bool:
     a full disk, a file that cannot be opened) raises StorageError with the true cause, rather
     than passing for "not initialised"."""
     try:
-        return current_revision(engine) == head_revision()
+        head = _head_from_files()
+        stored = _stored_revisions(engine)
+        if head is None or len(stored) > 1:  # what only Alembic can say (or refuse)
+            return current_revision(engine) == head_revision()
+        return stored == [head]
     except OperationalError as exc:
         raise StorageError(f"cannot read the database {redact(str(engine.url))}: "
                            f"{exc.orig}") from exc
