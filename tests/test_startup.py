@@ -58,3 +58,21 @@ def test_dedup_of_a_file_loads_no_database_layer():
     heavy = sorted(m for m in loaded if m.startswith(database) or m.split(".")[0] in (
         "openai", "pandas", "streamlit", "datasets"))
     assert heavy == [], f"`curation dedup` imported {heavy[:10]}"
+
+
+def test_an_export_loads_neither_the_checks_nor_numpy():
+    """Reached through the unit of work's repositories, which name findings only as a type."""
+    loaded = imported_modules("export", "--help")
+    assert "curation_app.services.projects" in loaded  # the command's module did load
+    assert not {"curation_app.checks", "numpy"} & loaded
+
+
+def test_loading_the_accounts_module_hashes_no_password():
+    """The dummy hash that keeps sign-in timing alike is made by the first sign-in, not by
+    every command that imports the module."""
+    env = {**os.environ, "PYTHONPATH": str(REPO_ROOT)}
+    code = ("import curation_app.services.users as u; "
+            "print(u._dummy_hash.cache_info().currsize)")
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                          text=True, check=True)
+    assert done.stdout.strip() == "0"

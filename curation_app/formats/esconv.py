@@ -153,7 +153,8 @@ def write_record(dialogue: Dialogue, vocab: Vocabulary, position: int) -> dict[s
     speaker = dict(zip((Role.SEEKER, Role.SUPPORTER), role_names(vocab), strict=True))
     turns = []
     for turn in dialogue.turns:
-        kept = dict(namespace(turn.metadata, NAME))
+        # empty metadata (most turns): nothing of this format's to add
+        kept = dict(namespace(turn.metadata, NAME)) if turn.metadata else {}
         annotation: dict[str, Any] = {}
         if turn.strategies:
             # One strategy is a string; several stay a list so the schema refuses them by name.

@@ -343,23 +343,25 @@ def _warn_order(turns: list[Turn], origin: Sequence[int], ctx: RecordContext) ->
 
 def write_record(dialogue: Dialogue, vocab: Vocabulary, position: int) -> dict[str, Any]:
     content = []
+    seeker = Role.SEEKER
     for i, turn in enumerate(dialogue.turns):
-        kept = namespace(turn.metadata, NAME)
-        if turn.role == Role.SEEKER:
-            if turn.strategies:
+        strategies = turn.strategies
+        if turn.role == seeker:
+            if strategies:
                 raise ExportError(
                     f"cannot export {dialogue_label(dialogue, position)} as extes: field "
                     f"content[{i}]: a User turn cannot carry a strategy in this format "
-                    f"(it has {', '.join(show(s) for s in turn.strategies)})"
+                    f"(it has {', '.join(show(s) for s in strategies)})"
                 )
             item: dict[str, Any] = {USER: turn.text}
         else:
             # One strategy is a string; several stay a list so the schema refuses them by name.
-            strategy: Any = (turn.strategies[0] if len(turn.strategies) == 1
-                             else list(turn.strategies) if turn.strategies else "")
+            strategy: Any = (strategies[0] if len(strategies) == 1
+                             else list(strategies) if strategies else "")
             item = {STRATEGY: strategy, AI: turn.text}
-        for key, value in kept.items():
-            item.setdefault(key, value)
+        if turn.metadata:  # empty (most turns): nothing of this format's to add
+            for key, value in namespace(turn.metadata, NAME).items():
+                item.setdefault(key, value)
         content.append(item)
     record: dict[str, Any] = {"scene": dialogue.topic, "description": dialogue.description,
                               "content": content}

@@ -146,8 +146,9 @@ def write_record(dialogue: Dialogue, vocab: Vocabulary, position: int) -> dict[s
         item: dict[str, Any] = {"speaker": vocab.role_display(turn.role), "text": turn.text}
         if turn.strategies:
             item["strategy"] = list(turn.strategies)
-        for key, value in namespace(turn.metadata, NAME).items():
-            item.setdefault(key, value)
+        if turn.metadata:  # empty (most turns): nothing of this format's to add
+            for key, value in namespace(turn.metadata, NAME).items():
+                item.setdefault(key, value)
         turns.append(item)
     record: dict[str, Any] = {
         "dialog_id": _dialog_id(dialogue, position),

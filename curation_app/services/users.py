@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -35,9 +36,15 @@ ACCOUNT_FAILURES = 5
 ADDRESS_FAILURES = 20
 WINDOW = timedelta(minutes=15)
 _hasher = PasswordHasher()
-# Verifying against this when the user does not exist keeps the timing of "no such user" and
-# "wrong password" alike, so sign-in does not reveal which names exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password")
+
+
+@cache
+def _dummy_hash() -> str:
+    """What a password is verified against when the user does not exist, so that "no such
+    user" and "wrong password" take alike long and sign-in does not reveal which names exist.
+    Made on first need, not at import: every CLI command imports this module, and hashing
+    costs a tenth of a second that an export or a check has no use for."""
+    return _hasher.hash("not-a-real-password")
 
 
 def _role(value: str) -> UserRole:
@@ -131,6 +138,9 @@ def authenticate(ctx: AppContext, name: str, password: str, *, address: str | No
     (naming the wait) while sign-in is throttled."""
     name = name.strip()
     now = now or datetime.now(UTC)
+    # Made before the user is looked up, so the first sign-in of a process pays for it
+    # whether or not the name exists.
+    dummy = _dummy_hash()
     with ctx.uow() as uow:
         refused = _throttled(uow, name, address, now)
         if refused:
@@ -141,7 +151,7 @@ def authenticate(ctx: AppContext, name: str, password: str, *, address: str | No
             user: UserRecord | None = uow.repo.get_user(name)
         except NotFoundError:
             user = None
-    stored = user.password_hash if user and user.password_hash else _DUMMY_HASH
+    stored = user.password_hash if user and user.password_hash else dummy
     try:
         _hasher.verify(stored, password)
         ok = user is not None and user.password_hash is not None

@@ -11,14 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
-from curation_app.checks.findings import Finding
 from curation_app.store.models import CheckFindingRow, CheckRunRow, utcnow
 from curation_app.store.repository import ProjectRecord
+
+if TYPE_CHECKING:
+    # Imported where findings are made: importing it loads the whole ``checks`` package
+    # (numpy, the screens), which every command would pay at start-up through the unit of work.
+    from curation_app.checks.findings import Finding
 
 
 @dataclass(frozen=True)
@@ -86,11 +90,7 @@ class CheckRepository:
             query = query.where(CheckFindingRow.kind == kind)
         query = query.order_by(CheckFindingRow.dialogue_id, CheckFindingRow.turn.nulls_first(),
                                CheckFindingRow.id)
-        return [Finding(rule=r.rule, severity=r.severity,  # type: ignore[arg-type]
-                        dialogue_id=r.dialogue_id, turn=r.turn, path=r.path,
-                        message=r.message, category=r.category, cluster=r.cluster,
-                        score=r.score)
-                for r in self.session.scalars(query)]
+        return [_finding(r) for r in self.session.scalars(query)]
 
     def runs(self, project: ProjectRecord, limit: int = 20) -> list[CheckRunRecord]:
         rows = self.session.scalars(
@@ -150,6 +150,8 @@ class CheckRepository:
 
 
 def _finding(r: CheckFindingRow) -> Finding:
+    from curation_app.checks.findings import Finding  # noqa: PLC0415 (see the import above)
+
     return Finding(rule=r.rule, severity=r.severity,  # type: ignore[arg-type]
                    dialogue_id=r.dialogue_id, turn=r.turn, path=r.path, message=r.message,
                    category=r.category, cluster=r.cluster, score=r.score)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,6 +17,10 @@ from curation_app.store.location import data_dir, database_url, redact
 
 if TYPE_CHECKING:
     from alembic.config import Config
+
+# Alembic (with Mako and Pygments, which it loads) is imported where a migration runs or a
+# revision is asked of it, not at start-up: every command checks the schema, and that check
+# reads the version table and the migration files without it (see ``is_up_to_date``).
 
 __all__ = ["data_dir", "database_url", "head_revision", "is_up_to_date", "make_engine",
            "migrate", "redact", "session_factory"]
@@ -94,7 +97,7 @@ def session_factory(engine: Engine) -> sessionmaker[Session]:
 
 
 def _alembic_config(engine: Engine) -> Config:
-    from alembic.config import Config
+    from alembic.config import Config  # noqa: PLC0415 (see the note at the top)
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -104,7 +107,7 @@ def _alembic_config(engine: Engine) -> Config:
 
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Bring the schema to the newest revision. Returns (revision before, revision after)."""
-    from alembic import command
+    from alembic import command  # noqa: PLC0415 (see the note at the top)
 
     cfg = _alembic_config(engine)
     try:
@@ -116,33 +119,48 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     return before, head_revision()
 
 
-# Every command asks whether the schema is current; alembic's script directory imports each
-# migration (and alembic itself, about half a second) to say so. The revision ids are read
-# from the migration files' text instead; alembic is loaded only to migrate.
-_REVISION_LINE = re.compile(r"""^(revision|down_revision)\s*=\s*["']([^"']+)["']""",
-                            re.MULTILINE)
-
-
-@cache
 def head_revision() -> str:
     """The newest schema revision this code knows."""
-    revisions, parents = set(), set()
-    for path in (MIGRATIONS / "versions").glob("*.py"):
-        for name, value in _REVISION_LINE.findall(path.read_text(encoding="utf-8")):
-            (revisions if name == "revision" else parents).add(value)
-    heads = revisions - parents
-    if len(heads) == 1:
-        return heads.pop()
-    from alembic.script import ScriptDirectory  # an unusual chain: let alembic decide
+    from alembic.script import ScriptDirectory  # noqa: PLC0415 (see the note at the top)
 
     return ScriptDirectory(str(MIGRATIONS)).get_current_head() or ""
 
 
 def current_revision(engine: Engine) -> str | None:
+    from alembic.runtime.migration import MigrationContext  # noqa: PLC0415 (see the top)
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+# `revision = "0013"` and `down_revision = "0012"` (or None) as our migration files spell them
+_REVISION_LINE = re.compile(r"""^(down_)?revision(?:\s*:[^=]*)?\s*=\s*(?:"([^"\n]*)"|None)\s*$""",
+                            re.MULTILINE)
+
+
+def _head_from_files() -> str | None:
+    """The head revision read from the migration files without Alembic: the one revision no
+    other names as its parent. None for anything else (a merge, a file spelled otherwise),
+    which then goes to Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = {bool(m.group(1)): m.group(2) for m in _REVISION_LINE.finditer(path.read_text())}
+        if False not in found or True not in found or found[False] is None:
+            return None
+        revisions.add(found[False])
+        if found[True] is not None:
+            parents.add(found[True])
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revisions(engine: Engine) -> list[str]:
+    """The rows of Alembic's version table (none when there is no table yet)."""
     with engine.connect() as conn:
         if not inspect(conn).has_table("alembic_version"):
-            return None
-        return conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            return []
+        return list(conn.execute(text("SELECT version_num FROM alembic_version")).scalars())
 
 
 def is_up_to_date(engine: Engine) -> bool:
@@ -150,7 +168,11 @@ def is_up_to_date(engine: Engine) -> bool:
     a full disk, a file that cannot be opened) raises StorageError with the true cause, rather
     than passing for "not initialised"."""
     try:
-        return current_revision(engine) == head_revision()
+        head = _head_from_files()
+        stored = _stored_revisions(engine)
+        if head is None or len(stored) > 1:  # what only Alembic can say (or refuse)
+            return current_revision(engine) == head_revision()
+        return stored == [head]
     except OperationalError as exc:
         raise StorageError(f"cannot read the database {redact(str(engine.url))}: "
                            f"{exc.orig}") from exc

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, delete, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
-from curation_app.checks.findings import Finding
 from curation_app.errors import NotFoundError
 from curation_app.store.models import (
     AuditEventRow,
@@ -25,6 +24,11 @@ from curation_app.store.models import (
     UserRow,
     utcnow,
 )
+
+if TYPE_CHECKING:
+    # Only a type here: importing it loads the whole ``checks`` package (numpy, the screens)
+    # at every command's start-up.
+    from curation_app.checks.findings import Finding
 
 
 @dataclass(frozen=True)
