@@ -210,6 +210,9 @@ def one_size(n: int, url: str, workdir: Path, baselines: bool,
              baseline_sample: int) -> list[Row]:
     env = {**os.environ, "CURATION_DATABASE_URL": url,
            "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    # Python caches compiled modules unless told not to; a sandbox that sets this would make
+    # every command recompile the package (about half a second) where no user's install does.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     corpus = workdir / f"extes_{n}.json"
     if not corpus.exists():
         t0 = time.perf_counter()
