@@ -119,3 +119,34 @@ def test_a_large_import_leaves_postgresql_planner_statistics_current(ctx, tmp_pa
     with ctx.engine.connect() as conn:
         rows = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'dialogues'"))
         assert rows.scalar_one() == 1200  # -1 (never analysed) without the refresh
+
+
+def test_revision_zero_holds_each_dialogues_draft_in_id_order(ctx):
+    """PostgreSQL writes revision 0 from the dialogue rows just copied (INSERT ... SELECT),
+    SQLite from the values in hand: on both, each revision is its dialogue's draft, stamped
+    with the dialogue's time, and revision ids follow dialogue ids."""
+    from sqlalchemy import text
+
+    created = create_project(ctx.uow(), LEAD, "p", "extes")
+    dialogues = [
+        Dialogue(turns=[Turn(Role.SEEKER, f"text {i} \u00e9\u2028", [], {"extes": {"n": i}}),
+                        Turn(Role.SUPPORTER, "ok", [EXTES.strategy_names[i]])],
+                 language="en", topic=EXTES.topics[i], emotion=None if i else "sad",
+                 description=None if i == 1 else f"case {i}", status=Status.DRAFT,
+                 source=Source.IMPORTED)
+        for i in range(3)]
+    with ctx.uow() as uow:
+        ids = uow.repo.add_dialogues(created, dialogues, author="lead", note=None)
+        uow.commit()
+    with ctx.uow() as uow:
+        for i, dialogue in zip(ids, dialogues, strict=True):
+            got = uow.repo.get_dialogue(i)
+            (rev,) = uow.repo.revisions(i)
+            assert (rev.number, rev.turns, rev.topic, rev.emotion, rev.description,
+                    rev.author, rev.note, rev.seconds_spent) == (
+                0, dialogue.turns, dialogue.topic, dialogue.emotion, dialogue.description,
+                "lead", None, None)
+            assert rev.created_at == got.created_at
+    with ctx.engine.connect() as conn:
+        pairs = conn.execute(text("SELECT dialogue_id FROM revisions ORDER BY id")).scalars()
+        assert list(pairs) == ids
