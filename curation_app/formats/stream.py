@@ -19,12 +19,10 @@ from __future__ import annotations
 
 import codecs
 import json
-import queue
 import re
-import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, Any, TypeVar
+from typing import IO, Any
 
 import orjson
 
@@ -269,55 +267,3 @@ def parse_line(line: str, hook: Any = None) -> tuple[Any, str | None]:
         return None, "not valid JSON: nested too deeply to read"
     except ValueError as exc:
         return None, f"not valid JSON: {exc}"
-
-
-_T = TypeVar("_T")
-_DONE = object()
-
-
-def read_ahead(items: Iterable[_T], depth: int = 1) -> Iterator[_T]:
-    """``items``, in order, while a thread already reads the next ``depth`` of them.
-
-    An import reads and checks a batch in Python while the database writes the one before
-    (PostgreSQL in its own process, SQLite with the GIL released), so the two overlap instead
-    of taking turns. An exception of the reader is raised here, where the item would have
-    come; when the consumer stops early, the reader stops too and closes ``items``."""
-    handoff: queue.Queue[Any] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def hand(item: Any) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        source = iter(items)
-        try:
-            for item in source:
-                if not hand((item, None)):
-                    return
-            hand((_DONE, None))
-        except BaseException as exc:  # handed on whole, raised in the consumer
-            hand((_DONE, exc))
-        finally:
-            close = getattr(source, "close", None)
-            if close is not None:
-                close()
-
-    reader = threading.Thread(target=produce, name="read-ahead", daemon=True)
-    reader.start()
-    try:
-        while True:
-            item, exc = handoff.get()
-            if exc is not None:
-                raise exc
-            if item is _DONE:
-                return
-            yield item
-    finally:
-        stop.set()
-        reader.join()

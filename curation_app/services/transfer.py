@@ -8,7 +8,6 @@ read to list every refusal) and rolls everything back.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -16,7 +15,6 @@ from curation_app import formats
 from curation_app.domain import Dialogue, Source, Status
 from curation_app.errors import ImportRefusedError, InvalidInputError, RecordProblem
 from curation_app.formats.label_map import LabelMap
-from curation_app.formats.stream import read_ahead
 from curation_app.presets import LabelKind
 from curation_app.services.permissions import Actor, require
 from curation_app.store import UnitOfWork
@@ -115,41 +113,39 @@ def import_file(uow: UnitOfWork, actor: Actor, path: str | Path, fmt: str, proje
         warnings: list[RecordProblem] = []
         new_labels: dict[LabelKind, list[str]] = {}
         imported = turns = 0
-        # The next batch is read and checked while this one is written.
-        with closing(read_ahead(records)) as batches:
-            for batch in batches:
-                refused.extend(batch.refused)
-                warnings.extend(batch.warnings)
-                accepted = []
-                for parsed in batch.records:
-                    if mapping is not None:
-                        parsed = replace(parsed, dialogue=mapping.apply(parsed.dialogue),
-                                         unknown_labels=[u for u in parsed.unknown_labels
-                                                         if not (u.kind == "emotion"
-                                                                 and mapping.drop_emotions)])
-                    if parsed.unknown_labels and not add_labels:
-                        refused.extend(
-                            RecordProblem(parsed.index, u.field,
-                                          f"{u.kind} {u.label!r} is not in project {project}'s "
-                                          f"vocabulary (pass --add-labels to add it)",
-                                          parsed.record_id)
-                            for u in parsed.unknown_labels
-                        )
-                        continue
-                    for u in parsed.unknown_labels:
-                        new_labels.setdefault(u.kind, [])
-                        if u.label not in new_labels[u.kind]:
-                            new_labels[u.kind].append(u.label)
-                    accepted.append(parsed)
-                if refused and not skip_invalid:
-                    continue  # nothing more is written; reading on collects every refusal
-                dialogues = [p.dialogue for p in accepted]
-                for d in dialogues:  # fresh from the reader: set in place (no copy per record)
-                    d.status, d.source = initial_status, Source.IMPORTED
-                    d.language = d.language or vocab.language
-                writer.add(dialogues)
-                imported += len(dialogues)
-                turns += sum(len(d.turns) for d in dialogues)
+        for batch in records:
+            refused.extend(batch.refused)
+            warnings.extend(batch.warnings)
+            accepted = []
+            for parsed in batch.records:
+                if mapping is not None:
+                    parsed = replace(parsed, dialogue=mapping.apply(parsed.dialogue),
+                                     unknown_labels=[u for u in parsed.unknown_labels
+                                                     if not (u.kind == "emotion"
+                                                             and mapping.drop_emotions)])
+                if parsed.unknown_labels and not add_labels:
+                    refused.extend(
+                        RecordProblem(parsed.index, u.field,
+                                      f"{u.kind} {u.label!r} is not in project {project}'s "
+                                      f"vocabulary (pass --add-labels to add it)",
+                                      parsed.record_id)
+                        for u in parsed.unknown_labels
+                    )
+                    continue
+                for u in parsed.unknown_labels:
+                    new_labels.setdefault(u.kind, [])
+                    if u.label not in new_labels[u.kind]:
+                        new_labels[u.kind].append(u.label)
+                accepted.append(parsed)
+            if refused and not skip_invalid:
+                continue  # nothing more is written; reading on collects every refusal
+            dialogues = [p.dialogue for p in accepted]
+            for d in dialogues:  # fresh from the reader: set in place (no copy per record)
+                d.status, d.source = initial_status, Source.IMPORTED
+                d.language = d.language or vocab.language
+            writer.add(dialogues)
+            imported += len(dialogues)
+            turns += sum(len(d.turns) for d in dialogues)
 
         refused.sort(key=lambda p: p.index)
         if refused and not skip_invalid:
