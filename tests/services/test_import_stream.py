@@ -150,3 +150,32 @@ def test_revision_zero_holds_each_dialogues_draft_in_id_order(ctx):
     with ctx.engine.connect() as conn:
         pairs = conn.execute(text("SELECT dialogue_id FROM revisions ORDER BY id")).scalars()
         assert list(pairs) == ids
+
+
+def test_lz4_packing_stays_inside_the_import_transaction(ctx, tmp_path):
+    """On PostgreSQL the bulk writer packs the turns it stores with LZ4 (when the server has
+    it) for that transaction only: the rows read back the same, and the connection goes back
+    to the pool with the server's own setting."""
+    from sqlalchemy import text
+
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("TOAST compression is PostgreSQL's")
+    with ctx.engine.connect() as conn:
+        before = conn.execute(text("SHOW default_toast_compression")).scalar_one()
+    create_project(ctx.uow(), LEAD, "p", "extes")
+    records = [_record(i) for i in range(3)]
+    records[0]["content"][0]["User"] = "long words " * 400  # past the 2 kB TOAST threshold
+    transfer.import_file(ctx.uow(), LEAD, _file(tmp_path, records), "extes", "p")
+    with ctx.engine.connect() as conn:
+        assert conn.execute(text("SHOW default_toast_compression")).scalar_one() == before
+        lz4 = conn.execute(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                                "WHERE name = 'default_toast_compression'")).scalar_one()
+        packed = conn.execute(text(
+            "SELECT pg_column_compression(d.turns), pg_column_compression(r.turns) "
+            "FROM dialogues d JOIN revisions r ON r.dialogue_id = d.id "
+            "WHERE d.description = 'case 0'")).all()
+    if lz4:
+        assert packed == [("lz4", "lz4")]
+    with ctx.uow() as uow:
+        (first, *_) = uow.repo.list_dialogues(uow.repo.get_project("p"))
+        assert first.turns[0].text == "long words " * 400
