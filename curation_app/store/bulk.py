@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import Column, Table, text
 from sqlalchemy.orm import Session
 
@@ -152,7 +153,7 @@ class DialogueWriter:
             quoted = ", ".join(f'"{n}"' for n in names)
             with cursor.copy(f'COPY dialogues ("id", {quoted}) FROM STDIN') as copy:
                 for i, row in zip(ids, rows, strict=True):
-                    copy.write_row((i, *(Jsonb(dumps(row[n]), dumps=_as_is)
+                    copy.write_row((i, *(Jsonb(_jsonb_text(n, row[n], dumps), dumps=_as_is)
                                          if n in json_columns and row[n] is not None
                                          else row[n] for n in names)))
             self._copy_revisions(cursor, ids, list(self._revision_row(0, rows[0])))
@@ -194,8 +195,22 @@ def _fast_compression(conn: Any) -> None:
         "WHERE name = 'default_toast_compression' AND 'lz4' = ANY(enumvals)"))
 
 
-def _as_is(value: str) -> str:
+def _as_is(value: str | bytes) -> str | bytes:
     return value
+
+
+def _jsonb_text(name: str, value: Any, dumps: Callable[[Any], str]) -> str | bytes:
+    """JSON text of ``value`` for a JSONB column. The server parses it into the same value
+    whatever the spacing and escaping, so turns holding only strings (roles, texts,
+    strategies: the common case) go through orjson, several times faster than ``json``; a
+    turn with metadata (any JSON, NaN included, which orjson would write as null) and
+    anything orjson refuses (a lone surrogate) take ``dumps`` as before."""
+    if name == "turns" and not any("metadata" in t for t in value):
+        try:
+            return orjson.dumps(value)
+        except orjson.JSONEncodeError:
+            pass
+    return dumps(value)
 
 
 def _default(default: Any) -> Any:
