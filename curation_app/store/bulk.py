@@ -7,7 +7,9 @@ would have written, byte for byte: every column is bound through its SQLAlchemy 
 processor (JSON text, timestamps, booleans), and ids are the ones the database would have given
 (SQLite: the next rowid, which the first row of a batch asks for and the rest continue while
 this transaction holds the write lock; PostgreSQL: the table's own sequence). A dialogue's turns
-are serialised once and stored in the dialogue and its revision alike.
+are serialised once and stored in the dialogue and its revision alike; on PostgreSQL revision 0
+is copied by the server from the dialogue row just written, so it parses and compresses each
+turns value once.
 """
 
 from __future__ import annotations
