@@ -119,3 +119,65 @@ def test_a_large_import_leaves_postgresql_planner_statistics_current(ctx, tmp_pa
     with ctx.engine.connect() as conn:
         rows = conn.execute(text("SELECT reltuples FROM pg_class WHERE relname = 'dialogues'"))
         assert rows.scalar_one() == 1200  # -1 (never analysed) without the refresh
+
+
+def test_revision_zero_holds_each_dialogues_draft_in_id_order(ctx):
+    """PostgreSQL writes revision 0 from the dialogue rows just copied (INSERT ... SELECT),
+    SQLite from the values in hand: on both, each revision is its dialogue's draft, stamped
+    with the dialogue's time, and revision ids follow dialogue ids."""
+    from sqlalchemy import text
+
+    created = create_project(ctx.uow(), LEAD, "p", "extes")
+    dialogues = [
+        # turns with metadata take json.dumps, plain ones orjson: both must read back the same
+        Dialogue(turns=[Turn(Role.SEEKER, f"text {i} \u00e9\u2028 \"q\" \U0001f600", [],
+                             {"extes": {"n": i}} if i == 0 else {}),
+                        Turn(Role.SUPPORTER, "ok", [EXTES.strategy_names[i]])],
+                 language="en", topic=EXTES.topics[i], emotion=None if i else "sad",
+                 description=None if i == 1 else f"case {i}", status=Status.DRAFT,
+                 source=Source.IMPORTED)
+        for i in range(3)]
+    with ctx.uow() as uow:
+        ids = uow.repo.add_dialogues(created, dialogues, author="lead", note=None)
+        uow.commit()
+    with ctx.uow() as uow:
+        for i, dialogue in zip(ids, dialogues, strict=True):
+            got = uow.repo.get_dialogue(i)
+            (rev,) = uow.repo.revisions(i)
+            assert (rev.number, rev.turns, rev.topic, rev.emotion, rev.description,
+                    rev.author, rev.note, rev.seconds_spent) == (
+                0, dialogue.turns, dialogue.topic, dialogue.emotion, dialogue.description,
+                "lead", None, None)
+            assert rev.created_at == got.created_at
+    with ctx.engine.connect() as conn:
+        pairs = conn.execute(text("SELECT dialogue_id FROM revisions ORDER BY id")).scalars()
+        assert list(pairs) == ids
+
+
+def test_lz4_packing_stays_inside_the_import_transaction(ctx, tmp_path):
+    """On PostgreSQL the bulk writer packs the turns it stores with LZ4 (when the server has
+    it) for that transaction only: the rows read back the same, and the connection goes back
+    to the pool with the server's own setting."""
+    from sqlalchemy import text
+
+    if ctx.engine.dialect.name != "postgresql":
+        pytest.skip("TOAST compression is PostgreSQL's")
+    with ctx.engine.connect() as conn:
+        before = conn.execute(text("SHOW default_toast_compression")).scalar_one()
+    create_project(ctx.uow(), LEAD, "p", "extes")
+    records = [_record(i) for i in range(3)]
+    records[0]["content"][0]["User"] = "long words " * 400  # past the 2 kB TOAST threshold
+    transfer.import_file(ctx.uow(), LEAD, _file(tmp_path, records), "extes", "p")
+    with ctx.engine.connect() as conn:
+        assert conn.execute(text("SHOW default_toast_compression")).scalar_one() == before
+        lz4 = conn.execute(text("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                                "WHERE name = 'default_toast_compression'")).scalar_one()
+        packed = conn.execute(text(
+            "SELECT pg_column_compression(d.turns), pg_column_compression(r.turns) "
+            "FROM dialogues d JOIN revisions r ON r.dialogue_id = d.id "
+            "WHERE d.description = 'case 0'")).all()
+    if lz4:
+        assert packed == [("lz4", "lz4")]
+    with ctx.uow() as uow:
+        (first, *_) = uow.repo.list_dialogues(uow.repo.get_project("p"))
+        assert first.turns[0].text == "long words " * 400
