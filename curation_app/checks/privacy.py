@@ -34,6 +34,7 @@ import numpy as np
 import phonenumbers
 
 from curation_app.checks.findings import CheckConfig, Finding
+from curation_app.checks.text import class_mask
 from curation_app.domain import Dialogue
 
 PLACEHOLDERS: dict[str, str] = {
@@ -304,11 +305,9 @@ _TABLE_LIMIT = 0x20000  # no digit nor space lies beyond; higher code points are
 def _char_flags() -> np.ndarray:
     """The classes above per code point below ``_TABLE_LIMIT`` (the last entry: none)."""
     flags = np.zeros(_TABLE_LIMIT + 1, dtype=np.uint8)
-    chars = [chr(c) for c in range(_TABLE_LIMIT)]
-    flags[:_TABLE_LIMIT] |= np.fromiter((c.isdecimal() for c in chars), dtype=bool,
-                                        count=_TABLE_LIMIT) * np.uint8(_SPECIAL)
-    flags[:_TABLE_LIMIT] |= np.fromiter((c.isspace() for c in chars), dtype=bool,
-                                        count=_TABLE_LIMIT) * np.uint8(_SPACE)
+    # a str pattern's \d is str.isdecimal and its \s str.isspace
+    flags[:_TABLE_LIMIT] |= class_mask(r"\d", _TABLE_LIMIT) * np.uint8(_SPECIAL)
+    flags[:_TABLE_LIMIT] |= class_mask(r"\s", _TABLE_LIMIT) * np.uint8(_SPACE)
     for lo, hi in ((0x3400, 0x9FFF), (0xF900, 0xFAFF)):  # the ranges of _CJK
         flags[lo:hi + 1] |= _SPECIAL
     flags[ord("@")] |= _SPECIAL
