@@ -23,6 +23,7 @@ the value itself.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections.abc import Collection, Iterable, Sequence
@@ -359,9 +360,14 @@ def _flagged(texts: Sequence[str]) -> list[int]:
 def scan_many(texts: Sequence[str]) -> list[list[Hit]]:
     """``[scan(t) for t in texts]``, computed a batch at a time (see above)."""
     out: list[list[Hit]] = [[] for _ in texts]
-    for i in _flagged(texts):
-        out[i] = scan(texts[i])
+    for i, hits in _scan_flagged(texts).items():
+        out[i] = hits
     return out
+
+
+def _scan_flagged(texts: Sequence[str]) -> dict[int, list[Hit]]:
+    """The hits of the texts that have any, by index: :func:`scan` of the flagged texts."""
+    return {i: hits for i in _flagged(texts) if (hits := scan(texts[i]))}
 
 
 def redact(text: str, hits: Iterable[Hit]) -> str:
@@ -411,20 +417,27 @@ def scan_dialogue(dialogue: Dialogue) -> list[Located]:
     return out
 
 
-def _fields(dialogue: Dialogue) -> list[tuple[str, int | None, str]]:
-    """(path, turn, text) of every field the scan reads, in scan_dialogue's order."""
-    out = [(name, None, value) for name in ("topic", "description")
-           if (value := getattr(dialogue, name))]
-    out += [(f"turns[{i}].text", i, turn.text) for i, turn in enumerate(dialogue.turns)]
-    return out
-
-
 def scan_dialogues(dialogues: Sequence[Dialogue]) -> list[list[Located]]:
-    """``[scan_dialogue(d) for d in dialogues]``, with the texts scanned as one batch."""
-    fields = [_fields(d) for d in dialogues]
-    hits = iter(scan_many([text for f in fields for _, _, text in f]))
-    return [[Located(path, turn, h) for path, turn, _ in f for h in next(hits)]
-            for f in fields]
+    """``[scan_dialogue(d) for d in dialogues]``, with the texts scanned as one batch. A
+    field's path is only spelled out for the few fields with a hit."""
+    texts: list[str] = []
+    firsts: list[int] = []  # where each dialogue's texts begin in ``texts``
+    named: list[list[str]] = []  # the dialogue's topic and description, when set
+    for dialogue in dialogues:
+        firsts.append(len(texts))
+        names = [name for name in ("topic", "description") if getattr(dialogue, name)]
+        named.append(names)
+        texts += [getattr(dialogue, name) for name in names]
+        texts += [turn.text for turn in dialogue.turns]
+    out: list[list[Located]] = [[] for _ in dialogues]
+    for i, hits in sorted(_scan_flagged(texts).items()):
+        k = bisect.bisect_right(firsts, i) - 1
+        at = i - firsts[k]
+        fields = named[k]
+        path, turn = ((fields[at], None) if at < len(fields)
+                      else (f"turns[{at - len(fields)}].text", at - len(fields)))
+        out[k] += [Located(path, turn, h) for h in hits]
+    return out
 
 
 class PrivacyScreen:
