@@ -278,6 +278,8 @@ def scan(text: str) -> list[Hit]:
     for pattern in _ZH_NAMES if has_cjk else ():
         found["name"] += [m.span(1) for m in pattern.finditer(text)]
 
+    if not any(found.values()):
+        return []
     taken: list[tuple[int, int]] = []
     hits: list[Hit] = []
     for kind in ORDER:
@@ -366,8 +368,18 @@ def scan_many(texts: Sequence[str]) -> list[list[Hit]]:
 
 
 def _scan_flagged(texts: Sequence[str]) -> dict[int, list[Hit]]:
-    """The hits of the texts that have any, by index: :func:`scan` of the flagged texts."""
-    return {i: hits for i in _flagged(texts) if (hits := scan(texts[i]))}
+    """The hits of the texts that have any, by index: :func:`scan` of the flagged texts, each
+    distinct text once (a batch repeats its topics, and the descriptions made of them)."""
+    scanned: dict[str, list[Hit]] = {}
+    out: dict[int, list[Hit]] = {}
+    for i in _flagged(texts):
+        text = texts[i]
+        hits = scanned.get(text)
+        if hits is None:
+            hits = scanned[text] = scan(text)
+        if hits:
+            out[i] = list(hits)
+    return out
 
 
 def redact(text: str, hits: Iterable[Hit]) -> str:

@@ -46,8 +46,11 @@ def test_scan_dialogues_is_scan_dialogue_of_each() -> None:
 
 
 def test_scan_many_is_scan_of_each() -> None:
-    texts = PLAIN + FAULTS + [t.upper() for t in FAULTS] + ["", " "]
-    assert scan_many(texts) == [scan(t) for t in texts]
+    texts = PLAIN + FAULTS + [t.upper() for t in FAULTS] + ["", " "] + FAULTS  # twice
+    found = scan_many(texts)
+    assert found == [scan(t) for t in texts]
+    # a text seen twice is scanned once, but each gets a list of its own
+    assert found[len(PLAIN)] and found[len(PLAIN)] is not found[-len(FAULTS)]
     assert scan_many([]) == []
 
 
