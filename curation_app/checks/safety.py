@@ -127,7 +127,9 @@ class SafetyScreen:
                             and not category.negated_en(words, i)):
                         found[category.name] = Hit(category, " ".join(phrase))
         if not text.isascii() and not self._chinese_first.isdisjoint(folded):
-            for char in self._chinese_first.intersection(folded):
+            # in the order the first characters occur in the text: a set's own order changes
+            # with the process's string hashing, and with it which phrase was reported
+            for char in sorted(self._chinese_first.intersection(folded), key=folded.find):
                 for phrase, category in self.chinese[char]:
                     if category.name in found or role not in category.roles:
                         continue

@@ -4,7 +4,10 @@ batches where nothing or everything is found."""
 
 from __future__ import annotations
 
+import os
 import random
+import subprocess
+import sys
 from dataclasses import replace
 
 from curation_app.checks import DialogueChecker
@@ -72,3 +75,17 @@ def test_a_batch_check_is_the_check_of_each_dialogue(extes) -> None:
         assert checker.check_many(dialogues) == expected
         kinds |= {f.kind for f in expected}
     assert kinds == {"lint", "safety", "privacy"}
+
+
+def test_the_chinese_phrase_reported_does_not_depend_on_string_hashing() -> None:
+    # Two contempt phrases in one turn: the one that comes first in the text is reported, in
+    # every process (a set's order, which it once followed, changes with PYTHONHASHSEED).
+    code = ("from curation_app.checks.safety import default_screen\n"
+            "from curation_app.domain import Role\n"
+            "s = default_screen()\n"
+            "print([h.phrase for t in ('你怎么这么笨，哭什么哭！', '哭什么哭！你怎么这么笨')"
+            " for h in s.screen(t, Role.SUPPORTER)])\n")
+    seen = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
+            for seed in range(6)}
+    assert seen == {"['你怎么这么笨', '哭什么哭']\n"}
