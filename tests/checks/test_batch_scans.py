@@ -89,3 +89,27 @@ def test_the_chinese_phrase_reported_does_not_depend_on_string_hashing() -> None
                            check=True, env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout
             for seed in range(6)}
     assert seen == {"['你怎么这么笨', '哭什么哭']\n"}
+
+
+def test_a_check_run_pauses_the_collector_and_restores_it() -> None:
+    import gc
+
+    from curation_app.services.checks import _collector_paused
+
+    assert gc.isenabled()
+    with _collector_paused():
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    try:
+        with _collector_paused():
+            raise RuntimeError("a failing run")
+    except RuntimeError:
+        pass
+    assert gc.isenabled()
+    gc.disable()  # a caller that switched it off keeps it off
+    try:
+        with _collector_paused():
+            pass
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
