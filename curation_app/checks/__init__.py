@@ -18,6 +18,8 @@ editor calls it on every save); :func:`dedup_findings` runs over a whole corpus.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -39,7 +41,7 @@ from curation_app.checks.findings import (
     Severity,
     validate_settings,
 )
-from curation_app.checks.lint import Linter
+from curation_app.checks.lint import Linter, artefact_suspects
 from curation_app.checks.privacy import PrivacyScreen
 from curation_app.checks.safety import Hit, default_screen
 from curation_app.checks.schema import check_format, validator_for
@@ -72,15 +74,25 @@ class DialogueChecker:
     def check_many(self, dialogues: Sequence[Dialogue]) -> list[Finding]:
         """The findings of every dialogue, in the order :meth:`check` would give them one
         dialogue after the other; the privacy scan reads the batch's texts in one pass."""
-        screened: list[list[list[Hit]] | None] = [None] * len(dialogues)
+        texts = [t.text for d in dialogues for t in d.turns]
+        # dialogue k's turns are texts[firsts[k]:firsts[k + 1]]
+        firsts = list(itertools.accumulate((len(d.turns) for d in dialogues), initial=0))
+        screened: list[dict[int, list[Hit]] | None] = [None] * len(dialogues)
         if self.screen is not None:
-            hits = iter(self.screen.screen_many([t.text for d in dialogues for t in d.turns],
-                                                [t.role for d in dialogues for t in d.turns]))
-            screened = [[next(hits) for _ in d.turns] for d in dialogues]
+            by_turn: list[dict[int, list[Hit]]] = [{} for _ in dialogues]
+            for i, hits in self.screen.screen_flagged(
+                    texts, [t.role for d in dialogues for t in d.turns]).items():
+                k = bisect.bisect_right(firsts, i) - 1
+                by_turn[k][i - firsts[k]] = hits
+            screened = list(by_turn)
+        suspects: list[list[bool] | None] = [None] * len(dialogues)
+        if self.linter is not None and self.config.enabled("lint.prompt_artefact"):
+            flags = artefact_suspects(texts)
+            suspects = [flags[a:b] for a, b in itertools.pairwise(firsts)]
         private: list[list[Finding]] = (self.privacy.check_many(dialogues, self.config)
                                         if self.privacy is not None else [[]] * len(dialogues))
-        return [f for d, s, p in zip(dialogues, screened, private, strict=True)
-                for f in (*self._check(d, s), *p)]
+        return [f for d, s, a, p in zip(dialogues, screened, suspects, private, strict=True)
+                for f in (*self._check(d, s, a), *p)]
 
     def check(self, dialogue: Dialogue) -> list[Finding]:
         out = self._check(dialogue)
@@ -88,13 +100,13 @@ class DialogueChecker:
             out += self.privacy.check(dialogue, self.config)
         return out
 
-    def _check(self, dialogue: Dialogue,
-               screened: list[list[Hit]] | None = None) -> list[Finding]:
+    def _check(self, dialogue: Dialogue, screened: dict[int, list[Hit]] | None = None,
+               suspects: list[bool] | None = None) -> list[Finding]:
         out: list[Finding] = []
         if self.validator is not None:
             out += check_format(dialogue, self.vocab, self.config, self.validator, self.fmt)
         if self.linter is not None:
-            out += self.linter.check(dialogue)
+            out += self.linter.check(dialogue, suspects)
         if self.screen is not None:
             out += self.screen.check(dialogue, self.vocab, self.config, screened)
         return out

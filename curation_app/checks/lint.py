@@ -8,8 +8,11 @@ every save and on 100k dialogues. The vocabulary is the only source of labels.
 
 from __future__ import annotations
 
+import bisect
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+
+import numpy as np
 
 from curation_app.checks.findings import CheckConfig, Finding
 from curation_app.domain import Dialogue, Role
@@ -42,6 +45,46 @@ def _may_hold_artefact(lowered: str) -> bool:
             or "language model" in lowered or "artificial intelligence" in lowered
             or "作为" in lowered or "我是" in lowered or "我只是" in lowered or "{" in lowered
             or "}" in lowered or "<|" in lowered or "inst]" in lowered)
+
+
+# What an ASCII text needs for _artefact to find anything in it: a colon (every speaker label
+# ends with one; the full-width one is not ASCII) or one of the cues of _may_hold_artefact,
+# widened to single characters where that is simpler ("<|" and "inst]" to "<" and "]"). The
+# bytes are or-ed with 0x20, which lower-cases letters and keeps every cue findable (it makes
+# "]" a "}" and the NUL before each text a space, so " ai" also finds "ai" opening a text).
+_CUES = (b":", b"`", b"{", b"}", b"<", b" ai", b"language model", b"artificial intelligence")
+
+
+def _found(data: bytes, cue: bytes, starts: list[int]) -> Iterator[int]:
+    """The texts (by index) in which ``cue`` occurs: bytes.find, jumping to the next text
+    after each hit, so that a cue found everywhere costs one find a text."""
+    at = data.find(cue)
+    while at != -1:
+        k = bisect.bisect_right(starts, at) - 1
+        yield k
+        at = data.find(cue, starts[k + 1])
+
+
+def artefact_suspects(texts: Sequence[str]) -> list[bool]:
+    """For each text, whether :meth:`Linter._artefact` may find something in it: False only
+    for ASCII texts with none of the cues above. The texts are searched all at once (the
+    per-text tests cost more than the rest of the lint rules together)."""
+    out = [not t.isascii() for t in texts]
+    plain = [i for i, other in enumerate(out) if not other]
+    if not plain:
+        return out
+    chunk = [texts[i] for i in plain]
+    data = (np.frombuffer(("\x00" + "\x00".join(chunk)).encode("ascii"), dtype=np.uint8)
+            | 0x20).tobytes()
+    present = [cue for cue in _CUES if cue in data]
+    if present:
+        # text k follows the NUL at starts[k]; the last entry is the end
+        ends = np.cumsum(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)) + 1)
+        starts = [0, *ends.tolist()]
+        for cue in present:
+            for k in _found(data, cue, starts):
+                out[plain[k]] = True
+    return out
 
 
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
@@ -77,7 +120,10 @@ class Linter:
         self.max_chars = bounds["max_turn_chars"]
         self.on = {rule for rule, s in config.rules.items() if s.enabled}
 
-    def check(self, dialogue: Dialogue) -> list[Finding]:
+    def check(self, dialogue: Dialogue, suspects: Sequence[bool] | None = None) -> list[Finding]:
+        """The lint findings of ``dialogue``; ``suspects``, per turn, from
+        :func:`artefact_suspects` when a batch was looked at at once (a turn marked False
+        cannot hold a prompt artefact)."""
         on, config, did = self.on, self.config, dialogue.id
         out: list[Finding] = []
         add = out.append
@@ -119,7 +165,7 @@ class Linter:
                                            f"looks {wrong}, but the project is "
                                            f"{'Chinese' if self.language == 'zh' else 'English'}"
                                            f": {_quote(text)}"))
-                if check_artefact:
+                if check_artefact and (suspects is None or suspects[i]):
                     artefact = self._artefact(text)
                     if artefact:
                         add(config.finding("lint.prompt_artefact", did, i, f"turns[{i}].text",

@@ -23,6 +23,7 @@ the value itself.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections.abc import Collection, Iterable, Sequence
@@ -34,6 +35,7 @@ import numpy as np
 import phonenumbers
 
 from curation_app.checks.findings import CheckConfig, Finding
+from curation_app.checks.text import class_mask
 from curation_app.domain import Dialogue
 
 PLACEHOLDERS: dict[str, str] = {
@@ -276,6 +278,8 @@ def scan(text: str) -> list[Hit]:
     for pattern in _ZH_NAMES if has_cjk else ():
         found["name"] += [m.span(1) for m in pattern.finditer(text)]
 
+    if not any(found.values()):
+        return []
     taken: list[tuple[int, int]] = []
     hits: list[Hit] = []
     for kind in ORDER:
@@ -304,11 +308,9 @@ _TABLE_LIMIT = 0x20000  # no digit nor space lies beyond; higher code points are
 def _char_flags() -> np.ndarray:
     """The classes above per code point below ``_TABLE_LIMIT`` (the last entry: none)."""
     flags = np.zeros(_TABLE_LIMIT + 1, dtype=np.uint8)
-    chars = [chr(c) for c in range(_TABLE_LIMIT)]
-    flags[:_TABLE_LIMIT] |= np.fromiter((c.isdecimal() for c in chars), dtype=bool,
-                                        count=_TABLE_LIMIT) * np.uint8(_SPECIAL)
-    flags[:_TABLE_LIMIT] |= np.fromiter((c.isspace() for c in chars), dtype=bool,
-                                        count=_TABLE_LIMIT) * np.uint8(_SPACE)
+    # a str pattern's \d is str.isdecimal and its \s str.isspace
+    flags[:_TABLE_LIMIT] |= class_mask(r"\d", _TABLE_LIMIT) * np.uint8(_SPECIAL)
+    flags[:_TABLE_LIMIT] |= class_mask(r"\s", _TABLE_LIMIT) * np.uint8(_SPACE)
     for lo, hi in ((0x3400, 0x9FFF), (0xF900, 0xFAFF)):  # the ranges of _CJK
         flags[lo:hi + 1] |= _SPECIAL
     flags[ord("@")] |= _SPECIAL
@@ -360,8 +362,23 @@ def _flagged(texts: Sequence[str]) -> list[int]:
 def scan_many(texts: Sequence[str]) -> list[list[Hit]]:
     """``[scan(t) for t in texts]``, computed a batch at a time (see above)."""
     out: list[list[Hit]] = [[] for _ in texts]
+    for i, hits in _scan_flagged(texts).items():
+        out[i] = hits
+    return out
+
+
+def _scan_flagged(texts: Sequence[str]) -> dict[int, list[Hit]]:
+    """The hits of the texts that have any, by index: :func:`scan` of the flagged texts, each
+    distinct text once (a batch repeats its topics, and the descriptions made of them)."""
+    scanned: dict[str, list[Hit]] = {}
+    out: dict[int, list[Hit]] = {}
     for i in _flagged(texts):
-        out[i] = scan(texts[i])
+        text = texts[i]
+        hits = scanned.get(text)
+        if hits is None:
+            hits = scanned[text] = scan(text)
+        if hits:
+            out[i] = list(hits)
     return out
 
 
@@ -412,20 +429,27 @@ def scan_dialogue(dialogue: Dialogue) -> list[Located]:
     return out
 
 
-def _fields(dialogue: Dialogue) -> list[tuple[str, int | None, str]]:
-    """(path, turn, text) of every field the scan reads, in scan_dialogue's order."""
-    out = [(name, None, value) for name in ("topic", "description")
-           if (value := getattr(dialogue, name))]
-    out += [(f"turns[{i}].text", i, turn.text) for i, turn in enumerate(dialogue.turns)]
-    return out
-
-
 def scan_dialogues(dialogues: Sequence[Dialogue]) -> list[list[Located]]:
-    """``[scan_dialogue(d) for d in dialogues]``, with the texts scanned as one batch."""
-    fields = [_fields(d) for d in dialogues]
-    hits = iter(scan_many([text for f in fields for _, _, text in f]))
-    return [[Located(path, turn, h) for path, turn, _ in f for h in next(hits)]
-            for f in fields]
+    """``[scan_dialogue(d) for d in dialogues]``, with the texts scanned as one batch. A
+    field's path is only spelled out for the few fields with a hit."""
+    texts: list[str] = []
+    firsts: list[int] = []  # where each dialogue's texts begin in ``texts``
+    named: list[list[str]] = []  # the dialogue's topic and description, when set
+    for dialogue in dialogues:
+        firsts.append(len(texts))
+        names = [name for name in ("topic", "description") if getattr(dialogue, name)]
+        named.append(names)
+        texts += [getattr(dialogue, name) for name in names]
+        texts += [turn.text for turn in dialogue.turns]
+    out: list[list[Located]] = [[] for _ in dialogues]
+    for i, hits in sorted(_scan_flagged(texts).items()):
+        k = bisect.bisect_right(firsts, i) - 1
+        at = i - firsts[k]
+        fields = named[k]
+        path, turn = ((fields[at], None) if at < len(fields)
+                      else (f"turns[{at - len(fields)}].text", at - len(fields)))
+        out[k] += [Located(path, turn, h) for h in hits]
+    return out
 
 
 class PrivacyScreen:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -127,7 +127,9 @@ class SafetyScreen:
                             and not category.negated_en(words, i)):
                         found[category.name] = Hit(category, " ".join(phrase))
         if not text.isascii() and not self._chinese_first.isdisjoint(folded):
-            for char in self._chinese_first.intersection(folded):
+            # in the order the first characters occur in the text: a set's own order changes
+            # with the process's string hashing, and with it which phrase was reported
+            for char in sorted(self._chinese_first.intersection(folded), key=folded.find):
                 for phrase, category in self.chinese[char]:
                     if category.name in found or role not in category.roles:
                         continue
@@ -144,13 +146,20 @@ class SafetyScreen:
         begin a longer one (both looked up with numpy over the batch's words); those are the
         only ASCII texts :meth:`screen` can find anything in."""
         out: list[list[Hit]] = [[] for _ in texts]
-        plain = [i for i, t in enumerate(texts) if t.isascii()]
-        todo = set(range(len(texts))).difference(plain)
-        if plain:
-            todo.update(plain[k] for k in self._candidates([texts[i] for i in plain]))
-        for i in sorted(todo):
-            out[i] = self.screen(texts[i], roles[i])
+        for i, hits in self.screen_flagged(texts, roles).items():
+            out[i] = hits
         return out
+
+    def screen_flagged(self, texts: Sequence[str],
+                       roles: Sequence[Role]) -> dict[int, list[Hit]]:
+        """The hits of :meth:`screen_many`, by index, for the texts that have any."""
+        plain: list[int] = []
+        todo: list[int] = []
+        for i, text in enumerate(texts):
+            (plain if text.isascii() else todo).append(i)
+        if plain:
+            todo += [plain[k] for k in self._candidates([texts[i] for i in plain])]
+        return {i: hits for i in sorted(todo) if (hits := self.screen(texts[i], roles[i]))}
 
     def _candidates(self, texts: list[str]) -> list[int]:
         """Indices of the (ASCII) ``texts`` whose words may start a phrase (see above)."""
@@ -169,12 +178,19 @@ class SafetyScreen:
         return np.unique(np.searchsorted(starts, found, side="right") - 1).tolist()
 
     def check(self, dialogue: Dialogue, vocab: Vocabulary, config: CheckConfig,
-              hits: Sequence[Sequence[Hit]] | None = None) -> list[Finding]:
-        """Findings for ``dialogue``; ``hits`` per turn when already screened in a batch."""
+              hits: Sequence[Sequence[Hit]] | Mapping[int, Sequence[Hit]] | None = None,
+              ) -> list[Finding]:
+        """Findings for ``dialogue``; ``hits`` when already screened in a batch: per turn, or
+        by turn index for the turns that have any."""
         if hits is None:
             hits = [self.screen(turn.text, turn.role) for turn in dialogue.turns]
+        if not isinstance(hits, Mapping):
+            if len(hits) != len(dialogue.turns):
+                raise ValueError("one list of hits per turn expected")
+            hits = dict(enumerate(hits))
         out = []
-        for i, (turn, found) in enumerate(zip(dialogue.turns, hits, strict=True)):
+        for i, found in sorted(hits.items()):
+            turn = dialogue.turns[i]
             for hit in found:
                 rule = f"safety.{hit.category.name}"
                 if config.enabled(rule):

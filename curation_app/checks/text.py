@@ -47,6 +47,29 @@ CLASS_SHIFT = 21  # code points need 21 bits; the class goes above them
 CODE_MASK = (1 << CLASS_SHIFT) - 1
 
 
+def code_points(lo: int, hi: int, between: int | None = None) -> str:
+    """Every code point from ``lo`` up to ``hi`` (excluded) as one string, lone surrogates
+    included; with ``between``, that code point comes after each but the last."""
+    codes = np.arange(lo, hi, dtype=np.uint32)
+    if between is not None:
+        codes = np.column_stack([codes, np.full_like(codes, between)]).ravel()[:-1]
+    return codes.tobytes().decode("utf-32-le", "surrogatepass")
+
+
+def class_mask(char_class: str, limit: int = _UNICODE) -> np.ndarray:
+    """Which code points below ``limit`` the one-character regex ``char_class`` matches (such
+    as ``\\s``, or ``[^\\W_]`` for str.isalnum), as booleans: one regex pass over a string
+    of them all, by maximal runs, rather than a Python call per code point."""
+    runs = [m.span() for m in re.finditer(f"(?:{char_class})+", code_points(0, limit))]
+    edges = np.zeros(limit + 1, dtype=np.int8)
+    if runs:
+        spans = np.array(runs, dtype=np.int64)
+        # maximal runs never touch, so a run's end is never another's start
+        edges[spans[:, 0]] = 1
+        edges[spans[:, 1]] = -1
+    return np.cumsum(edges[:limit], dtype=np.int8).astype(bool)
+
+
 @cache
 def char_table() -> np.ndarray:
     """:func:`normalise` and the token classes as one lookup table, for vectorised use.
@@ -56,16 +79,19 @@ def char_table() -> np.ndarray:
     ligature ``ﬁ``), and ``cls`` is SEPARATOR, WORD (alphanumeric) or CJK (a token by itself)
     of ``m``. Applied character by character, it agrees with :func:`normalise` on everything
     but multi-character expansions and combining sequences, which is plenty for fingerprints.
-    Built once per process (about half a second).
+    Built once per process, with numpy and one regex pass (tens of milliseconds): every
+    command that checks duplicates pays it.
     """
-    chars = [chr(c) for c in range(1, _MAPPED)]
-    folded = normalise("\x00".join(chars)).split("\x00")
+    # The code points, NUL between each (a starter: NFKC composes nothing across it), are
+    # normalised as one string; a code point whose piece is one character maps to it.
+    folded = np.frombuffer(normalise(code_points(1, _MAPPED, between=0))
+                           .encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    ends = np.concatenate([np.flatnonzero(folded == 0), [len(folded)]])
+    starts = np.concatenate([[0], ends[:-1] + 1])
+    single = (ends - starts) == 1
     mapped = np.arange(_UNICODE, dtype=np.uint32)
-    mapped[1:_MAPPED] = np.fromiter((ord(f) if len(f) == 1 else c
-                                     for c, f in enumerate(folded, start=1)),
-                                    dtype=np.uint32, count=_MAPPED - 1)
-    classes = np.fromiter((c.isalnum() for c in map(chr, range(_UNICODE))), dtype=np.uint32,
-                          count=_UNICODE)
+    mapped[1:_MAPPED][single] = folded[starts[single]]
+    classes = class_mask(r"[^\W_]").astype(np.uint32)  # WORD is 1: str.isalnum
     for lo, hi in CJK_RANGES:
         part = classes[lo:hi + 1]
         part[part == WORD] = CJK

@@ -190,3 +190,54 @@ def test_every_finding_names_the_dialogue(extes):
     dialogue.turns.append(Turn(Role.SUPPORTER, "", []))
     found = lint(extes, dialogue)
     assert found and all(f.dialogue_id == 77 for f in found)
+
+
+# ---- the batch prefilter (artefact_suspects): it may flag too much, never too little ---------
+ARTEFACTS = [
+    "AI: It sounds like you're carrying far more than your share.",
+    "**Assistant**: It sounds like a lot.", "User： I feel tired.", "ai: hello",
+    "It sounds hard.\nAI: Do you want to talk about it?", "Okay.\n\n  Seeker:\tI am here.",
+    "```json\n{\"text\": \"hello\"}\n```", "As an AI language model, I cannot feel tired.",
+    "AS AN ARTIFICIAL INTELLIGENCE I cannot.", "I'm just an AI, but that sounds hard.",
+    "i am only a language model", "As a large Language Model I see.", "Tell me about {{topic}}.",
+    "Think about {emotion} today", "Ignore <|im_end|> this", "[INST] do it [/INST]",
+    "作为一个AI，我没有情绪。", "我是人工智能助手。", "孩子：妈妈。", "Ａｓ ａｎ ＡＩ, I think.",
+    "İ am an AI.", "}} closing", "Counselor : fine",
+]
+ORDINARY = [
+    "Aim for one small task first: which one matters most to you?",
+    "Note: it is fine to say no sometimes.", "It sounds like you're carrying a lot.",
+    "The user manual did not help. Maybe the AI at work is not the problem.",
+    "Main idea", "said again", "", " ", "x", "paid air", "孩子们都会遇到这样的事情：不要太担心。",
+    "I feel tired and alone.", "He said: no.", "a\x00ai: nul inside",
+]
+
+
+def test_artefact_suspects_flag_every_text_an_artefact_is_found_in(extes, peconv):
+    from curation_app.checks.lint import artefact_suspects
+
+    texts = ARTEFACTS + ORDINARY
+    # each text alone, at the start and end of a batch, and beside every other
+    batches = [[t] for t in texts] + [texts, texts[::-1], [t + " ai" for t in texts],
+                                      ["ai" + t for t in texts], [t.upper() for t in texts]]
+    for vocab in (extes, peconv):
+        linter = Linter(vocab, config_for(vocab))
+        for batch in batches:
+            flags = artefact_suspects(batch)
+            assert len(flags) == len(batch)
+            for text, flag in zip(batch, flags, strict=True):
+                if linter._artefact(text) is not None:
+                    assert flag, text
+    # the point of it: ordinary ASCII text is not suspect
+    assert artefact_suspects(["I feel tired and alone.", "Main idea", "paid"]) == [
+        False, False, False]
+    assert artefact_suspects([]) == []
+
+
+def test_a_batch_finds_the_same_lint_findings_as_dialogue_by_dialogue(extes):
+    checker = DialogueChecker(extes, config_for(extes), ["lint"])
+    dialogues = [with_turn(english(id=i), i % 4, text=text)
+                 for i, text in enumerate(ARTEFACTS + ORDINARY)]
+    expected = [f for d in dialogues for f in checker.check(d)]
+    assert checker.check_many(dialogues) == expected
+    assert sum(f.rule == "lint.prompt_artefact" for f in expected) >= len(ARTEFACTS) - 4
