@@ -110,11 +110,3 @@ def ctx(db_url: str) -> Iterator[AppContext]:
     yield context
     context.close()
 
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # scripts/test.sh runs the suite on pytest-xdist workers with --dist loadgroup: the
-    # browser tests all go to one worker, which keeps its package-scoped Chromium and runs
-    # them one at a time, while the other workers take the rest.
-    for item in items:
-        if item.get_closest_marker("browser"):
-            item.add_marker(pytest.mark.xdist_group("browser"))
