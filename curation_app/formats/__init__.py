@@ -285,11 +285,20 @@ def read_turn_texts(path: str | Path, fmt: str, vocab: Vocabulary) -> TextsResul
     and the indices of those it would refuse: the same records, read leaner. ExTES records
     written as the writer writes them skip building dialogues; any other record (and every
     other format) is read in full, so what is taken, refused or reported is unchanged."""
+    out = TextsResult([], set(), 0)
+    out.records.extend(iter_turn_texts(path, fmt, vocab, out))
+    return out
+
+
+def iter_turn_texts(path: str | Path, fmt: str, vocab: Vocabulary,
+                    out: TextsResult) -> Iterator[TurnTexts]:
+    """:func:`read_turn_texts` a record at a time, for a caller that keeps them its own way:
+    yields the records reading would take, and counts every record into ``out.total`` and
+    the refused ones into ``out.refused`` (``out.records`` is left alone)."""
     records = stream_file(path, fmt, vocab)
     adapter = _adapter(fmt)
     validator = structural_validator(fmt)
     lookups = Lookups(vocab)
-    out = TextsResult([], set(), 0)
     with records._opener() as handle:
         raws = (stream.line_records(handle, records.source) if adapter.CONTAINER == "lines"
                 else stream.array_records(handle, records.source, keys=False))
@@ -298,17 +307,16 @@ def read_turn_texts(path: str | Path, fmt: str, vocab: Vocabulary) -> TextsResul
             if fmt == "extes" and type(raw.value) is dict and not raw.suspect:
                 plain = extes.plain_texts(raw.value)
                 if plain is not None:
-                    out.records.append(TurnTexts(raw.index, None, vocab.language, *plain))
+                    yield TurnTexts(raw.index, None, vocab.language, *plain)
                     continue
             batch = ReadBatch([], [], [])
             _read_one(raw, fmt, adapter, validator, lookups, batch)
             out.refused.update(p.index for p in batch.refused)
             for parsed in batch.records:
                 d = parsed.dialogue
-                out.records.append(TurnTexts(
+                yield TurnTexts(
                     parsed.index, parsed.record_id, d.language or vocab.language,
-                    [t.text for t in d.turns], [t.role == Role.SUPPORTER for t in d.turns]))
-    return out
+                    [t.text for t in d.turns], [t.role == Role.SUPPORTER for t in d.turns])
 
 
 def _read_one(raw: stream.RawRecord, fmt: str, adapter: ModuleType,

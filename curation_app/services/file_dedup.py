@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from curation_app import formats
-from curation_app.checks.dedup import Cluster, find_duplicates
+from curation_app.checks.dedup import Cluster, DuplicateSearch
 from curation_app.checks.findings import DEFAULT_THRESHOLD
 from curation_app.errors import InvalidInputError
 from curation_app.presets import PRESET_NAMES, load_preset
@@ -54,6 +54,42 @@ class FileDuplicates:
                 for n, c in enumerate(self.clusters, start=1)]
 
 
+# Records sketched at a time: the search's numpy work per batch stays small.
+_BATCH = 5000
+
+
+class _PackedTexts:
+    """The turn texts of the records read, held compactly until the search asks for them.
+
+    A record's texts as one UTF-8 blob (joined by NUL) and its supporter flags as bytes: at
+    100k dialogues, 1.8M separate strings and their lists cost a few hundred MB more than the
+    texts themselves. A record whose text holds a NUL (JSON allows it) keeps its list.
+    """
+
+    def __init__(self) -> None:
+        self.texts: list[bytes | list[str]] = []
+        self.supporter: list[bytes] = []
+
+    def append(self, texts: list[str], supporter: list[bool]) -> None:
+        if texts and not any("\x00" in t for t in texts):
+            self.texts.append("\x00".join(texts).encode("utf-8", "surrogatepass"))
+        else:
+            self.texts.append(texts)
+        self.supporter.append(bytes(supporter))
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def texts_of(self, indices: list[int]) -> list[list[str]]:
+        return [self._unpack(self.texts[i]) for i in indices]
+
+    @staticmethod
+    def _unpack(held: bytes | list[str]) -> list[str]:
+        if isinstance(held, list):
+            return held
+        return held.decode("utf-8", "surrogatepass").split("\x00")
+
+
 def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> FileDuplicates:
     """Exact and near-duplicate dialogues and recycled supporter turns in a file. The file is
     read with the format's preset vocabulary; unknown labels do not matter here, unreadable
@@ -63,14 +99,23 @@ def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> Fi
         raise InvalidInputError(f"--threshold must be in (0, 1], not {threshold}")
     vocab = load_preset(fmt if fmt in PRESET_NAMES else "esconv")
     started = time.perf_counter()
-    result = formats.read_turn_texts(path, fmt, vocab)
-    languages = Counter(r.language for r in result.records)
+    read = formats.TextsResult([], set(), 0)
+    held = _PackedTexts()
+    languages: Counter[str] = Counter()
+    labels: list[str] = []
+    for record in formats.iter_turn_texts(path, fmt, vocab, read):
+        held.append(record.texts, record.supporter)
+        languages[record.language] += 1
+        labels.append(f"record {record.index}"
+                      + (f" ({record.record_id})" if record.record_id else ""))
+    # the language (which sets the shingle sizes) is the file's most common one: known only
+    # once the whole file is read, so the sketching starts after the reading
     language = languages.most_common(1)[0][0] if languages else vocab.language
-    found = find_duplicates([r.texts for r in result.records],
-                            [r.supporter for r in result.records],
-                            threshold=threshold, language=language)
-    labels = [f"record {r.index}" + (f" ({r.record_id})" if r.record_id else "")
-              for r in result.records]
-    return FileDuplicates(path=Path(path), fmt=fmt, records=len(result.records),
-                          refused=len(result.refused), clusters=found.clusters, labels=labels,
+    search = DuplicateSearch(threshold=threshold, language=language)
+    for start in range(0, len(held), _BATCH):
+        batch = list(range(start, min(start + _BATCH, len(held))))
+        search.add(held.texts_of(batch), held.supporter[start:start + _BATCH])
+    found = search.result(held.texts_of)
+    return FileDuplicates(path=Path(path), fmt=fmt, records=len(held),
+                          refused=len(read.refused), clusters=found.clusters, labels=labels,
                           threshold=threshold, seconds=time.perf_counter() - started)
