@@ -98,9 +98,9 @@ _TYPE_TESTS: dict[str, str] = {
 _APPLIES_TO = {"properties": "object", "required": "object", "additionalProperties": "object",
                "items": "array", "minItems": "array", "maxItems": "array",
                "minLength": "string"}
-# Keywords whose test is one expression (no loop, no nested schema): usable inside anyOf & co.
-_EXPRESSIBLE = frozenset({"type", "enum", "const", "required", "minItems", "maxItems",
-                          "minLength", "$ref"})
+# Keywords whose test is one expression over the value (no loop, no nested schema): written by
+# _SourceCompiler._test for statements and conditions alike.
+_SIMPLE = frozenset({"type", "enum", "const", "required", "minItems", "maxItems", "minLength"})
 _MAX_DEPTH = 16  # Python refuses more than 20 nested blocks in one function; stay well under
 
 
@@ -176,8 +176,8 @@ class _SourceCompiler:
         if depth > _MAX_DEPTH:  # too deep to nest further: continue in a function of its own
             return [f"{pad}if not {self._function(schema)}({v}):", f"{pad}    return False"]
         for key in schema:
-            if key not in _ANNOTATIONS and key not in ("then", "else") and \
-                    not hasattr(self, "_kw_" + key.lstrip("$")):
+            if key not in _ANNOTATIONS and key not in ("then", "else") and key not in _SIMPLE \
+                    and not hasattr(self, "_kw_" + key.lstrip("$")):
                 raise ValueError(f"schema keyword {key!r} is not supported by the fast checker")
         lines: list[str] = []
         types = schema.get("type")
@@ -195,16 +195,40 @@ class _SourceCompiler:
         for guard, keys in by_guard.items():
             if guard is None or guard == known:
                 for key in keys:
-                    lines += getattr(self, "_kw_" + key.lstrip("$"))(schema[key], schema, v,
-                                                                    depth, known)
+                    lines += self._keyword(key, schema, v, depth, known)
             else:
                 inner: list[str] = []
                 for key in keys:
-                    inner += getattr(self, "_kw_" + key.lstrip("$"))(schema[key], schema, v,
-                                                                     depth + 1, guard)
+                    inner += self._keyword(key, schema, v, depth + 1, guard)
                 if inner:
                     lines += [f"{pad}if {self._type_expr(guard, v)}:", *inner]
         return lines
+
+    def _keyword(self, key: str, schema: dict, v: str, depth: int,
+                 known: str | None) -> list[str]:
+        if key in _SIMPLE:
+            if key == "required" and not schema[key]:
+                return []
+            return self._fail_unless(self._test(key, schema[key], v, known), "    " * depth)
+        return getattr(self, "_kw_" + key.lstrip("$"))(schema[key], schema, v, depth, known)
+
+    def _test(self, key: str, value: Any, v: str, known: str | None = None) -> str:
+        """The test of one keyword of ``_SIMPLE`` over ``v``, as an expression. A keyword of
+        ``_APPLIES_TO`` is tested as if ``v`` were of its type (the caller guards it);
+        ``known``: the type ``v`` is already known to have."""
+        if key == "type":
+            return " or ".join(self._type_expr(t, v)
+                               for t in ([value] if isinstance(value, str) else value))
+        if key in ("enum", "const"):
+            allowed = value if key == "enum" else [value]
+            if not all(isinstance(x, str) for x in allowed):
+                raise ValueError("only enums of strings are supported by the fast checker")
+            member = f"{v} in {self._constant(frozenset(allowed))}"
+            # the isinstance test first: a list or dict is unhashable, and 1 == 1.0 in Python
+            return member if known == "string" else f"isinstance({v}, str) and {member}"
+        if key == "required":
+            return " and ".join(f"{n!r} in {v}" for n in value) or "True"
+        return f"len({v}) {'<=' if key == 'maxItems' else '>='} {int(value)}"
 
     @staticmethod
     def _fail_unless(expr: str, pad: str) -> list[str]:
@@ -214,11 +238,6 @@ class _SourceCompiler:
     def _type_expr(name: str, v: str) -> str:
         return _TYPE_TESTS[name].format(v=v)
 
-    def _kw_type(self, value: list[str], _schema: dict, v: str, depth: int,
-                 _known: str | None) -> list[str]:
-        expr = " or ".join(self._type_expr(t, v) for t in value)
-        return self._fail_unless(expr, "    " * depth)
-
     def _kw_properties(self, value: dict[str, Any], _schema: dict, v: str, depth: int,
                        _known: str | None) -> list[str]:
         pad, lines = "    " * depth, []
@@ -227,12 +246,6 @@ class _SourceCompiler:
             if inner:
                 lines += [f"{pad}if {name!r} in {v}:", f"{pad}    {x} = {v}[{name!r}]", *inner]
         return lines
-
-    def _kw_required(self, value: list[str], _schema: dict, v: str, depth: int,
-                     _known: str | None) -> list[str]:
-        if not value:
-            return []
-        return self._fail_unless(" and ".join(f"{n!r} in {v}" for n in value), "    " * depth)
 
     def _kw_additionalProperties(self, value: Any, schema: dict, v: str, depth: int,
                                  _known: str | None) -> list[str]:
@@ -250,35 +263,6 @@ class _SourceCompiler:
         x = self._fresh("x")
         inner = self._statements(value, x, depth + 1, None)
         return [f"{'    ' * depth}for {x} in {v}:", *inner] if inner else []
-
-    def _kw_minItems(self, value: int, _schema: dict, v: str, depth: int,
-                     _known: str | None) -> list[str]:
-        return self._fail_unless(f"len({v}) >= {int(value)}", "    " * depth)
-
-    def _kw_maxItems(self, value: int, _schema: dict, v: str, depth: int,
-                     _known: str | None) -> list[str]:
-        return self._fail_unless(f"len({v}) <= {int(value)}", "    " * depth)
-
-    def _kw_minLength(self, value: int, _schema: dict, v: str, depth: int,
-                      _known: str | None) -> list[str]:
-        return self._fail_unless(f"len({v}) >= {int(value)}", "    " * depth)
-
-    def _kw_enum(self, value: list[Any], _schema: dict, v: str, depth: int,
-                 known: str | None) -> list[str]:
-        expr = self._enum_expr(value, v)
-        if known == "string":  # the type test already ran
-            expr = expr.split(" and ", 1)[1]
-        return self._fail_unless(expr, "    " * depth)
-
-    def _kw_const(self, value: Any, schema: dict, v: str, depth: int,
-                  known: str | None) -> list[str]:
-        return self._kw_enum([value], schema, v, depth, known)
-
-    def _enum_expr(self, value: list[Any], v: str) -> str:
-        if not all(isinstance(x, str) for x in value):
-            raise ValueError("only enums of strings are supported by the fast checker")
-        # the isinstance test first: a list or dict is unhashable, and 1 == 1.0 in Python
-        return f"isinstance({v}, str) and {v} in {self._constant(frozenset(value))}"
 
     def _kw_ref(self, ref: str, _schema: dict, v: str, depth: int,
                 known: str | None) -> list[str]:
@@ -328,7 +312,7 @@ class _SourceCompiler:
         if schema is True or schema is False:
             return str(schema)
         keys = [k for k in schema if k not in _ANNOTATIONS]
-        if any(k not in _EXPRESSIBLE for k in keys):
+        if any(k not in _SIMPLE and k != "$ref" for k in keys):
             return None
         parts: list[str] = []
         for key in keys:
@@ -339,17 +323,11 @@ class _SourceCompiler:
                 part = self._expression(self._resolve(value), v, (*refs, value))
                 if part is None:
                     return None
-            elif key == "type":
-                names = [value] if isinstance(value, str) else value
-                part = " or ".join(self._type_expr(t, v) for t in names)
-            elif key in ("enum", "const"):
-                part = self._enum_expr(value if key == "enum" else [value], v)
+            elif key in _APPLIES_TO:
+                part = (f"not {self._type_expr(_APPLIES_TO[key], v)} or "
+                        f"({self._test(key, value, v)})")
             else:
-                if key == "required":
-                    test = " and ".join(f"{n!r} in {v}" for n in value) or "True"
-                else:
-                    test = f"len({v}) {'<=' if key == 'maxItems' else '>='} {int(value)}"
-                part = f"not {self._type_expr(_APPLIES_TO[key], v)} or ({test})"
+                part = self._test(key, value, v)
             parts.append(f"({part})")
         return " and ".join(parts) or "True"
 
