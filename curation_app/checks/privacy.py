@@ -359,17 +359,10 @@ def _flagged(texts: Sequence[str]) -> list[int]:
     return out
 
 
-def scan_many(texts: Sequence[str]) -> list[list[Hit]]:
-    """``[scan(t) for t in texts]``, computed a batch at a time (see above)."""
-    out: list[list[Hit]] = [[] for _ in texts]
-    for i, hits in _scan_flagged(texts).items():
-        out[i] = hits
-    return out
-
-
-def _scan_flagged(texts: Sequence[str]) -> dict[int, list[Hit]]:
-    """The hits of the texts that have any, by index: :func:`scan` of the flagged texts, each
-    distinct text once (a batch repeats its topics, and the descriptions made of them)."""
+def scan_flagged(texts: Sequence[str]) -> dict[int, list[Hit]]:
+    """``{i: scan(t)}`` for the texts ``t`` that have hits, computed a batch at a time: only
+    the texts flagged above are scanned, each distinct text once (a batch repeats its topics,
+    and the descriptions made of them)."""
     scanned: dict[str, list[Hit]] = {}
     out: dict[int, list[Hit]] = {}
     for i in _flagged(texts):
@@ -442,7 +435,7 @@ def scan_dialogues(dialogues: Sequence[Dialogue]) -> list[list[Located]]:
         texts += [getattr(dialogue, name) for name in names]
         texts += [turn.text for turn in dialogue.turns]
     out: list[list[Located]] = [[] for _ in dialogues]
-    for i, hits in sorted(_scan_flagged(texts).items()):
+    for i, hits in sorted(scan_flagged(texts).items()):
         k = bisect.bisect_right(firsts, i) - 1
         at = i - firsts[k]
         fields = named[k]

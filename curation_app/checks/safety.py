@@ -140,19 +140,12 @@ class SafetyScreen:
                         found[category.name] = Hit(category, phrase)
         return list(found.values())
 
-    def screen_many(self, texts: Sequence[str], roles: Sequence[Role]) -> list[list[Hit]]:
-        """``[self.screen(t, r) for t, r in zip(texts, roles)]``, a batch at a time: an ASCII
-        text is screened only when it holds a one-word phrase or two consecutive words that
-        begin a longer one (both looked up with numpy over the batch's words); those are the
-        only ASCII texts :meth:`screen` can find anything in."""
-        out: list[list[Hit]] = [[] for _ in texts]
-        for i, hits in self.screen_flagged(texts, roles).items():
-            out[i] = hits
-        return out
-
     def screen_flagged(self, texts: Sequence[str],
                        roles: Sequence[Role]) -> dict[int, list[Hit]]:
-        """The hits of :meth:`screen_many`, by index, for the texts that have any."""
+        """``{i: self.screen(t, r)}`` for the texts that have hits, a batch at a time: an
+        ASCII text is screened only when it holds a one-word phrase or two consecutive words
+        that begin a longer one (both looked up with numpy over the batch's words); those are
+        the only ASCII texts :meth:`screen` can find anything in."""
         plain: list[int] = []
         todo: list[int] = []
         for i, text in enumerate(texts):
@@ -178,16 +171,12 @@ class SafetyScreen:
         return np.unique(np.searchsorted(starts, found, side="right") - 1).tolist()
 
     def check(self, dialogue: Dialogue, vocab: Vocabulary, config: CheckConfig,
-              hits: Sequence[Sequence[Hit]] | Mapping[int, Sequence[Hit]] | None = None,
-              ) -> list[Finding]:
-        """Findings for ``dialogue``; ``hits`` when already screened in a batch: per turn, or
-        by turn index for the turns that have any."""
+              hits: Mapping[int, Sequence[Hit]] | None = None) -> list[Finding]:
+        """Findings for ``dialogue``; ``hits`` by turn index when already screened in a batch
+        (:meth:`screen_flagged`)."""
         if hits is None:
-            hits = [self.screen(turn.text, turn.role) for turn in dialogue.turns]
-        if not isinstance(hits, Mapping):
-            if len(hits) != len(dialogue.turns):
-                raise ValueError("one list of hits per turn expected")
-            hits = dict(enumerate(hits))
+            hits = self.screen_flagged([t.text for t in dialogue.turns],
+                                       [t.role for t in dialogue.turns])
         out = []
         for i, found in sorted(hits.items()):
             turn = dialogue.turns[i]

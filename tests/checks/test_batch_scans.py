@@ -11,7 +11,7 @@ import sys
 from dataclasses import replace
 
 from curation_app.checks import DialogueChecker
-from curation_app.checks.privacy import scan, scan_dialogue, scan_dialogues, scan_many
+from curation_app.checks.privacy import scan, scan_dialogue, scan_dialogues, scan_flagged
 from curation_app.checks.safety import default_screen
 from curation_app.domain import Role, Turn
 from tests.checks.conftest import config_for, english
@@ -48,22 +48,23 @@ def test_scan_dialogues_is_scan_dialogue_of_each() -> None:
     assert scan_dialogues([english(id=1)]) == [[]]
 
 
-def test_scan_many_is_scan_of_each() -> None:
+def test_scan_flagged_is_scan_of_each() -> None:
     texts = PLAIN + FAULTS + [t.upper() for t in FAULTS] + ["", " "] + FAULTS  # twice
-    found = scan_many(texts)
-    assert found == [scan(t) for t in texts]
+    found = scan_flagged(texts)
+    assert found == {i: hits for i, t in enumerate(texts) if (hits := scan(t))}
     # a text seen twice is scanned once, but each gets a list of its own
-    assert found[len(PLAIN)] and found[len(PLAIN)] is not found[-len(FAULTS)]
-    assert scan_many([]) == []
+    assert found[len(PLAIN)] and found[len(PLAIN)] is not found[len(texts) - len(FAULTS)]
+    assert scan_flagged([]) == {}
 
 
-def test_safety_screen_many_is_screen_of_each() -> None:
+def test_safety_screen_flagged_is_screen_of_each() -> None:
     screen = default_screen()
     texts = PLAIN + FAULTS + [t.upper() for t in FAULTS]
     for role in Role:
         roles = [role] * len(texts)
-        assert screen.screen_many(texts, roles) == [screen.screen(t, role) for t in texts]
-    assert screen.screen_many([], []) == []
+        assert screen.screen_flagged(texts, roles) == {
+            i: hits for i, t in enumerate(texts) if (hits := screen.screen(t, role))}
+    assert screen.screen_flagged([], []) == {}
 
 
 def test_a_batch_check_is_the_check_of_each_dialogue(extes) -> None:
