@@ -24,7 +24,7 @@ from curation_app.services.setup import SYSTEM_ACTOR
 from curation_app.store import migrate
 from curation_app.ui import state
 from tests.security.pg_cluster import Cluster
-from tests.ui.conftest import APP, PASSWORD, box_named, texts
+from tests.ui.conftest import APP, PASSWORD, box_named, open_page, texts
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
@@ -123,10 +123,7 @@ def test_the_editor_keeps_the_text_through_a_restart_and_saves_it_after(
     at.session_state[state.PROJECT] = PROJECT
     at.session_state[state.LANGUAGE] = "en"
     at.session_state[state.EDITOR_DIALOGUE] = did
-    at.run()
-    at.switch_page("views/editor.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
+    open_page(at, "editor")
     typed = "我最近睡不好，半夜总是醒，白天也没精神。"
     try:
         box_named(at, f"w:editor.{did}.0.text").input(typed).run()
