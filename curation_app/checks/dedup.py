@@ -36,6 +36,7 @@ import itertools
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Literal
 
 import numpy as np
@@ -284,20 +285,56 @@ def _batches(char_counts: np.ndarray, size: int) -> list[tuple[int, int]]:
     return list(itertools.pairwise(bounds))
 
 
-def _tokenise(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _joined(texts: Sequence[str]) -> str:
+    """``texts`` joined by NUL, the tokeniser's separator; a NUL a text carried itself (JSON
+    allows ``\\u0000``) is blanked, as any other separator is."""
+    joined = "\x00".join(texts)
+    if joined.count("\x00") != len(texts) - 1:
+        joined = "\x00".join(t.replace("\x00", " ") for t in texts)
+    return joined
+
+
+@cache
+def _ascii_tables() -> tuple[np.ndarray, np.ndarray]:
+    """:func:`char_table` for the 128 ASCII characters as (class, folded code) byte tables:
+    ASCII folds to ASCII, so an ASCII batch is tokenised on one byte a character."""
+    table = char_table()[:128]
+    code = table & _CODE_MASK
+    assert int(code.max()) < 128
+    return (table >> _CLASS_SHIFT).astype(np.int8), code.astype(np.uint8)
+
+
+def _classes(joined: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each character's token class (int8) and folded code (uint32), and where the NULs
+    are: :func:`char_table` over the text."""
+    # surrogatepass: a lone surrogate (JSON allows "\ud800") becomes a separator, not an error
+    code = char_table()[np.frombuffer(joined.encode("utf-32-le", "surrogatepass"),
+                                      dtype=np.uint32)]
+    seps = np.flatnonzero(code == 0)  # NUL maps to itself and nothing else does
+    cls = (code >> _CLASS_SHIFT).astype(np.int8)
+    code &= _CODE_MASK
+    return cls, code, seps
+
+
+def _classes_ascii(joined: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_classes` of an ASCII text, one byte a character instead of four (the codes as
+    uint8): the passes over the characters move a quarter of the data."""
+    ascii_cls, ascii_code = _ascii_tables()
+    raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
+    return ascii_cls[raw], ascii_code[raw], np.flatnonzero(raw == 0)
+
+
+def _tokenise(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Token hashes of ``texts`` (one batch), the token boundaries of the texts (text k has
     tokens ``bounds[k]:bounds[k + 1]``), and each token's CJK flag; vectorised over the batch.
     """
-    n_t = len(texts)
-    joined = "\x00".join(texts)
-    if joined.count("\x00") != n_t - 1:  # a text carried its own NULs: blank them
-        joined = "\x00".join(t.replace("\x00", " ") for t in texts)
-    # surrogatepass: a lone surrogate (JSON allows "\ud800") becomes a separator, not an error
-    raw = joined.encode("utf-32-le", "surrogatepass")
-    packed = char_table()[np.frombuffer(raw, dtype=np.uint32)]
-    n = len(packed)
-    seps = np.flatnonzero(packed == 0)  # NUL maps to itself and nothing else does
-    cls = (packed >> _CLASS_SHIFT).astype(np.int8)
+    return _tokenise_joined(_joined(texts))
+
+
+def _tokenise_joined(joined: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_tokenise` of texts already joined by NUL (none inside a text)."""
+    cls, code, seps = _classes_ascii(joined) if joined.isascii() else _classes(joined)
+    n = len(code)
     # a CJK character is a token; so is a run of word characters
     cjk = cls == CJK
     word = cls == WORD
@@ -316,13 +353,13 @@ def _tokenise(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     # Polynomial hash of each token: prefix sums of c * BASE**i cut out at the token and
     # shifted back by BASE**-start. 32-bit arithmetic halves the memory traffic of these
     # per-character passes; length and first character widen it to 64 bits before mixing.
-    packed &= _CODE_MASK
-    first_char = packed[ts].astype(np.uint64)
+    first_char = code[ts].astype(np.uint64)
     pw, ipw = _POWERS.get(n)
-    packed *= pw
+    weighted = np.multiply(code, pw, dtype=np.uint32)
+    del code
     prefix = np.zeros(n + 1, dtype=np.uint32)
-    np.cumsum(packed, out=prefix[1:])
-    del packed
+    np.cumsum(weighted, out=prefix[1:])
+    del weighted
     h32 = prefix[te] - prefix[ts]
     h32 *= ipw[ts]
     th = h32.astype(np.uint64)
@@ -335,16 +372,52 @@ def _tokenise(texts: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _sketch(dialogues: Sequence[Sequence[str]], eligible_role: np.ndarray,
             params: DedupParams, language: str, want_turns: bool) -> _Sketch:
-    k_dialogue, k_turn = params.shingles(language)
-    n_dlg = len(dialogues)
-    turn_counts = np.fromiter(map(len, dialogues), dtype=np.int64, count=n_dlg)
+    turn_counts = np.fromiter(map(len, dialogues), dtype=np.int64, count=len(dialogues))
     flat: list[str] = list(itertools.chain.from_iterable(dialogues))
-    n_turns = len(flat)
+    turn_first = np.concatenate([[0], np.cumsum(turn_counts)])
+    turn_dlg = np.repeat(np.arange(len(dialogues), dtype=np.int64), turn_counts)
+    chars = np.fromiter(map(len, flat), dtype=np.int64, count=len(flat))
+    dlg_chars = np.bincount(turn_dlg, weights=chars + 1, minlength=len(dialogues))
+
+    def batch_text(d0: int, d1: int) -> str:
+        return _joined(flat[int(turn_first[d0]):int(turn_first[d1])])
+
+    return _sketch_texts(batch_text, turn_counts, dlg_chars, eligible_role, params, language,
+                         want_turns)
+
+
+def _sketch_joined(joined: Sequence[str], turn_counts: np.ndarray, eligible_role: np.ndarray,
+                   params: DedupParams, language: str, want_turns: bool) -> _Sketch:
+    """:func:`_sketch` of dialogues given as their turn texts joined by NUL (no NUL inside a
+    text): a batch's text is then one join of a few thousand strings, not of every turn."""
+    dlg_chars = np.fromiter(map(len, joined), dtype=np.int64, count=len(joined)) + 1
+    empty = turn_counts == 0
+    dlg_chars[empty] = 0
+    if empty.any():  # no turn: no text (a dialogue of one empty turn has one, "")
+        joined = [text for text, none in zip(joined, empty.tolist(), strict=True) if not none]
+        kept = np.concatenate([[0], np.cumsum(~empty)])
+    else:
+        kept = np.arange(len(joined) + 1)
+
+    def batch_text(d0: int, d1: int) -> str:
+        return "\x00".join(joined[int(kept[d0]):int(kept[d1])])
+
+    return _sketch_texts(batch_text, turn_counts, dlg_chars, eligible_role, params, language,
+                         want_turns)
+
+
+def _sketch_texts(batch_text: Callable[[int, int], str], turn_counts: np.ndarray,
+                  dlg_chars: np.ndarray, eligible_role: np.ndarray, params: DedupParams,
+                  language: str, want_turns: bool) -> _Sketch:
+    """Sketches of dialogues with ``turn_counts`` turns and ``dlg_chars`` characters (their
+    turns' plus one a turn) each; ``batch_text(d0, d1)`` is the text of dialogues d0 to d1,
+    their turns joined by NUL."""
+    k_dialogue, k_turn = params.shingles(language)
+    n_dlg = len(turn_counts)
+    n_turns = int(turn_counts.sum())
     turn_first = np.concatenate([[0], np.cumsum(turn_counts)])
     turn_dlg = np.repeat(np.arange(n_dlg, dtype=np.int64), turn_counts)
     turn_pos = (np.arange(n_turns, dtype=np.int64) - turn_first[turn_dlg]).astype(np.uint64)
-    chars = np.fromiter(map(len, flat), dtype=np.int64, count=n_turns)
-    dlg_chars = np.bincount(turn_dlg, weights=chars + 1, minlength=n_dlg)
 
     out = _Sketch(
         dialogue_exact=np.zeros(n_dlg, dtype=np.uint64),
@@ -361,7 +434,7 @@ def _sketch(dialogues: Sequence[Sequence[str]], eligible_role: np.ndarray,
         n_t = t1 - t0
         if n_t == 0:
             continue
-        th, bounds, cjk_tok = _tokenise(flat[t0:t1])
+        th, bounds, cjk_tok = _tokenise_joined(batch_text(d0, d1))
         first_tok = bounds[:-1]
         count = np.diff(bounds)
         owner = np.repeat(np.arange(n_t, dtype=np.int64), count)
@@ -606,11 +679,24 @@ class DuplicateSearch:
             role = np.ones(int(counts.sum()), dtype=bool)
         else:
             role = np.fromiter(itertools.chain.from_iterable(supporter), dtype=bool)
-        sketch = _sketch(dialogues, role, self.params, self.language, self.turns)
+        self._keep(_sketch(dialogues, role, self.params, self.language, self.turns), counts,
+                   started)
+
+    def add_joined(self, joined: Sequence[str], supporter: Sequence[bytes]) -> None:
+        """Sketch one batch given as each dialogue's turn texts joined by NUL (a NUL inside a
+        text blanked to a space beforehand, as the tokeniser would) and its supporter flags
+        as bytes, one a turn: the same sketches as :meth:`add`, without a string a turn."""
+        started = time.perf_counter()
+        counts = np.fromiter(map(len, supporter), dtype=np.int64, count=len(supporter))
+        role = np.frombuffer(b"".join(supporter), dtype=bool)
+        self._keep(_sketch_joined(joined, counts, role, self.params, self.language,
+                                  self.turns), counts, started)
+
+    def _keep(self, sketch: _Sketch, counts: np.ndarray, started: float) -> None:
         sketch.turn_rows += self._turn_total
         self._sketches.append(sketch)
         self._turn_counts.append(counts)
-        self.dialogues += len(dialogues)
+        self.dialogues += len(counts)
         self._turn_total += int(counts.sum())
         self._seconds += time.perf_counter() - started
 

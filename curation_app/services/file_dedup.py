@@ -61,33 +61,28 @@ _BATCH = 5000
 class _PackedTexts:
     """The turn texts of the records read, held compactly until the search asks for them.
 
-    A record's texts as one UTF-8 blob (joined by NUL) and its supporter flags as bytes: at
-    100k dialogues, 1.8M separate strings and their lists cost a few hundred MB more than the
-    texts themselves. A record whose text holds a NUL (JSON allows it) keeps its list.
+    A record's texts as one string, joined by NUL, and its supporter flags as bytes: at 100k
+    dialogues, 1.8M separate strings and their lists cost a few hundred MB more than the
+    texts themselves, and the search tokenises a batch of joined texts as they are. A NUL in
+    a text (JSON allows it) is held as a space, which is what the tokeniser makes of it.
     """
 
     def __init__(self) -> None:
-        self.texts: list[bytes | list[str]] = []
+        self.texts: list[str] = []
         self.supporter: list[bytes] = []
 
     def append(self, texts: list[str], supporter: list[bool]) -> None:
-        if texts and not any("\x00" in t for t in texts):
-            self.texts.append("\x00".join(texts).encode("utf-8", "surrogatepass"))
-        else:
-            self.texts.append(texts)
+        joined = "\x00".join(texts)
+        if "\x00" in joined and joined.count("\x00") != len(texts) - 1:
+            joined = "\x00".join(t.replace("\x00", " ") for t in texts)
+        self.texts.append(joined)
         self.supporter.append(bytes(supporter))
 
     def __len__(self) -> int:
         return len(self.texts)
 
     def texts_of(self, indices: list[int]) -> list[list[str]]:
-        return [self._unpack(self.texts[i]) for i in indices]
-
-    @staticmethod
-    def _unpack(held: bytes | list[str]) -> list[str]:
-        if isinstance(held, list):
-            return held
-        return held.decode("utf-8", "surrogatepass").split("\x00")
+        return [self.texts[i].split("\x00") if self.supporter[i] else [] for i in indices]
 
 
 def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> FileDuplicates:
@@ -113,8 +108,7 @@ def dedup_file(path: str | Path, fmt: str, threshold: float | None = None) -> Fi
     language = languages.most_common(1)[0][0] if languages else vocab.language
     search = DuplicateSearch(threshold=threshold, language=language)
     for start in range(0, len(held), _BATCH):
-        batch = list(range(start, min(start + _BATCH, len(held))))
-        search.add(held.texts_of(batch), held.supporter[start:start + _BATCH])
+        search.add_joined(held.texts[start:start + _BATCH], held.supporter[start:start + _BATCH])
     found = search.result(held.texts_of)
     return FileDuplicates(path=Path(path), fmt=fmt, records=len(held),
                           refused=len(read.refused), clusters=found.clusters, labels=labels,

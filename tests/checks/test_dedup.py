@@ -177,3 +177,40 @@ def test_recycled_turn_findings_point_at_the_turn():
                                "dialogue 3 turn 4 (similarity 1.00, cluster 1)")
     quiet = CheckConfig.resolve(None, {"checks": {"rules": {"dedup.turn": {"enabled": False}}}})
     assert dedup_findings(project, quiet, "en")[0] == []
+
+
+def test_ascii_text_is_classed_as_the_full_table_classes_it():
+    from curation_app.checks.dedup import _classes, _classes_ascii
+
+    every = "".join(map(chr, range(128))) * 2
+    for fast, full in zip(_classes_ascii(every), _classes(every), strict=True):
+        assert fast.tolist() == full.tolist()
+
+
+def test_dialogues_joined_by_nul_sketch_as_lists_of_turns_do():
+    from curation_app.checks.dedup import DuplicateSearch
+
+    base = ["I can't sleep before the exam tomorrow and my chest feels tight",
+            "That sounds exhausting; exams can make the night feel very long",
+            "Yes, and my parents expect top marks from me every single time"]
+    dialogues = [base, [], [""], base[:2] + ["Ünïcode 长文本 ﬁ ＡＢＣ now"], base,
+                 [base[0], "a\x00b " + base[1], base[2]], [base[0], base[1] + " really"],
+                 ["\ud800 lone surrogate in a turn of its own with enough words here"] * 3]
+    supporter = [[i % 2 == 1 for i in range(len(d))] for d in dialogues]
+    results = []
+    for joined in (False, True):
+        search = DuplicateSearch(threshold=0.8)
+        for start in (0, 3, 5):  # three batches, one holding the empty dialogues
+            part = slice(start, {0: 3, 3: 5, 5: None}[start])
+            if joined:
+                search.add_joined(["\x00".join(t.replace("\x00", " ") for t in d)
+                                   for d in dialogues[part]],
+                                  [bytes(s) for s in supporter[part]])
+            else:
+                search.add(dialogues[part], supporter[part])
+        results.append(search.result(lambda ids: [dialogues[i] for i in ids]))
+    listed, joined_result = results
+    assert joined_result.clusters == listed.clusters
+    assert joined_result.candidates == listed.candidates
+    found = [c.items for c in listed.clusters if c.level == "dialogue"]
+    assert [0, 4, 5] in found or [0, 4, 5, 6] in found, found  # copies, and the NUL one

@@ -13,15 +13,17 @@ from curation_app.services import file_dedup
 from curation_app.services.file_dedup import _PackedTexts, dedup_file
 
 
-def test_packed_texts_give_back_every_text_as_it_was():
+def test_packed_texts_give_back_every_text_as_the_tokeniser_reads_it():
     held = _PackedTexts()
     cases = [(["hello", "", "world"], [False, True, False]),
-             (["a\x00b", "c"], [True, False]),  # a NUL inside a text: kept as a list
+             (["a\x00b", "c"], [True, False]),  # a NUL inside a text: held as a space
              (["\ud800 lone surrogate", "你好，孩子"], [False, True]),
+             ([""], [True]),  # one empty turn is not no turn
              ([], [])]
     for texts, supporter in cases:
         held.append(texts, supporter)
-    assert held.texts_of([0, 1, 2, 3]) == [texts for texts, _ in cases]
+    assert held.texts_of([0, 1, 2, 3, 4]) == [["hello", "", "world"], ["a b", "c"],
+                                              ["\ud800 lone surrogate", "你好，孩子"], [""], []]
     assert [list(map(bool, s)) for s in held.supporter] == [s for _, s in cases]
 
 

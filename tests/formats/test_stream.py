@@ -109,3 +109,22 @@ def test_turn_texts_take_and_refuse_what_the_full_reader_does(tmp_path: Path):
     assert [(r.index, r.texts, r.supporter) for r in lean.records] == [
         (p.index, [t.text for t in p.dialogue.turns],
          [t.role == "supporter" for t in p.dialogue.turns]) for p in full.records]
+
+
+@pytest.mark.parametrize("chunk", [1, 5, 64, 4096])
+def test_escapes_are_found_in_their_own_record_whatever_the_chunks(monkeypatch, chunk: int):
+    # The reader looks for "\u" once per buffer, not per record: a record without one must
+    # not inherit the next record's, and one split across reads must still see its own.
+    from io import BytesIO
+
+    from curation_app.textsafety import may_hold_bad_text
+
+    records = [_record(i, "plain") for i in range(9)]
+    records[2]["content"][0]["User"] = "nul \x00 here"
+    records[5]["description"] = "lone \ud800 surrogate"
+    records[7]["content"][1]["AI"] = "é escaped, harmless"
+    texts = [json.dumps(r) for r in records]  # ensure_ascii: é, NUL and U+D800 as \u escapes
+    monkeypatch.setattr(stream, "CHUNK", chunk)
+    raws = list(stream.array_records(BytesIO(("[" + ", ".join(texts) + "]").encode()), "f"))
+    assert [r.suspect for r in raws] == [may_hold_bad_text(t) for t in texts]
+    assert [i for i, r in enumerate(raws) if r.suspect] == [2, 5]
