@@ -499,17 +499,25 @@ def _candidate_pairs(keys: np.ndarray | Callable[[int], np.ndarray], min_bands: 
         def column(b: int) -> np.ndarray:
             return matrix[:, b]
     found: list[np.ndarray] = []
+    # Most keys occur once. A row whose key's bucket in a table of about 4n slots holds
+    # nothing else cannot share its key, so only the rest are sorted (a quarter or so).
+    slots = max(1, 1 << int(4 * n).bit_length())
     for b in range(bands):
         key = column(b)
-        order = np.argsort(key)
+        bucket = (key & _U64(slots - 1)).astype(np.intp)
+        shared = np.flatnonzero(np.bincount(bucket, minlength=slots)[bucket] > 1)
+        if len(shared) < 2:
+            continue
+        order = shared[np.argsort(key[shared])]
         sk = key[order]
-        head = np.empty(n, dtype=bool)
+        m = len(order)
+        head = np.empty(m, dtype=bool)
         head[:1] = True
         np.not_equal(sk[1:], sk[:-1], out=head[1:])
         if head.all():
             continue
         starts = np.flatnonzero(head)
-        sizes = np.diff(np.append(starts, n))
+        sizes = np.diff(np.append(starts, m))
         lowest = np.repeat(np.minimum.reduceat(order, starts), sizes)
         other = order != lowest
         found.append(np.stack([lowest[other], order[other]], axis=1))
@@ -568,10 +576,13 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray | list[np.ndar
              texts_of: Callable[[list[int]], Sequence[Sequence[str]]], threshold: float,
              level: Level,
              where: Callable[[int], tuple[int, int | None]],
-             stats: dict[str, int], batch_chars: int) -> list[Cluster]:
+             stats: dict[str, int], batch_chars: int,
+             label: np.ndarray | None = None) -> list[Cluster]:
     """Clusters among ``ids`` (dialogue or turn indices) given their exact fingerprints and
     band keys (rows aligned with ``ids``); ``texts_of`` gives the texts of a list of ids, for
-    confirming candidates (only a chunk's worth is asked for, and held, at a time)."""
+    confirming candidates (only a chunk's worth is asked for, and held, at a time).
+    ``label`` (aligned with ``ids``): a cluster whose members all have one label is left
+    out, before any of its members is made."""
     if len(ids) < 2:
         return []
     _, first, inverse, counts = np.unique(exact, return_index=True, return_inverse=True,
@@ -580,7 +591,19 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray | list[np.ndar
     order = np.argsort(inverse, kind="stable")
     ends = np.cumsum(counts)
     multi = np.flatnonzero(counts > 1)
-    group_members = {int(g): order[ends[g] - counts[g]:ends[g]].tolist() for g in multi}
+    if label is not None and len(multi):
+        # exact groups within one label: tens of thousands at 100k (the supporter turns of
+        # duplicated dialogues), never shown, so never built
+        labels = label[order]
+        starts = ends - counts  # every group's, so that each segment is one group
+        mixed = np.minimum.reduceat(labels, starts) != np.maximum.reduceat(labels, starts)
+        exact_shown = multi[mixed[multi]]
+    else:
+        exact_shown = multi
+
+    def group_of(rep: int) -> list[int]:
+        g = inverse[rep]
+        return order[ends[g] - counts[g]:ends[g]].tolist()
 
     reps = np.sort(first)  # one per exact group, in input order
     if len(reps) < 2:
@@ -619,7 +642,7 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray | list[np.ndar
                 best[b] = max(best.get(b, 0.0), score)
     stats["confirmed"] = stats.get("confirmed", 0) + len(edges)
     def members_of(rep: int) -> list[Member]:
-        group = group_members.get(int(inverse[rep]), [rep])
+        group = group_of(rep)
         own = 1.0 if len(group) > 1 else 0.0
         score = round(max(own, best.get(rep, 0.0)), 4)
         return [Member(*where(int(ids[pos])), score) for pos in group]
@@ -633,9 +656,12 @@ def _cluster(ids: np.ndarray, exact: np.ndarray, keys: np.ndarray | list[np.ndar
         weakest[root] = min(weakest.get(root, 1.0), score)
     clusters = []
     for root, rep_list in components.items():
+        if label is not None and len({label[pos] for rep in rep_list
+                                      for pos in group_of(rep)}) < 2:
+            continue
         members = [m for rep in rep_list for m in members_of(rep)]
         clusters.append(Cluster(level, False, round(weakest[root], 4), _ordered(members)))
-    for g in multi:
+    for g in exact_shown:
         rep = int(first[g])
         if rep not in best:
             clusters.append(Cluster(level, True, 1.0, _ordered(members_of(rep))))
@@ -755,15 +781,15 @@ class DuplicateSearch:
                 texts = dict(zip(wanted, texts_of(wanted), strict=True))
                 return [(texts[d][i],) for d, i in spots]  # type: ignore[index]
 
-            found = _cluster(rows, turn_exact[rows], turn_keys,
-                             params.turn_min_bands, turn_texts, threshold, "turn", where,
-                             stats, params.batch_chars)
-            # Turns shared only by dialogues that are duplicates of each other are not news.
+            # Turns shared only by dialogues that are duplicates of each other are not news:
+            # each turn is labelled with its dialogue's cluster, and a turn cluster must span
+            # two labels.
             group_of = np.arange(n_dlg)
             for c in clusters:
                 group_of[c.items] = c.items[0]
-            clusters += [c for c in found
-                         if len({int(group_of[m.item]) for m in c.members}) > 1]
+            clusters += _cluster(rows, turn_exact[rows], turn_keys,
+                                 params.turn_min_bands, turn_texts, threshold, "turn", where,
+                                 stats, params.batch_chars, label=group_of[turn_dlg[rows]])
             timings["turns"] = time.perf_counter() - started - timings["dialogues"]
         clusters.sort(key=lambda c: (c.level != "dialogue", c.members[0].item,
                                      c.members[0].turn or 0))
