@@ -308,8 +308,9 @@ def _classes(joined: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each character's token class (int8) and folded code (uint32), and where the NULs
     are: :func:`char_table` over the text."""
     # surrogatepass: a lone surrogate (JSON allows "\ud800") becomes a separator, not an error
-    code = char_table()[np.frombuffer(joined.encode("utf-32-le", "surrogatepass"),
-                                      dtype=np.uint32)]
+    # take, not [] indexing: the same gather, measured faster (and 2x for uint8 indices)
+    code = char_table().take(np.frombuffer(joined.encode("utf-32-le", "surrogatepass"),
+                                           dtype=np.uint32))
     seps = np.flatnonzero(code == 0)  # NUL maps to itself and nothing else does
     cls = (code >> _CLASS_SHIFT).astype(np.int8)
     code &= _CODE_MASK
@@ -321,7 +322,7 @@ def _classes_ascii(joined: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     uint8): the passes over the characters move a quarter of the data."""
     ascii_cls, ascii_code = _ascii_tables()
     raw = np.frombuffer(joined.encode("ascii"), dtype=np.uint8)
-    return ascii_cls[raw], ascii_code[raw], np.flatnonzero(raw == 0)
+    return ascii_cls.take(raw), ascii_code.take(raw), np.flatnonzero(raw == 0)
 
 
 def _tokenise(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -456,7 +457,6 @@ def _sketch_texts(batch_text: Callable[[int, int], str], turn_counts: np.ndarray
         local_dlg = turn_dlg[t0:t1] - d0
         out.dialogue_keys[d0:d1] = _band_keys(
             _oph(s, local_dlg[s_owner], d1 - d0, params.bins), params.rows)
-        del s, s_owner
 
         # single supporter turns long enough to matter
         if want_turns:
@@ -465,13 +465,20 @@ def _sketch_texts(batch_text: Callable[[int, int], str], turn_counts: np.ndarray
             elig = eligible_role[t0:t1] & (weight >= params.min_turn_weight)
             n_e = int(elig.sum())
             if n_e:
-                e_count = count[elig]
-                e_first = np.concatenate([[0], np.cumsum(e_count)[:-1]])
-                row = np.repeat(np.arange(n_e, dtype=np.int64), e_count)
-                s, s_row = _shingles(th[elig[owner]], row, e_first, e_count, k_turn)
+                if k_turn == k_dialogue:
+                    # a turn's shingles depend on its tokens alone: those of the dialogues'
+                    # shingles that lie in eligible turns are the turns' own, in order
+                    keep = elig[s_owner]
+                    s, s_row = s[keep], (np.cumsum(elig) - 1)[s_owner[keep]]
+                else:
+                    e_count = count[elig]
+                    e_first = np.concatenate([[0], np.cumsum(e_count)[:-1]])
+                    row = np.repeat(np.arange(n_e, dtype=np.int64), e_count)
+                    s, s_row = _shingles(th[elig[owner]], row, e_first, e_count, k_turn)
                 turn_keys.append(_band_keys(_oph(s, s_row, n_e, params.turn_bins),
                                             params.turn_rows))
                 turn_rows.append(np.flatnonzero(elig) + t0)
+        del s, s_owner
     if turn_rows:
         out.turn_rows = np.concatenate(turn_rows)
         out.turn_keys = np.concatenate(turn_keys)

@@ -214,3 +214,20 @@ def test_dialogues_joined_by_nul_sketch_as_lists_of_turns_do():
     assert joined_result.candidates == listed.candidates
     found = [c.items for c in listed.clusters if c.level == "dialogue"]
     assert [0, 4, 5] in found or [0, 4, 5, 6] in found, found  # copies, and the NUL one
+
+
+def test_turn_sketches_taken_from_the_dialogue_shingles_equal_their_own():
+    # With equal shingle sizes the turn sketches reuse the dialogues' shingles; with a
+    # different dialogue size they are made on their own. The turns' keys must not differ.
+    import numpy as np
+
+    from curation_app.checks.dedup import DedupParams, _sketch
+
+    corpus = build("en", n=60, seed=5)
+    role = np.fromiter((s for d in corpus.supporter for s in d), dtype=bool)
+    shared = _sketch(corpus.dialogues, role, DedupParams(shingle=3, turn_shingle=3), "en", True)
+    own = _sketch(corpus.dialogues, role, DedupParams(shingle=4, turn_shingle=3), "en", True)
+    assert len(shared.turn_rows) > 100
+    assert np.array_equal(shared.turn_rows, own.turn_rows)
+    assert np.array_equal(shared.turn_keys, own.turn_keys)
+    assert not np.array_equal(shared.dialogue_keys, own.dialogue_keys)
