@@ -429,29 +429,46 @@ class _Renderer:
         self.adapter = _adapter(fmt)
         self.count = 0
 
-    def chunks(self, dialogues: Iterable[Dialogue]) -> Iterator[bytes]:
+    def chunks(self, dialogues: Iterable[Any],
+               to_dialogue: Callable[[Any], Dialogue] | None = None) -> Iterator[bytes]:
+        """The file's bytes. ``dialogues`` are :class:`Dialogue` objects, or, with
+        ``to_dialogue``, stored dialogues (``StoredDialogue``): those the format's
+        ``stored_writer`` takes become records directly, valid by construction (neither a
+        ``Dialogue`` is built nor the schema checked); any other goes through
+        ``to_dialogue`` and the general path, so every error is worded as before."""
         fmt, vocab, adapter = self.fmt, self.vocab, self.adapter
         lines = adapter.CONTAINER == "lines"
         validator = RecordValidator(schema_for(fmt, vocab))  # compiled once for the whole file
+        direct = adapter.stored_writer(vocab) if to_dialogue is not None else None
+        jsonl = fmt == "jsonl"
         # A record JSON cannot hold stops the writing, but every record is still validated,
         # so that a record that does not fit the format is reported first, as when the whole
         # file was validated before it was encoded.
         unwritable: ExportError | None = None
-        for position, dialogue in enumerate(dialogues):
-            record = adapter.write_record(dialogue, vocab, position)
-            problems = validator.problems(record)
-            if problems:
-                parts, message = problems[0]
-                more = f" (and {len(problems) - 1} more problems)" if len(problems) > 1 else ""
-                raise ExportError(
-                    f"cannot export {dialogue_label(dialogue, position)} as {fmt}: "
-                    f"field {format_path(parts) or '(record)'}: {message}{more}"
-                )
+        for position, item in enumerate(dialogues):
+            record = direct(item, position) if direct is not None else None
+            if record is not None:
+                # direct records carry no metadata (jsonl's may carry provenance and
+                # dialogue metadata): see _free_of_floats
+                fast = not (jsonl and (item.provenance or item.metadata))
+            else:
+                dialogue = item if to_dialogue is None else to_dialogue(item)
+                record = adapter.write_record(dialogue, vocab, position)
+                problems = validator.problems(record)
+                if problems:
+                    parts, message = problems[0]
+                    more = (f" (and {len(problems) - 1} more problems)" if len(problems) > 1
+                            else "")
+                    raise ExportError(
+                        f"cannot export {dialogue_label(dialogue, position)} as {fmt}: "
+                        f"field {format_path(parts) or '(record)'}: {message}{more}"
+                    )
+                fast = _free_of_floats(dialogue, fmt)
             self.count += 1
             if unwritable is not None:
                 continue
             try:
-                data = _encode(record, lines, _free_of_floats(dialogue, fmt))
+                data = _encode(record, lines, fast)
             except UnicodeEncodeError as exc:
                 unwritable = ExportError(
                     f"cannot export record {position} as {fmt}: it holds a lone surrogate "
@@ -481,20 +498,22 @@ def dumps(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary) -> str:
     return b"".join(_Renderer(fmt, vocab).chunks(dialogues)).decode("utf-8")
 
 
-def write_file(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary, path: str | Path, *,
-               overwrite: bool = False) -> int:
+def write_file(dialogues: Iterable[Any], fmt: str, vocab: Vocabulary, path: str | Path, *,
+               overwrite: bool = False,
+               to_dialogue: Callable[[Any], Dialogue] | None = None) -> int:
     """Write ``dialogues`` to ``path`` atomically; returns how many were written.
 
     Records are validated and written one by one to a temporary file beside ``path``, which is
     renamed into place only once every record was written: a refused export (a record that
     does not fit the format, whichever its place) leaves neither ``path`` nor the temporary
-    file behind, and an existing file is replaced only with ``overwrite=True``.
+    file behind, and an existing file is replaced only with ``overwrite=True``. With
+    ``to_dialogue``, ``dialogues`` are stored dialogues (see :meth:`_Renderer.chunks`).
     """
     renderer = _Renderer(fmt, vocab)  # an unknown format is refused before the disk is touched
     path = Path(path)
     if path.exists() and not overwrite and not path.is_dir():
         raise ExportError(f"{path} exists; pass --overwrite to replace it")
     with atomic_writer(path, overwrite=overwrite) as handle:
-        for chunk in renderer.chunks(dialogues):
+        for chunk in renderer.chunks(dialogues, to_dialogue):
             handle.write(chunk)
     return renderer.count

@@ -28,6 +28,7 @@ Writing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -182,3 +183,44 @@ def write_record(dialogue: Dialogue, vocab: Vocabulary, position: int) -> dict[s
     for key, value in extras.items():
         record.setdefault(key, value)
     return record
+
+
+def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | None]:
+    """:func:`write_record` straight from a stored dialogue (``StoredDialogue``), for the
+    common case only: no metadata, every turn a text with at most one of the vocabulary's
+    strategies. Valid by construction (see tests/formats/test_write_stored.py); None for
+    anything else (the general path)."""
+    known = frozenset(vocab.strategy_names)
+    seeker, supporter = role_names(vocab)
+    speakers = {"seeker": seeker, "supporter": supporter}
+
+    def write(stored: Any, position: int) -> dict[str, Any] | None:
+        topic, emotion, description = stored.topic, stored.emotion, stored.description
+        turns = stored.turns
+        if (stored.metadata or type(turns) is not list or not turns
+                or not (topic is None or type(topic) is str)
+                or not (emotion is None or type(emotion) is str)
+                or not (description is None or type(description) is str)):
+            return None
+        dialog: list[dict[str, Any]] = []
+        for turn in turns:
+            if type(turn) is not dict:
+                return None
+            text, strategies = turn.get("text"), turn.get("strategies")
+            role = turn.get("role")
+            if (type(text) is not str or turn.get("metadata") or type(role) is not str
+                    or role not in speakers):
+                return None
+            if not strategies:
+                annotation: dict[str, Any] = {}
+            elif (type(strategies) is list and len(strategies) == 1
+                  and type(strategies[0]) is str and strategies[0] in known):
+                annotation = {"strategy": strategies[0]}
+            else:
+                return None
+            dialog.append({"speaker": speakers[role], "annotation": annotation,
+                           "content": text})
+        return {"emotion_type": emotion, "problem_type": topic, "situation": description,
+                "dialog": dialog}
+
+    return write

@@ -35,7 +35,7 @@ cannot be written in this format and stops the export with an error naming it.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from curation_app.domain import Dialogue, Role, Turn
@@ -368,3 +368,45 @@ def write_record(dialogue: Dialogue, vocab: Vocabulary, position: int) -> dict[s
     for key, value in namespace(dialogue.metadata, NAME).items():
         record.setdefault(key, value)
     return record
+
+
+def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | None]:
+    """:func:`write_record` straight from a stored dialogue (``StoredDialogue``: columns and
+    turns as stored), for the common case only: no metadata, every turn a seeker text or a
+    supporter text with at most one of the vocabulary's strategies. The record it makes is
+    then valid by construction (tests/formats/test_write_stored.py holds it to the schema and
+    to :func:`write_record`); for anything else it returns None and the dialogue takes the
+    general path (which also words any error)."""
+    known = frozenset(vocab.strategy_names)
+
+    def write(stored: Any, position: int) -> dict[str, Any] | None:
+        topic, description, turns = stored.topic, stored.description, stored.turns
+        if (stored.metadata or type(turns) is not list or not turns
+                or not (topic is None or type(topic) is str)
+                or not (description is None or type(description) is str)):
+            return None
+        content: list[dict[str, Any]] = []
+        for turn in turns:
+            if type(turn) is not dict:
+                return None
+            text, strategies = turn.get("text"), turn.get("strategies")
+            if type(text) is not str or turn.get("metadata"):
+                return None
+            role = turn.get("role")
+            if role == "seeker":
+                if strategies:
+                    return None
+                content.append({USER: text})
+            elif role == "supporter":
+                if not strategies:
+                    content.append({STRATEGY: "", AI: text})
+                elif (type(strategies) is list and len(strategies) == 1
+                      and type(strategies[0]) is str and strategies[0] in known):
+                    content.append({STRATEGY: strategies[0], AI: text})
+                else:
+                    return None
+            else:
+                return None
+        return {"scene": topic, "description": description, "content": content}
+
+    return write

@@ -26,6 +26,7 @@ Writing
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from curation_app.domain import Dialogue, Role, Turn
@@ -159,3 +160,48 @@ def write_record(dialogue: Dialogue, vocab: Vocabulary, position: int) -> dict[s
     for key, value in namespace(dialogue.metadata, NAME).items():
         record.setdefault(key, value)
     return record
+
+
+def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | None]:
+    """:func:`write_record` straight from a stored dialogue (``StoredDialogue``), for the
+    common case only: no metadata, every turn a text with the vocabulary's strategies (at most
+    one unless the project allows several). Valid by construction (see
+    tests/formats/test_write_stored.py); None for anything else (the general path)."""
+    known = frozenset(vocab.strategy_names)
+    most = None if vocab.multi_strategy else 1
+    speakers = {"seeker": vocab.role_display(Role.SEEKER),
+                "supporter": vocab.role_display(Role.SUPPORTER)}
+
+    def write(stored: Any, position: int) -> dict[str, Any] | None:
+        topic, emotion, turns = stored.topic, stored.emotion, stored.turns
+        if (stored.metadata or type(turns) is not list or not turns
+                or not (topic is None or type(topic) is str)
+                or not (emotion is None or type(emotion) is str)):
+            return None
+        dialog: list[dict[str, Any]] = []
+        for turn in turns:
+            if type(turn) is not dict:
+                return None
+            text, strategies = turn.get("text"), turn.get("strategies")
+            role = turn.get("role")
+            if (type(text) is not str or turn.get("metadata") or type(role) is not str
+                    or role not in speakers):
+                return None
+            if not strategies:
+                dialog.append({"speaker": speakers[role], "text": text})
+                continue
+            if type(strategies) is not list or (most is not None and len(strategies) > most):
+                return None
+            for name in strategies:
+                if type(name) is not str or name not in known:
+                    return None
+            dialog.append({"speaker": speakers[role], "text": text,
+                           "strategy": list(strategies)})
+        dialog_id = stored.external_id
+        if dialog_id is not None and type(dialog_id) is not str:
+            return None
+        if dialog_id is None:
+            dialog_id = stored.id if stored.id is not None else position + 1
+        return {"dialog_id": dialog_id, "emotion": emotion, "topic": topic, "dialog": dialog}
+
+    return write

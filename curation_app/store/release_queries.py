@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import Text, cast, func, null, select, type_coerce
@@ -83,6 +83,63 @@ def _dialogue(row: Any, project_name: str) -> Dialogue:
 _JSON_COLUMNS = frozenset({"provenance", "meta", "turns"})
 
 
+class StoredDialogue(NamedTuple):
+    """A dialogue's columns as an export writes them, without domain objects: what the
+    formats' ``write_stored`` turn straight into a record (see ``formats.write_stored_file``).
+
+    ``turns`` is the column as orjson reads it, which equals what ``json.loads`` reads
+    wherever the value holds no number (a writer's fast path takes only such turns: strings,
+    lists of strings, empty objects); :meth:`dialogue` decodes ``turns_text`` exactly."""
+
+    id: int
+    external_id: str | None
+    language: str
+    topic: str | None
+    emotion: str | None
+    description: str | None
+    status: str
+    source: str
+    provenance: Any
+    metadata: Any
+    turns: Any
+    overlap_of: int | None
+    turns_text: str
+    project: str
+
+    def dialogue(self) -> Dialogue:
+        """The dialogue as :meth:`ReleaseQueries.stream_dialogues` gives it, but for the
+        columns no writer reads (version, assignee, seeds, timestamps), left at defaults."""
+        return Dialogue(
+            id=self.id, project=self.project, turns=stored_turns(_loads(self.turns_text)),
+            language=self.language, topic=self.topic, emotion=self.emotion,
+            description=self.description, status=_STATUSES[self.status],
+            source=_SOURCES[self.source], external_id=self.external_id,
+            provenance=_owned_dict(self.provenance), metadata=_owned_dict(self.metadata),
+            overlap_of=self.overlap_of)
+
+
+_STORED_COLUMNS = ("id", "external_id", "language", "topic", "emotion", "description",
+                   "status", "source", "provenance", "meta", "turns", "overlap_of")
+
+
+def _loads_object(text: str | None) -> Any:
+    """:func:`_loads`, with the usual empty object read without decoding."""
+    return {} if text == "{}" else _loads(text)
+
+
+def _stored(row: Any, project_name: str) -> StoredDialogue:
+    """A row of ``_STORED_COLUMNS`` (in that order) as a :class:`StoredDialogue`."""
+    (dialogue_id, external_id, language, topic, emotion, description, status, source,
+     provenance, meta, turns_text, overlap_of) = row
+    try:
+        turns = orjson.loads(turns_text)
+    except (ValueError, TypeError):  # NaN, a lone surrogate, NULL: read as json.loads does
+        turns = _loads(turns_text)
+    return StoredDialogue(dialogue_id, external_id, language, topic, emotion, description,
+                          status, source, _loads_object(provenance), _loads_object(meta),
+                          turns, overlap_of, turns_text, project_name)
+
+
 def _as_text(expression: Any, name: str) -> Any:
     """A JSON expression read as its text, for :func:`_dialogue` to decode with
     :func:`_loads` (the values are those the driver's json.loads gives)."""
@@ -109,6 +166,25 @@ class ReleaseQueries:
             for row in rows:
                 yield _dialogue(row, project.name)
 
+    def stream_stored(self, project: ProjectRecord, statuses: Sequence[Status] | None = None,
+                      *, provenance: bool = True,
+                      batch: int = BATCH) -> Iterator[StoredDialogue]:
+        """The dialogues of ``stream_dialogues(project, statuses, prompt=True)`` (keyset
+        pages, id order) as :class:`StoredDialogue`: only the columns a writer reads, the
+        turns as stored. ``provenance=False`` reads none (an empty object): only the jsonl
+        writer writes it."""
+        columns = []
+        for name in _STORED_COLUMNS:
+            if name == "provenance" and not provenance:
+                columns.append(null().label(name))
+            elif name in _JSON_COLUMNS:
+                columns.append(_as_text(getattr(DialogueRow, name), name))
+            else:
+                columns.append(getattr(DialogueRow, name))
+        for rows in self._pages(project, columns, statuses, batch):
+            for row in rows:
+                yield _stored(row, project.name)
+
     def _text_columns(self, *, provenance: bool, prompt: bool) -> list[Any]:
         """The columns :func:`_dialogue` reads (all of ``_COLUMNS``, in order; a NULL for a
         provenance left out), the JSON ones as text."""
@@ -129,9 +205,9 @@ class ReleaseQueries:
                originals_only: bool = False) -> Iterator[Sequence[Any]]:
         """Rows of ``columns`` (the id among them), ``batch`` at a time, by keyset on the id."""
         last = 0
+        in_project = self._in_project(project)
         while True:
-            query = select(*columns).where(DialogueRow.project_id == project.id,
-                                           DialogueRow.id > last)
+            query = select(*columns).where(in_project, DialogueRow.id > last)
             if statuses:
                 query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
             if originals_only:
@@ -141,6 +217,16 @@ class ReleaseQueries:
                 return
             yield rows
             last = rows[-1].id
+
+    def _in_project(self, project: ProjectRecord) -> Any:
+        """The condition "in ``project``" of a keyset page. On SQLite it is written so that no
+        index can serve it (``project_id + 0``): its indexes that lead with the project hold
+        the ids out of order, so a page read through one of them read and sorted every row
+        after the page, turns and all (quadratic: about 8 s of 100 pages at 100k), where the
+        primary key reads the page's rows in order and stops."""
+        if self.session.get_bind().dialect.name == "sqlite":
+            return DialogueRow.project_id + 0 == project.id
+        return DialogueRow.project_id == project.id
 
     def dialogue_batches(self, project: ProjectRecord,
                          statuses: Sequence[Status] | None = None, *,
@@ -192,7 +278,7 @@ class ReleaseQueries:
         last = 0
         while True:
             query = select(DialogueRow.id, DialogueRow.topic, DialogueRow.emotion,
-                           DialogueRow.turns).where(DialogueRow.project_id == project.id,
+                           DialogueRow.turns).where(self._in_project(project),
                                                     DialogueRow.id > last)
             if statuses:
                 query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
