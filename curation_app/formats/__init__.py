@@ -385,6 +385,7 @@ _parse_line = stream.parse_line  # kept for callers of the old name
 # allow_nan=False, indent=2) + "\n"`` for the array formats and of one compact ``json.dumps``
 # per line for JSON Lines (tests/formats/test_streamed_export.py holds the writer to that).
 _ORJSON_INDENT = orjson.OPT_INDENT_2
+_ENCODE_PAGE = 500  # records of an array file encoded by one orjson call
 
 
 def _free_of_floats(dialogue: Dialogue, fmt: str) -> bool:
@@ -428,6 +429,8 @@ class _Renderer:
         self.vocab = vocab
         self.adapter = _adapter(fmt)
         self.count = 0
+        self._unwritable: ExportError | None = None  # see _one
+        self._started = False  # whether a record was written (the next one needs a comma)
 
     def chunks(self, dialogues: Iterable[Any],
                to_dialogue: Callable[[Any], Dialogue] | None = None) -> Iterator[bytes]:
@@ -444,7 +447,11 @@ class _Renderer:
         # A record JSON cannot hold stops the writing, but every record is still validated,
         # so that a record that does not fit the format is reported first, as when the whole
         # file was validated before it was encoded.
-        unwritable: ExportError | None = None
+        self._unwritable = None
+        self._started = False
+        # Records of an array file that orjson writes as json does, encoded a page at a time:
+        # one call instead of one a record, and a list's items come out one level in already.
+        pending: list[tuple[int, dict[str, Any]]] = []
         for position, item in enumerate(dialogues):
             record = direct(item, position) if direct is not None else None
             if record is not None:
@@ -465,31 +472,72 @@ class _Renderer:
                     )
                 fast = _free_of_floats(dialogue, fmt)
             self.count += 1
-            if unwritable is not None:
+            if self._unwritable is not None:
                 continue
-            try:
-                data = _encode(record, lines, fast)
-            except UnicodeEncodeError as exc:
-                unwritable = ExportError(
-                    f"cannot export record {position} as {fmt}: it holds a lone surrogate "
-                    f"(\\u{ord(exc.object[exc.start]):04x}), which UTF-8 cannot represent")
-                unwritable.__cause__ = exc
+            if fast and not lines:
+                pending.append((position, record))
+                if len(pending) >= _ENCODE_PAGE:
+                    yield from self._page(pending)
                 continue
-            except ValueError as exc:  # NaN or Infinity somewhere in metadata
-                unwritable = ExportError(
-                    f"cannot export record {position} as {fmt}: it holds NaN or Infinity, "
-                    "which JSON cannot represent")
-                unwritable.__cause__ = exc
+            yield from self._page(pending)  # the records before this one first
+            if self._unwritable is not None:  # one of them could not be written
                 continue
-            if lines:
-                yield data + b"\n"
-            else:
-                # json.dumps(records, indent=2) writes each record one level in
-                yield (b"[\n  " if position == 0 else b",\n  ") + data.replace(b"\n", b"\n  ")
-        if unwritable is not None:
-            raise unwritable
+            data = self._one(position, record, lines, fast)
+            if data is not None:
+                yield data
+        yield from self._page(pending)
+        if self._unwritable is not None:
+            raise self._unwritable
         if not lines:
             yield b"\n]\n" if self.count else b"[]\n"
+
+    def _page(self, pending: list[tuple[int, dict[str, Any]]]) -> Iterator[bytes]:
+        """The float-free records of an array file in ``pending`` (emptied), in one chunk;
+        one at a time where orjson refuses one (a lone surrogate: see :func:`_encode`)."""
+        if not pending or self._unwritable is not None:
+            pending.clear()
+            return
+        try:
+            body = orjson.dumps([record for _, record in pending], option=_ORJSON_INDENT)
+        except TypeError:
+            body = None
+        if body is not None:
+            # "[\n  {...},\n  {...}\n]": the items as json.dumps(records, indent=2) writes them
+            yield (b",\n" if self._started else b"[\n") + body[2:-2]
+            self._started = True
+        else:
+            for position, record in pending:
+                data = self._one(position, record, False, True)
+                if data is None:
+                    break
+                yield data
+        pending.clear()
+
+    def _one(self, position: int, record: dict[str, Any], lines: bool,
+             fast: bool) -> bytes | None:
+        """One record's bytes as the file holds them, or None when JSON cannot hold it (then
+        :attr:`_unwritable` says why and nothing more is encoded)."""
+        fmt = self.fmt
+        try:
+            data = _encode(record, lines, fast)
+        except UnicodeEncodeError as exc:
+            self._unwritable = ExportError(
+                f"cannot export record {position} as {fmt}: it holds a lone surrogate "
+                f"(\\u{ord(exc.object[exc.start]):04x}), which UTF-8 cannot represent")
+            self._unwritable.__cause__ = exc
+            return None
+        except ValueError as exc:  # NaN or Infinity somewhere in metadata
+            self._unwritable = ExportError(
+                f"cannot export record {position} as {fmt}: it holds NaN or Infinity, "
+                "which JSON cannot represent")
+            self._unwritable.__cause__ = exc
+            return None
+        if lines:
+            return data + b"\n"
+        # json.dumps(records, indent=2) writes each record one level in
+        prefix = b",\n  " if self._started else b"[\n  "
+        self._started = True
+        return prefix + data.replace(b"\n", b"\n  ")
 
 
 def dumps(dialogues: Iterable[Dialogue], fmt: str, vocab: Vocabulary) -> str:

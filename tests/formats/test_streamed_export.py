@@ -143,3 +143,32 @@ def test_a_temp_of_a_dead_writer_is_removed_by_the_next_streamed_export(esconv_v
     dead.write_text("half an export")
     formats.write_file(_dialogues(esconv_vocab, 5), "esconv", esconv_vocab, target)
     assert sorted(os.listdir(tmp_path)) == ["out.json"]
+
+
+@pytest.mark.parametrize("fmt", formats.FORMAT_NAMES)
+def test_pages_of_records_encoded_together_are_the_one_at_a_time_bytes(fmt, esconv_vocab):
+    """Float-free records of an array file are encoded a page at a time; mixed with records
+    encoded one by one (metadata) across several page boundaries, the bytes are unchanged."""
+    dialogues = _dialogues(esconv_vocab, 1700)
+    for i in (0, 499, 500, 501, 999, 1234, 1699):
+        dialogues[i].metadata = {fmt: {"score": 1.5e-05, "n": i}}
+    for i in range(1000, 1010):
+        dialogues[i].turns[0].text = "汉字 \u2028 \"q\" 😀"
+    assert formats.dumps(dialogues, fmt, esconv_vocab).encode("utf-8") == in_memory(
+        dialogues, fmt, esconv_vocab)
+
+
+@pytest.mark.parametrize("fmt", ["esconv", "jsonl"])
+def test_the_first_record_json_cannot_hold_is_named_from_a_page(fmt, esconv_vocab, tmp_path):
+    """A lone surrogate in a page's record (orjson refuses the page, so it is encoded one
+    record at a time) before NaN in a later one: the surrogate's record is named."""
+    dialogues = _dialogues(esconv_vocab, 1200)
+    dialogues[620].turns[0].text = "lone \ud800"
+    dialogues[700].metadata = {"esconv": {"survey_score": float("nan")}}
+    with pytest.raises(ExportError, match=fr"record 620 as {fmt}: it holds a lone surrogate "
+                                          r"\(\\ud800\)"):
+        formats.write_file(dialogues, fmt, esconv_vocab, tmp_path / "a")
+    dialogues[620].turns[0].text = "fine"
+    with pytest.raises(ExportError, match=f"record 700 as {fmt}: it holds NaN or Infinity"):
+        formats.write_file(dialogues, fmt, esconv_vocab, tmp_path / "b")
+    assert os.listdir(tmp_path) == []
