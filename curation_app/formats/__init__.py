@@ -385,7 +385,7 @@ _parse_line = stream.parse_line  # kept for callers of the old name
 # allow_nan=False, indent=2) + "\n"`` for the array formats and of one compact ``json.dumps``
 # per line for JSON Lines (tests/formats/test_streamed_export.py holds the writer to that).
 _ORJSON_INDENT = orjson.OPT_INDENT_2
-_ENCODE_PAGE = 500  # records of an array file encoded by one orjson call
+_ENCODE_PAGE = 100  # records of an array file per orjson call (more saves little, holds more)
 
 
 def _free_of_floats(dialogue: Dialogue, fmt: str) -> bool:
