@@ -84,8 +84,8 @@ _JSON_COLUMNS = frozenset({"provenance", "meta", "turns"})
 
 
 class StoredDialogue(NamedTuple):
-    """A dialogue's columns as an export writes them, without domain objects: what the
-    formats' ``write_stored`` turn straight into a record (see ``formats.write_stored_file``).
+    """A dialogue's columns as an export writes them, without domain objects: what each
+    format's ``stored_writer`` turns straight into a record (see ``formats.write_file``).
 
     ``turns`` is the column as orjson reads it, which equals what ``json.loads`` reads
     wherever the value holds no number (a writer's fast path takes only such turns: strings,
@@ -222,8 +222,10 @@ class ReleaseQueries:
         """The condition "in ``project``" of a keyset page. On SQLite it is written so that no
         index can serve it (``project_id + 0``): its indexes that lead with the project hold
         the ids out of order, so a page read through one of them read and sorted every row
-        after the page, turns and all (quadratic: about 8 s of 100 pages at 100k), where the
-        primary key reads the page's rows in order and stops."""
+        after the page, turns and all (quadratic: some 5 s of CPU of an export at 100k), where
+        the primary key reads the page's rows in order and stops. The price: rows of other
+        projects after the page's are passed over (their turns unread), at most a whole
+        table per export. PostgreSQL reads the pages by primary key already."""
         if self.session.get_bind().dialect.name == "sqlite":
             return DialogueRow.project_id + 0 == project.id
         return DialogueRow.project_id == project.id
