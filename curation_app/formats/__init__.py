@@ -6,6 +6,8 @@
     stream_file              file -> batches of ReadBatch, in bounded memory (``formats.stream``)
     read_turn_texts          file -> turn texts and roles only (``curation dedup FILE``)
     write_file / dumps       dialogues -> file / text, every record validated first
+                             (write_file of stored dialogues: what a format's
+                             ``stored_writer`` takes is valid by construction)
     export_record            one dialogue as a writer would write it (not validated)
     schema_for               the JSON Schema of one record, with a project's labels filled in
 
