@@ -143,16 +143,18 @@ class Linter:
         firsts = batch.firsts
         n = len(batch.texts)
         look = self._texts_to_look_at(batch, suspects)
+        known, supporter = self.strategies, Role.SUPPORTER
+        # per turn, 2 for a supporter's, plus 1 where its strategies need a look
+        sides = np.array([2 + (not (s := t.strategies) or not known.issuperset(s))
+                          if t.role == supporter else int(bool(t.strategies))
+                          for d in dialogues for t in d.turns], dtype=np.int8)
         if n:
-            known, supporter = self.strategies, Role.SUPPORTER
-            look |= np.fromiter(
-                ((not (s := t.strategies) or not known.issuperset(s)) if t.role == supporter
-                 else bool(t.strategies) for d in dialogues for t in d.turns),
-                dtype=bool, count=n)
+            look |= (sides & 1).astype(bool)
         looked = np.flatnonzero(look)
         bounds = np.searchsorted(looked, firsts).tolist()
         looked_at = looked.tolist()
-        with_runs = self._with_runs(batch) if "lint.roles_alternate" in self.on else set()
+        with_runs = (self._with_runs(firsts, sides >= 2) if "lint.roles_alternate" in self.on
+                     else set())
         out: list[list[Finding]] = []
         for k, dialogue in enumerate(dialogues):
             found: list[Finding] = []
@@ -191,18 +193,16 @@ class Linter:
         return look
 
     @staticmethod
-    def _with_runs(batch: BatchTexts) -> set[int]:
-        """The dialogues (by position in the batch) where one speaker takes two turns in a
-        row: the only ones :meth:`_runs` finds anything in."""
-        roles = batch.roles
-        if len(roles) < 2:
+    def _with_runs(firsts: Sequence[int], supporter: np.ndarray) -> set[int]:
+        """The dialogues (by position in the batch; ``firsts``: where their turns begin, and
+        ``supporter`` per turn) where one speaker takes two turns in a row: the only ones
+        :meth:`_runs` finds anything in."""
+        if len(supporter) < 2:
             return set()
-        supporter = Role.SUPPORTER
-        sides = np.fromiter((r == supporter for r in roles), dtype=bool, count=len(roles))
-        pairs = np.flatnonzero(sides[1:] == sides[:-1])  # turns j and j + 1 alike
-        firsts = np.asarray(batch.firsts)
-        owner = np.searchsorted(firsts, pairs, side="right") - 1
-        inside = pairs + 1 < firsts[owner + 1]  # j + 1 still the same dialogue's
+        pairs = np.flatnonzero(supporter[1:] == supporter[:-1])  # turns j and j + 1 alike
+        starts = np.asarray(firsts)
+        owner = np.searchsorted(starts, pairs, side="right") - 1
+        inside = pairs + 1 < starts[owner + 1]  # j + 1 still the same dialogue's
         return set(owner[inside].tolist())
 
     def _whole(self, dialogue: Dialogue, runs: bool, out: list[Finding]) -> None:
