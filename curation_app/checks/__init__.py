@@ -19,10 +19,10 @@ editor calls it on every save); :func:`dedup_findings` runs over a whole corpus.
 from __future__ import annotations
 
 import bisect
-import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from curation_app.checks.batch import BatchTexts
 from curation_app.checks.dedup import (
     Cluster,
     DedupParams,
@@ -73,25 +73,25 @@ class DialogueChecker:
 
     def check_many(self, dialogues: Sequence[Dialogue]) -> list[Finding]:
         """The findings of every dialogue, in the order :meth:`check` would give them one
-        dialogue after the other; the privacy scan reads the batch's texts in one pass."""
-        texts = [t.text for d in dialogues for t in d.turns]
-        # dialogue k's turns are texts[firsts[k]:firsts[k + 1]]
-        firsts = list(itertools.accumulate((len(d.turns) for d in dialogues), initial=0))
+        dialogue after the other; the safety screen, the artefact search and the privacy
+        scan read the batch's texts at once, flattened and encoded once for all three."""
+        batch = BatchTexts.of(dialogues)
+        texts, firsts = batch.texts, batch.firsts
         screened: list[dict[int, list[Hit]] | None] = [None] * len(dialogues)
         if self.screen is not None:
             by_turn: list[dict[int, list[Hit]]] = [{} for _ in dialogues]
-            for i, hits in self.screen.screen_flagged(
-                    texts, [t.role for d in dialogues for t in d.turns]).items():
+            for i, hits in self.screen.screen_flagged(texts, batch.roles, batch).items():
                 k = bisect.bisect_right(firsts, i) - 1
                 by_turn[k][i - firsts[k]] = hits
             screened = list(by_turn)
-        suspects: list[list[bool] | None] = [None] * len(dialogues)
-        if self.linter is not None and self.config.enabled("lint.prompt_artefact"):
-            flags = artefact_suspects(texts)
-            suspects = [flags[a:b] for a, b in itertools.pairwise(firsts)]
-        private: list[list[Finding]] = (self.privacy.check_many(dialogues, self.config)
+        linted: list[list[Finding]] = [[]] * len(dialogues)
+        if self.linter is not None:
+            suspects = (artefact_suspects(texts, batch)
+                        if self.config.enabled("lint.prompt_artefact") else None)
+            linted = self.linter.check_many(dialogues, batch, suspects)
+        private: list[list[Finding]] = (self.privacy.check_many(dialogues, self.config, batch)
                                         if self.privacy is not None else [[]] * len(dialogues))
-        return [f for d, s, a, p in zip(dialogues, screened, suspects, private, strict=True)
+        return [f for d, s, a, p in zip(dialogues, screened, linted, private, strict=True)
                 for f in (*self._check(d, s, a), *p)]
 
     def check(self, dialogue: Dialogue) -> list[Finding]:
@@ -101,12 +101,14 @@ class DialogueChecker:
         return out
 
     def _check(self, dialogue: Dialogue, screened: dict[int, list[Hit]] | None = None,
-               suspects: list[bool] | None = None) -> list[Finding]:
+               linted: list[Finding] | None = None) -> list[Finding]:
+        """Format, lint and safety; ``screened`` and ``linted``: the safety hits and the
+        lint findings when a batch was looked at at once."""
         out: list[Finding] = []
         if self.validator is not None:
             out += check_format(dialogue, self.vocab, self.config, self.validator, self.fmt)
         if self.linter is not None:
-            out += self.linter.check(dialogue, suspects)
+            out += self.linter.check(dialogue) if linted is None else linted
         if self.screen is not None:
             out += self.screen.check(dialogue, self.vocab, self.config, screened)
         return out

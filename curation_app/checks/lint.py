@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator, Sequence
 
 import numpy as np
 
+from curation_app.checks.batch import BatchTexts
 from curation_app.checks.findings import CheckConfig, Finding
 from curation_app.domain import Dialogue, Role
 from curation_app.presets import Vocabulary
@@ -65,28 +66,30 @@ def _found(data: bytes, cue: bytes, starts: list[int]) -> Iterator[int]:
         at = data.find(cue, starts[k + 1])
 
 
-def artefact_suspects(texts: Sequence[str]) -> list[bool]:
+def artefact_suspects(texts: Sequence[str], batch: BatchTexts | None = None) -> list[bool]:
     """For each text, whether :meth:`Linter._artefact` may find something in it: False only
     for ASCII texts with none of the cues above. The texts are searched all at once (the
-    per-text tests cost more than the rest of the lint rules together)."""
-    out = [not t.isascii() for t in texts]
-    plain = [i for i, other in enumerate(out) if not other]
+    per-text tests cost more than the rest of the lint rules together); ``batch``, when
+    given, holds ``texts`` already flattened and encoded."""
+    if batch is None:
+        batch = BatchTexts.flat(texts)
+    out = [not p for p in batch.plain]
+    plain = batch.ascii_ids
     if not plain:
         return out
-    chunk = [texts[i] for i in plain]
-    data = (np.frombuffer(("\x00" + "\x00".join(chunk)).encode("ascii"), dtype=np.uint8)
-            | 0x20).tobytes()
+    data = (batch.ascii_bytes | 0x20).tobytes()
     present = [cue for cue in _CUES if cue in data]
     if present:
         # text k follows the NUL at starts[k]; the last entry is the end
-        ends = np.cumsum(np.fromiter(map(len, chunk), dtype=np.int64, count=len(chunk)) + 1)
-        starts = [0, *ends.tolist()]
+        starts = (batch.ascii_starts - 1).tolist()
         for cue in present:
             for k in _found(data, cue, starts):
                 out[plain[k]] = True
     return out
 
 
+# Per ASCII code, whether str.isspace holds (str.strip strips those; \x1c-\x1f among them).
+_ASCII_SPACE = np.array([chr(c).isspace() for c in range(128)], dtype=bool)
 _LATIN_WORD = re.compile(r"[A-Za-z]{2,}")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 
@@ -124,11 +127,90 @@ class Linter:
         """The lint findings of ``dialogue``; ``suspects``, per turn, from
         :func:`artefact_suspects` when a batch was looked at at once (a turn marked False
         cannot hold a prompt artefact)."""
-        on, config, did = self.on, self.config, dialogue.id
         out: list[Finding] = []
+        self._whole(dialogue, True, out)
+        self._turns(dialogue, range(len(dialogue.turns)), suspects, 0, out)
+        return out
+
+    def check_many(self, dialogues: Sequence[Dialogue], batch: BatchTexts,
+                   suspects: Sequence[bool] | None = None) -> list[list[Finding]]:
+        """:meth:`check` of each dialogue (``batch``: their turn texts, ``suspects`` per
+        turn of the batch). Most turns of a batch cannot hold a fault: an ASCII text that
+        opens with no whitespace, fits the length bound and has no artefact cue, with known
+        strategies where they belong. Those are told apart over the whole batch (numpy for
+        the texts, one comprehension for the strategies), and only the other turns go
+        through the rules one by one, in order, so the findings are those of :meth:`check`."""
+        firsts = batch.firsts
+        n = len(batch.texts)
+        look = self._texts_to_look_at(batch, suspects)
+        known, supporter = self.strategies, Role.SUPPORTER
+        # per turn, 2 for a supporter's, plus 1 where its strategies need a look
+        sides = np.array([2 + (not (s := t.strategies) or not known.issuperset(s))
+                          if t.role == supporter else int(bool(t.strategies))
+                          for d in dialogues for t in d.turns], dtype=np.int8)
+        if n:
+            look |= (sides & 1).astype(bool)
+        looked = np.flatnonzero(look)
+        bounds = np.searchsorted(looked, firsts).tolist()
+        looked_at = looked.tolist()
+        with_runs = (self._with_runs(firsts, sides >= 2) if "lint.roles_alternate" in self.on
+                     else set())
+        out: list[list[Finding]] = []
+        for k, dialogue in enumerate(dialogues):
+            found: list[Finding] = []
+            self._whole(dialogue, k in with_runs, found)
+            a, b = bounds[k], bounds[k + 1]
+            if a < b:
+                base = firsts[k]
+                self._turns(dialogue, [i - base for i in looked_at[a:b]], suspects, base, found)
+            out.append(found)
+        return out
+
+    def _texts_to_look_at(self, batch: BatchTexts, suspects: Sequence[bool] | None,
+                          ) -> np.ndarray:
+        """Per turn of ``batch``, whether its text may break a text rule (see
+        :meth:`check_many`); True for every text that is not ASCII."""
+        n = len(batch.texts)
+        look = np.ones(n, dtype=bool)
+        ids = batch.ascii_ids
+        if not ids:
+            return look
+        on = self.on
+        if "lint.prompt_artefact" in on and suspects is None:
+            return look
+        if "lint.language" in on and self.language == "zh":
+            return look  # an ASCII turn in a Chinese project is the language rule's business
+        starts = batch.ascii_starts
+        lengths = np.diff(starts) - 1
+        data = batch.ascii_bytes
+        opening = data[np.minimum(starts[:-1], len(data) - 1)]
+        # empty, only whitespace (then it opens with some) or too long: the length and empty
+        # rules see it
+        plain = (lengths == 0) | _ASCII_SPACE[opening] | (lengths > self.max_chars)
+        if "lint.prompt_artefact" in on and suspects is not None:
+            plain |= np.fromiter(suspects, dtype=bool, count=n)[ids]
+        look[ids] = plain
+        return look
+
+    @staticmethod
+    def _with_runs(firsts: Sequence[int], supporter: np.ndarray) -> set[int]:
+        """The dialogues (by position in the batch; ``firsts``: where their turns begin, and
+        ``supporter`` per turn) where one speaker takes two turns in a row: the only ones
+        :meth:`_runs` finds anything in."""
+        if len(supporter) < 2:
+            return set()
+        pairs = np.flatnonzero(supporter[1:] == supporter[:-1])  # turns j and j + 1 alike
+        starts = np.asarray(firsts)
+        owner = np.searchsorted(starts, pairs, side="right") - 1
+        inside = pairs + 1 < starts[owner + 1]  # j + 1 still the same dialogue's
+        return set(owner[inside].tolist())
+
+    def _whole(self, dialogue: Dialogue, runs: bool, out: list[Finding]) -> None:
+        """The rules of the dialogue as a whole: length, who opens, runs of one speaker
+        (``runs``: whether there may be any) and the labels."""
+        on, config, did = self.on, self.config, dialogue.id
         add = out.append
         turns = dialogue.turns
-
         if "lint.dialogue_length" in on and not self.min_turns <= len(turns) <= self.max_turns:
             add(config.finding("lint.dialogue_length", did, None, "turns",
                                f"has {len(turns)} turns; the project expects "
@@ -137,16 +219,24 @@ class Linter:
             add(config.finding("lint.seeker_opens", did, 0, "turns[0].role",
                                f"the {self.role_label[turns[0].role]} speaks first; the "
                                f"{self.role_label[Role.SEEKER]} should open"))
-        if "lint.roles_alternate" in on:
+        if runs and "lint.roles_alternate" in on:
             out.extend(self._runs(dialogue))
         self._labels(dialogue, out)
 
+    def _turns(self, dialogue: Dialogue, indices: Iterable[int],
+               suspects: Sequence[bool] | None, base: int, out: list[Finding]) -> None:
+        """The rules of each turn in ``indices`` (in order); turn ``i``'s artefact suspicion
+        is ``suspects[base + i]``."""
+        on, config, did = self.on, self.config, dialogue.id
+        add = out.append
+        turns = dialogue.turns
         check_lang = "lint.language" in on and self.language in ("zh", "en")
         check_empty = "lint.empty_turn" in on
         check_length = "lint.turn_length" in on
         check_artefact = "lint.prompt_artefact" in on
         known, supporter, max_chars = self.strategies, Role.SUPPORTER, self.max_chars
-        for i, turn in enumerate(turns):
+        for i in indices:
+            turn = turns[i]
             text = turn.text
             stripped = text.strip()
             if not stripped:
@@ -165,7 +255,7 @@ class Linter:
                                            f"looks {wrong}, but the project is "
                                            f"{'Chinese' if self.language == 'zh' else 'English'}"
                                            f": {_quote(text)}"))
-                if check_artefact and (suspects is None or suspects[i]):
+                if check_artefact and (suspects is None or suspects[base + i]):
                     artefact = self._artefact(text)
                     if artefact:
                         add(config.finding("lint.prompt_artefact", did, i, f"turns[{i}].text",
@@ -178,7 +268,6 @@ class Linter:
                 suspect = bool(strategies)
             if suspect:
                 self._strategies(dialogue, i, out)
-        return out
 
     # ---- the rules ---------------------------------------------------------------------------
     def _runs(self, dialogue: Dialogue) -> Iterable[Finding]:

@@ -34,6 +34,7 @@ from functools import cache
 import numpy as np
 import phonenumbers
 
+from curation_app.checks.batch import BatchTexts
 from curation_app.checks.findings import CheckConfig, Finding
 from curation_app.checks.text import class_mask
 from curation_app.domain import Dialogue
@@ -323,16 +324,9 @@ def _char_flags() -> np.ndarray:
     return flags
 
 
-def _flagged_group(texts: Sequence[str], ascii_only: bool) -> np.ndarray:
-    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
-    joined = "\x00".join(texts)  # positions come from the lengths, so a NUL in a text is fine
-    table = _char_flags()
-    if ascii_only:  # one byte a character: a copy, not an encoding
-        f = table[:128][np.frombuffer(joined.encode("ascii"), dtype=np.uint8)]
-    else:
-        codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
-        f = table[np.minimum(codes, _TABLE_LIMIT)]
+def _hit_positions(f: np.ndarray) -> np.ndarray:
+    """The positions of the characters (their flags ``f``, texts apart by flagless NULs)
+    that may begin or mark a hit, as above."""
     n = len(f)
     hit = (f & _SPECIAL) != 0
     space = (f & _SPACE) != 0
@@ -343,29 +337,46 @@ def _flagged_group(texts: Sequence[str], ascii_only: bool) -> np.ndarray:
         after = space[2:].copy()
         after[:-1] &= space[3:] | ((f[3:] & _M_OR_O) != 0)
         hit[:-2] |= ((f[:-2] & _COMMA) != 0) & space[1:-1] & (((f[2:] & _M_OR_O) != 0) | after)
-    where = np.flatnonzero(hit)
+    return np.flatnonzero(hit)
+
+
+def _flagged_group(texts: Sequence[str]) -> np.ndarray:
+    """The ranks among ``texts`` (not all ASCII) of those that may hold a hit."""
+    lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
+    starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
+    joined = "\x00".join(texts)  # positions come from the lengths, so a NUL in a text is fine
+    codes = np.frombuffer(joined.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
+    where = _hit_positions(_char_flags()[np.minimum(codes, _TABLE_LIMIT)])
     return np.unique(np.searchsorted(starts, where, side="right") - 1)
 
 
-def _flagged(texts: Sequence[str]) -> list[int]:
-    """Indices of the texts that may hold a hit (see above), ASCII texts and others apart."""
+def _flagged(texts: Sequence[str], batch: BatchTexts | None = None) -> list[int]:
+    """Indices of the texts that may hold a hit (see above), ASCII texts (one byte a
+    character, from ``batch`` when given) and others apart."""
+    if batch is None:
+        batch = BatchTexts.flat(texts)
     out: list[int] = []
-    plain = [t.isascii() for t in texts]
-    for ascii_only in (True, False):
-        ids = [i for i, p in enumerate(plain) if p == ascii_only]
-        if ids:
-            found = _flagged_group([texts[i] for i in ids], ascii_only)
-            out += [ids[k] for k in found.tolist()]
+    ids = batch.ascii_ids
+    if ids:
+        where = _hit_positions(_char_flags()[:128][batch.ascii_bytes])
+        out += [ids[k] for k in np.unique(batch.owner(where)).tolist()]
+    ids = batch.others
+    if ids:
+        found = _flagged_group([texts[i] for i in ids])
+        out += [ids[k] for k in found.tolist()]
     return out
 
 
-def scan_flagged(texts: Sequence[str]) -> dict[int, list[Hit]]:
+def scan_flagged(texts: Sequence[str], batch: BatchTexts | None = None,
+                 scanned: dict[str, list[Hit]] | None = None) -> dict[int, list[Hit]]:
     """``{i: scan(t)}`` for the texts ``t`` that have hits, computed a batch at a time: only
     the texts flagged above are scanned, each distinct text once (a batch repeats its topics,
-    and the descriptions made of them)."""
-    scanned: dict[str, list[Hit]] = {}
+    and the descriptions made of them). ``batch``: ``texts`` already flattened and encoded;
+    ``scanned``: the hits of texts scanned before, by text, kept up to date."""
+    if scanned is None:
+        scanned = {}
     out: dict[int, list[Hit]] = {}
-    for i in _flagged(texts):
+    for i in _flagged(texts, batch):
         text = texts[i]
         hits = scanned.get(text)
         if hits is None:
@@ -422,9 +433,13 @@ def scan_dialogue(dialogue: Dialogue) -> list[Located]:
     return out
 
 
-def scan_dialogues(dialogues: Sequence[Dialogue]) -> list[list[Located]]:
+def scan_dialogues(dialogues: Sequence[Dialogue],
+                   batch: BatchTexts | None = None) -> list[list[Located]]:
     """``[scan_dialogue(d) for d in dialogues]``, with the texts scanned as one batch. A
-    field's path is only spelled out for the few fields with a hit."""
+    field's path is only spelled out for the few fields with a hit. ``batch``: the
+    dialogues' turn texts already flattened and encoded (:meth:`BatchTexts.of`)."""
+    if batch is not None:
+        return _scan_shared(dialogues, batch)
     texts: list[str] = []
     firsts: list[int] = []  # where each dialogue's texts begin in ``texts``
     named: list[list[str]] = []  # the dialogue's topic and description, when set
@@ -445,6 +460,31 @@ def scan_dialogues(dialogues: Sequence[Dialogue]) -> list[list[Located]]:
     return out
 
 
+def _scan_shared(dialogues: Sequence[Dialogue], batch: BatchTexts) -> list[list[Located]]:
+    """:func:`scan_dialogues` with the turn texts taken from ``batch``; the topics and
+    descriptions (a tenth of the texts) are scanned as a group of their own. A dialogue's
+    fields come before its turns, as in :func:`scan_dialogue`."""
+    fields: list[str] = []
+    owners: list[tuple[int, str]] = []
+    for k, dialogue in enumerate(dialogues):
+        for name in ("topic", "description"):
+            value = getattr(dialogue, name)
+            if value:
+                fields.append(value)
+                owners.append((k, name))
+    scanned: dict[str, list[Hit]] = {}
+    out: list[list[Located]] = [[] for _ in dialogues]
+    for i, hits in sorted(scan_flagged(fields, scanned=scanned).items()):
+        k, name = owners[i]
+        out[k] += [Located(name, None, h) for h in hits]
+    firsts = batch.firsts
+    for i, hits in sorted(scan_flagged(batch.texts, batch, scanned).items()):
+        k = bisect.bisect_right(firsts, i) - 1
+        at = i - firsts[k]
+        out[k] += [Located(f"turns[{at}].text", at, h) for h in hits]
+    return out
+
+
 class PrivacyScreen:
     """The check: one finding per hit, less those a lead marked as false alarms."""
 
@@ -454,11 +494,12 @@ class PrivacyScreen:
     def check(self, dialogue: Dialogue, config: CheckConfig) -> list[Finding]:
         return self._findings(dialogue, scan_dialogue(dialogue), config)
 
-    def check_many(self, dialogues: Sequence[Dialogue],
-                   config: CheckConfig) -> list[list[Finding]]:
-        """:meth:`check` of each dialogue, the texts scanned as one batch."""
+    def check_many(self, dialogues: Sequence[Dialogue], config: CheckConfig,
+                   batch: BatchTexts | None = None) -> list[list[Finding]]:
+        """:meth:`check` of each dialogue, the texts scanned as one batch (``batch``: their
+        turn texts already flattened, see :func:`scan_dialogues`)."""
         return [self._findings(d, found, config)
-                for d, found in zip(dialogues, scan_dialogues(dialogues), strict=True)]
+                for d, found in zip(dialogues, scan_dialogues(dialogues, batch), strict=True)]
 
     def _findings(self, dialogue: Dialogue, hits: list[Located],
                   config: CheckConfig) -> list[Finding]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from curation_app.checks.batch import BatchTexts
 from curation_app.checks.findings import CheckConfig, Finding
 from curation_app.checks.text import normalise
 from curation_app.domain import Dialogue, Role
@@ -105,6 +106,12 @@ class SafetyScreen:
                                              for a, b in self.english], dtype=np.uint64))
         self._single_filter = _filter(self._single_keys)
         self._pair_filter = _filter(self._pair_keys)
+        # the first two characters (the second 0 for a one-letter word) of every word that
+        # may begin a phrase, as a 2**16 table: most words of a text fail it, and only those
+        # that pass have their keys looked up
+        self._openings = np.zeros(1 << 16, dtype=bool)
+        for word in self._english_first:
+            self._openings[_opening(word)] = True
 
     def screen(self, text: str, role: Role) -> list[Hit]:
         """The categories ``text`` (said by ``role``) touches, each once, first match kept."""
@@ -140,35 +147,44 @@ class SafetyScreen:
                         found[category.name] = Hit(category, phrase)
         return list(found.values())
 
-    def screen_flagged(self, texts: Sequence[str],
-                       roles: Sequence[Role]) -> dict[int, list[Hit]]:
+    def screen_flagged(self, texts: Sequence[str], roles: Sequence[Role],
+                       batch: BatchTexts | None = None) -> dict[int, list[Hit]]:
         """``{i: self.screen(t, r)}`` for the texts that have hits, a batch at a time: an
         ASCII text is screened only when it holds a one-word phrase or two consecutive words
         that begin a longer one (both looked up with numpy over the batch's words); those are
-        the only ASCII texts :meth:`screen` can find anything in."""
-        plain: list[int] = []
-        todo: list[int] = []
-        for i, text in enumerate(texts):
-            (plain if text.isascii() else todo).append(i)
-        if plain:
-            todo += [plain[k] for k in self._candidates([texts[i] for i in plain])]
+        the only ASCII texts :meth:`screen` can find anything in. ``batch``, when given, holds
+        ``texts`` already flattened and encoded."""
+        if batch is None:
+            batch = BatchTexts.flat(texts)
+        todo = list(batch.others)
+        if batch.ascii_ids:
+            plain = batch.ascii_ids
+            todo += [plain[k] for k in self._candidates(batch)]
         return {i: hits for i in sorted(todo) if (hits := self.screen(texts[i], roles[i]))}
 
-    def _candidates(self, texts: list[str]) -> list[int]:
-        """Indices of the (ASCII) ``texts`` whose words may start a phrase (see above)."""
-        lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
-        starts = np.concatenate([[0], np.cumsum(lengths + 1)[:-1]])
-        low = _ASCII_WORD[np.frombuffer("\n".join(texts).encode("ascii"), dtype=np.uint8)]
+    def _candidates(self, batch: BatchTexts) -> list[int]:
+        """Ranks among the batch's ASCII texts of those whose words may start a phrase (see
+        above)."""
+        low = _ASCII_WORD[batch.ascii_bytes]
         word = low != 0
         first = np.flatnonzero(word & ~np.concatenate([[False], word[:-1]]))
         end = np.flatnonzero(word & ~np.concatenate([word[1:], [False]])) + 1
-        keys = _keys(low, first, end)
+        if not len(first):
+            return []
+        # a word's first two characters (0 after a one-letter word: never a word character)
+        second = np.zeros(len(low) + 1, dtype=np.uint8)
+        second[:-2] = low[1:]
+        may = np.flatnonzero(self._openings[(low[first].astype(np.uint16) << 8)
+                                            | second[first]])
+        keys = _keys(low, first[may], end[may])
         hit = _member(keys, self._single_keys, self._single_filter)
-        if len(keys) > 1:
-            hit[:-1] |= _member(_pair_key(keys[:-1], keys[1:]), self._pair_keys,
-                                self._pair_filter)
-        found = first[hit]
-        return np.unique(np.searchsorted(starts, found, side="right") - 1).tolist()
+        pair = may[may + 1 < len(first)]  # a word with one after it
+        if len(pair):
+            following = _keys(low, first[pair + 1], end[pair + 1])
+            hit[:len(pair)] |= _member(_pair_key(keys[:len(pair)], following),
+                                       self._pair_keys, self._pair_filter)
+        found = first[may[hit]]
+        return np.unique(batch.owner(found)).tolist()
 
     def check(self, dialogue: Dialogue, vocab: Vocabulary, config: CheckConfig,
               hits: Mapping[int, Sequence[Hit]] | None = None) -> list[Finding]:
@@ -207,6 +223,11 @@ def _word_key(word: str) -> int:
     for k, char in enumerate(word[:_KEY_CHARS]):
         key |= ord(char) << (8 * k)
     return key
+
+
+def _opening(word: str) -> int:
+    """The index of ``word`` in ``SafetyScreen._openings``."""
+    return (ord(word[0]) << 8) | (ord(word[1]) if len(word) > 1 else 0)
 
 
 _MASKS = np.array([(1 << (8 * k)) - 1 for k in range(_KEY_CHARS + 1)], dtype=np.uint64)

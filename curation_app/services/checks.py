@@ -177,7 +177,11 @@ def _run_checks(ctx: AppContext, actor: Actor, project: str, kinds: tuple[str, .
             ids: list[int] = []
             seeds: list[bool] = []
             queries = ReleaseQueries(uow.repo.session)
-            for chunk in queries.dialogue_batches(record, CHECKED_STATUSES, batch=batch):
+            # Only the jsonl writer puts the provenance in a record, so only its format check
+            # reads it; every other check leaves the column (a draft's whole prompt) unread.
+            provenance = "format" in kinds and vocab.export_format == "jsonl"
+            for chunk in queries.dialogue_batches(record, CHECKED_STATUSES,
+                                                  provenance=provenance, batch=batch):
                 checked += len(chunk)
                 if checker is not None:
                     findings.extend(checker.check_many(chunk))

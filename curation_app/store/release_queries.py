@@ -232,10 +232,12 @@ class ReleaseQueries:
 
     def dialogue_batches(self, project: ProjectRecord,
                          statuses: Sequence[Status] | None = None, *,
+                         provenance: bool = True,
                          batch: int = BATCH) -> Iterator[list[Dialogue]]:
         """The dialogues of ``stream_dialogues(project, statuses, prompt=True)``, the same,
-        ``batch`` at a time."""
-        columns = self._text_columns(provenance=True, prompt=True)
+        ``batch`` at a time. ``provenance=False`` leaves the provenance out (empty), for
+        readers that never look at it (a generated draft's holds its whole prompt)."""
+        columns = self._text_columns(provenance=provenance, prompt=True)
         for rows in self._pages(project, columns, statuses, batch):
             yield [_dialogue(row, project.name) for row in rows]
 

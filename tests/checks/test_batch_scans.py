@@ -10,10 +10,15 @@ import subprocess
 import sys
 from dataclasses import replace
 
+import pytest
+
 from curation_app.checks import DialogueChecker
+from curation_app.checks.batch import BatchTexts
+from curation_app.checks.lint import Linter, artefact_suspects
 from curation_app.checks.privacy import scan, scan_dialogue, scan_dialogues, scan_flagged
 from curation_app.checks.safety import default_screen
 from curation_app.domain import Role, Turn
+from tests.checks import planted
 from tests.checks.conftest import config_for, english
 from tests.checks.test_batched import FAULTS
 
@@ -114,3 +119,60 @@ def test_a_check_run_pauses_the_collector_and_restores_it() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+# ---- the shared batch path (BatchTexts) against the one-dialogue path ------------------------
+ALL_KINDS = ("format", "lint", "safety", "privacy")
+
+
+def _per_dialogue(checker: DialogueChecker, dialogues: list) -> list:
+    return [f for d in dialogues for f in checker.check(d)]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_shared_batch_path_finds_what_each_dialogue_alone_finds(lang, extes, peconv) -> None:
+    vocab = extes if lang == "en" else peconv
+    dialogues = [replace(d, id=i + 1) for i, d in enumerate(planted.corpus(400, lang))]
+    checker = DialogueChecker(vocab, config_for(vocab), ALL_KINDS)
+    expected = _per_dialogue(checker, dialogues)
+    # every family and most lint rules are exercised
+    assert {f.kind for f in expected} == set(ALL_KINDS)
+    assert len({f.rule for f in expected if f.kind == "lint"}) >= 9
+    for size in (1, 7, 400):
+        got = [f for start in range(0, len(dialogues), size)
+               for f in checker.check_many(dialogues[start:start + size])]
+        assert got == expected
+
+
+@pytest.mark.parametrize("off", [(), ("lint.prompt_artefact",), ("lint.language",),
+                                 ("lint.roles_alternate", "lint.empty_turn"),
+                                 ("lint.turn_length", "lint.strategy_missing")])
+def test_the_batch_lint_with_rules_switched_off_is_the_lint_of_each(off, extes) -> None:
+    config = config_for(extes, {"rules": {r: {"enabled": False} for r in off},
+                                "max_turn_chars": 60})
+    dialogues = [replace(d, id=i + 1) for i, d in enumerate(planted.corpus(300, "en", 2))]
+    linter = Linter(extes, config)
+    batch = BatchTexts.of(dialogues)
+    suspects = artefact_suspects(batch.texts, batch) if "lint.prompt_artefact" not in off \
+        else None
+    assert linter.check_many(dialogues, batch, suspects) == [linter.check(d) for d in dialogues]
+    # no suspects given: every text is looked at
+    assert linter.check_many(dialogues, batch) == [linter.check(d) for d in dialogues]
+
+
+def test_shared_encodings_give_the_one_text_answers() -> None:
+    texts = PLAIN + FAULTS + planted.ODD + [t.upper() for t in FAULTS] + ["", "\x00", " "]
+    roles = [Role.SEEKER, Role.SUPPORTER] * (len(texts) // 2) + [Role.SEEKER] * (len(texts) % 2)
+    batch = BatchTexts.flat(texts, roles)
+    assert batch.ascii_ids and batch.others
+    assert scan_flagged(texts, batch) == {i: h for i, t in enumerate(texts) if (h := scan(t))}
+    screen = default_screen()
+    assert screen.screen_flagged(texts, roles, batch) == {
+        i: h for i, t in enumerate(texts) if (h := screen.screen(t, roles[i]))}
+    assert artefact_suspects(texts, batch) == artefact_suspects(texts)
+    # no ASCII text, no other text, nothing at all
+    for part in ([t for t in texts if t.isascii()], [t for t in texts if not t.isascii()], []):
+        one = BatchTexts.flat(part, [Role.SEEKER] * len(part))
+        assert scan_flagged(part, one) == {i: h for i, t in enumerate(part) if (h := scan(t))}
+        assert screen.screen_flagged(part, one.roles, one) == {
+            i: h for i, t in enumerate(part) if (h := screen.screen(t, Role.SEEKER))}

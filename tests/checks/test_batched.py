@@ -96,3 +96,19 @@ def test_a_run_in_small_batches_finds_what_checking_in_memory_finds(ctx):
     assert checks.latest_findings(ctx, "batched") == expected  # as stored, in order
     whole = checks.run_checks(ctx, LEAD, "batched", batch=1000)
     assert whole.findings == expected
+
+
+def test_batches_without_the_provenance_are_the_dialogues_with_an_empty_one(ctx):
+    create_project(ctx.uow(), LEAD, "prov", "extes")
+    stored = [replace(d, provenance={"prompt": [{"role": "user", "content": "x" * 50}],
+                                     "model": "m"}) for d in _dialogues(12, 3)]
+    with ctx.uow() as uow:
+        uow.repo.add_dialogues(uow.repo.get_project("prov"), stored, author="lead")
+        uow.commit()
+    with ctx.uow() as uow:
+        queries = ReleaseQueries(uow.repo.session)
+        record = uow.repo.get_project("prov")
+        whole = [d for b in queries.dialogue_batches(record, batch=5) for d in b]
+        cut = [d for b in queries.dialogue_batches(record, provenance=False, batch=5) for d in b]
+    assert all(d.provenance.get("model") == "m" for d in whole)
+    assert cut == [replace(d, provenance={}) for d in whole]
