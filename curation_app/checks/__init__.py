@@ -19,6 +19,7 @@ editor calls it on every save); :func:`dedup_findings` runs over a whole corpus.
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -157,20 +158,27 @@ def duplicate_findings(result: DedupResult, config: CheckConfig, ids: Sequence[i
         if not any(m.item < n for m in members):
             continue  # references that duplicate each other are not the project's business
         has_release = any(m.item >= n for m in members)
+        # Counted once per cluster, not per member against all the others: a sentence
+        # recycled in thousands of dialogues makes a cluster of thousands of members.
+        copies = Counter((o.item, o.turn) for o in members)
+        seed_members = sum(1 for o in members if o.item < n and seeds[o.item])
+        dialogues_in = len({o.item for o in members})
         for m in members:
             if m.item >= n:
                 continue
-            others = [o for o in members if (o.item, o.turn) != (m.item, m.turn)]
-            seed = any(o.item < n and seeds[o.item] for o in others)
+            same = copies[(m.item, m.turn)]  # m itself, and any member just like it
+            others = len(members) - same
+            seed = seed_members - (same if seeds[m.item] else 0) > 0
             category = "release" if has_release else "seed" if seed else "project"
+            first = [o for o in members[:4 + same] if (o.item, o.turn) != (m.item, m.turn)]
             named = [name(o.item) + (f" turn {o.turn + 1}" if o.turn is not None else "")
-                     for o in others[:4]]
-            if len(others) > 4:
-                named.append(f"{len(others) - 4} more")
+                     for o in first[:4]]
+            if others > 4:
+                named.append(f"{others - 4} more")
             listed = ", ".join(named)
             if cluster.level == "turn":
                 rule = "dedup.turn"
-                dialogues_with = len({o.item for o in others if o.item != m.item})
+                dialogues_with = dialogues_in - 1
                 message = (f"supporter turn recycled in {dialogues_with} other "
                            f"dialogue{'s' if dialogues_with != 1 else ''}: {listed} "
                            f"(similarity {m.score:.2f}, cluster {number})")

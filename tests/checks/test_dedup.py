@@ -231,3 +231,78 @@ def test_turn_sketches_taken_from_the_dialogue_shingles_equal_their_own():
     assert np.array_equal(shared.turn_rows, own.turn_rows)
     assert np.array_equal(shared.turn_keys, own.turn_keys)
     assert not np.array_equal(shared.dialogue_keys, own.dialogue_keys)
+
+
+def _findings_reference(result, config, ids, seeds, references):
+    """duplicate_findings as it was: each member against all the others (quadratic)."""
+    from curation_app.checks import Finding
+
+    n = len(ids)
+
+    def name(i):
+        return references[i - n] if i >= n else f"{'seed ' if seeds[i] else ''}dialogue {ids[i]}"
+
+    out = []
+    for number, cluster in enumerate(result.clusters, start=1):
+        members = cluster.members
+        if not any(m.item < n for m in members):
+            continue
+        has_release = any(m.item >= n for m in members)
+        for m in members:
+            if m.item >= n:
+                continue
+            others = [o for o in members if (o.item, o.turn) != (m.item, m.turn)]
+            seed = any(o.item < n and seeds[o.item] for o in others)
+            category = "release" if has_release else "seed" if seed else "project"
+            named = [name(o.item) + (f" turn {o.turn + 1}" if o.turn is not None else "")
+                     for o in others[:4]]
+            if len(others) > 4:
+                named.append(f"{len(others) - 4} more")
+            listed = ", ".join(named)
+            if cluster.level == "turn":
+                with_ = len({o.item for o in others if o.item != m.item})
+                message = (f"supporter turn recycled in {with_} other "
+                           f"dialogue{'s' if with_ != 1 else ''}: {listed} "
+                           f"(similarity {m.score:.2f}, cluster {number})")
+                rule, path = "dedup.turn", f"turns[{m.turn}].text"
+            else:
+                rule = "dedup.exact" if cluster.exact else "dedup.near"
+                kind = ("exact duplicate" if cluster.exact
+                        else f"near-duplicate (similarity {m.score:.2f})")
+                message, path = f"{kind} of {listed} (cluster {number})", ""
+            out.append(Finding(rule, config.severity(rule), ids[m.item], m.turn, path,
+                               message, category=category, cluster=number, score=m.score))
+    return config.keep(out)
+
+
+def test_duplicate_findings_count_per_cluster_as_comparing_every_pair_did():
+    # Clusters of every shape: seeds, references (a release), a dialogue twice in one turn
+    # cluster, one member, many members; the findings must be word for word the same.
+    import random
+
+    from curation_app.checks import duplicate_findings
+    from curation_app.checks.dedup import Cluster, DedupResult, Member
+    from curation_app.presets import load_preset
+
+    rng = random.Random(4)
+    n = 40
+    clusters = []
+    for _ in range(60):
+        level = rng.choice(["dialogue", "turn"])
+        size = rng.choice([1, 2, 3, 5, 6, 12])
+        items = [rng.randrange(n + 3) for _ in range(size)]
+        members = tuple(Member(i, rng.randrange(4) if level == "turn" else None,
+                               round(rng.random(), 4)) for i in items)
+        clusters.append(Cluster(level, rng.random() < 0.3, 0.9, members))
+    seeds = [rng.random() < 0.2 for _ in range(n)]
+    seeds[0], seeds[1] = True, False
+    # a seed listed twice beside one other dialogue: no *other* member is a seed
+    clusters.append(Cluster("dialogue", True, 1.0, (Member(0, None, 1.0), Member(0, None, 1.0),
+                                                    Member(1, None, 1.0))))
+    result = DedupResult(clusters, n, 0)
+    config = CheckConfig.resolve(load_preset("extes").checks, {})
+    ids = list(range(100, 100 + n))
+    refs = ["release 1.0.0 record 1", "release 1.0.0 record 2", "release 1.0.0 record 3"]
+    got = duplicate_findings(result, config, ids, seeds, refs)
+    assert got == _findings_reference(result, config, ids, seeds, refs)
+    assert len(got) > 150 and {f.category for f in got} == {"project", "seed", "release"}
