@@ -14,7 +14,7 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -96,41 +96,104 @@ def _write_text(path: Path, text: str) -> None:
         os.fsync(fh.fileno())
 
 
-def native_lines(ordered: dict[str, list[Dialogue]], vocab: Vocabulary) -> dict[str, list[str]]:
+# Rows of a parquet row group: the records of a group are held as an Arrow table (about the
+# size of their text) until it is written, so memory stays bounded at any release size. A
+# split of at most this many rows is one row group, byte for byte what ``pq.write_table``
+# writes for the whole split.
+ROW_GROUP = 10_000
+
+Reader = Callable[[Sequence[int]], Iterable[list[Dialogue]]]
+
+
+class _NativeLines:
     """Each dialogue in the preset's format, validated against the format's schema with the
     project's labels, as one line of JSON. (``formats.dumps`` indents every level, which
     takes Python's slow encoder; one record per line keeps the C encoder and stays
     readable.)"""
-    fmt = vocab.export_format
-    validator = RecordValidator(formats.schema_for(fmt, vocab))
-    out: dict[str, list[str]] = {}
-    for split, dialogues in ordered.items():
-        lines = []
-        for position, dialogue in enumerate(dialogues):
-            record = formats.export_record(dialogue, fmt, vocab, position)
-            problems = validator.problems(record)
-            if problems:
-                parts, message = problems[0]
-                raise ExportError(f"cannot write dialogue {dialogue.id} as {fmt}: field "
-                                  f"{format_path(parts) or '(record)'}: {message}")
-            try:
-                lines.append(json.dumps(record, ensure_ascii=False, allow_nan=False))
-            except ValueError as exc:
-                raise ExportError(f"cannot write dialogue {dialogue.id} as {fmt}: it holds "
-                                  "NaN or Infinity, which JSON cannot represent") from exc
-        out[split] = lines
-    return out
+
+    def __init__(self, vocab: Vocabulary):
+        self.vocab = vocab
+        self.fmt = vocab.export_format
+        self.validator = RecordValidator(formats.schema_for(self.fmt, vocab))
+
+    def line(self, dialogue: Dialogue, position: int) -> str:
+        fmt = self.fmt
+        record = formats.export_record(dialogue, fmt, self.vocab, position)
+        problems = self.validator.problems(record)
+        if problems:
+            parts, message = problems[0]
+            raise ExportError(f"cannot write dialogue {dialogue.id} as {fmt}: field "
+                              f"{format_path(parts) or '(record)'}: {message}")
+        try:
+            return json.dumps(record, ensure_ascii=False, allow_nan=False)
+        except ValueError as exc:
+            raise ExportError(f"cannot write dialogue {dialogue.id} as {fmt}: it holds "
+                              "NaN or Infinity, which JSON cannot represent") from exc
 
 
-def _array(lines: list[str]) -> str:
-    return "[\n" + ",\n".join(lines) + "\n]\n" if lines else "[]\n"
+class _JsonArray:
+    """A JSON array written one line at a time, as ``"[\n" + ",\n".join(lines) +
+    "\n]\n"`` (``"[]\n"`` when empty) would write it whole."""
+
+    def __init__(self, path: Path):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.fh = path.open("w", encoding="utf-8", newline="\n")
+        self.empty = True
+
+    def add(self, line: str) -> None:
+        self.fh.write(("[\n" if self.empty else ",\n") + line)
+        self.empty = False
+
+    def close(self) -> None:
+        self.fh.write("[]\n" if self.empty else "\n]\n")
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        self.fh.close()
 
 
-def write_release(target: Path, dialogues: dict[int, Dialogue], split_ids: dict[str, list[int]],
+class _ParquetRows:
+    """A split's parquet file written a row group at a time (see ``ROW_GROUP``)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.writer: pq.ParquetWriter | None = None
+        self.pending: list[pa.Table] = []
+        self.rows = 0
+
+    def add(self, records: list[dict[str, Any]]) -> None:
+        if records:
+            self.pending.append(pa.Table.from_pylist(records, schema=PARQUET_SCHEMA))
+            self.rows += len(records)
+        if self.rows >= ROW_GROUP:
+            self._flush()
+
+    def _flush(self) -> None:
+        # One contiguous chunk per column, as Table.from_pylist over the whole group gives:
+        # the pages written do not depend on where the read batches ended.
+        table = pa.concat_tables(self.pending).combine_chunks()
+        self.pending, self.rows = [], 0
+        if self.writer is None:
+            self.writer = pq.ParquetWriter(self.path, PARQUET_SCHEMA)
+        self.writer.write_table(table)
+
+    def close(self) -> None:
+        if self.pending:
+            self._flush()
+        if self.writer is None:  # an empty split: the file pq.write_table writes for it
+            pq.write_table(pa.Table.from_pylist([], schema=PARQUET_SCHEMA), self.path)
+        else:
+            self.writer.close()
+
+
+def write_release(target: Path, read: Reader, split_ids: dict[str, list[int]],
                   vocab: Vocabulary, prompt: str, *, card: Callable[[str], str],
                   manifest: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
-    """Write the release at ``target`` (which must not exist). ``manifest`` holds the keys
-    the caller knows; ``files`` is added here. Returns the manifest written."""
+    """Write the release at ``target`` (which must not exist). ``read(ids)`` yields the
+    dialogues of ``ids`` in that order, a batch at a time; each split is read once and its
+    native, chat and parquet files are written as its batches come, so memory does not grow
+    with the release (the "chat" and "parquet" stages are reported as those files are
+    closed). ``manifest`` holds the keys the caller knows; ``files`` is added here. Returns
+    the manifest written."""
     report = progress or (lambda stage: None)
     refuse_existing(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -138,27 +201,43 @@ def write_release(target: Path, dialogues: dict[int, Dialogue], split_ids: dict[
     tmp = target.parent / f".{target.name}.building-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
-        ordered = {s: [dialogues[i] for i in split_ids[s]] for s in SPLITS}
-
         report("native")
-        lines = native_lines(ordered, vocab)
+        (tmp / "data").mkdir()
+        (tmp / "chat").mkdir()
+        native = _NativeLines(vocab)
+        every = _JsonArray(tmp / "native" / "all.json")
+        chats: list[Any] = []
+        tables: list[_ParquetRows] = []
         for split in SPLITS:
-            _write_text(tmp / "native" / f"{split}.json", _array(lines[split]))
-        _write_text(tmp / "native" / "all.json",
-                    _array([line for s in SPLITS for line in lines[s]]))
+            lines = _JsonArray(tmp / "native" / f"{split}.json")
+            chat = (tmp / "chat" / f"{split}.jsonl").open("w", encoding="utf-8", newline="\n")
+            chats.append(chat)
+            rows = _ParquetRows(tmp / "data" / f"{split}.parquet")
+            tables.append(rows)
+            position = 0
+            for batch in read(split_ids[split]):
+                records = []
+                for dialogue in batch:
+                    line = native.line(dialogue, position)
+                    position += 1
+                    lines.add(line)
+                    every.add(line)
+                    record = chat_record(dialogue, prompt)
+                    chat.write(json.dumps(record, ensure_ascii=False) + "\n")
+                    records.append(record)
+                rows.add(records)
+            lines.close()
+        every.close()
 
         report("chat")
-        records = {s: [chat_record(d, prompt) for d in ordered[s]] for s in SPLITS}
-        for split in SPLITS:
-            _write_text(tmp / "chat" / f"{split}.jsonl",
-                        "".join(json.dumps(r, ensure_ascii=False) + "\n"
-                                for r in records[split]))
+        for chat in chats:
+            chat.flush()
+            os.fsync(chat.fileno())
+            chat.close()
 
         report("parquet")
-        (tmp / "data").mkdir()
-        for split in SPLITS:
-            table = pa.Table.from_pylist(records[split], schema=PARQUET_SCHEMA)
-            pq.write_table(table, tmp / "data" / f"{split}.parquet")
+        for rows in tables:
+            rows.close()
 
         report("card")
         data = hashlib.sha256()

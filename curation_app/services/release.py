@@ -22,15 +22,22 @@ import os
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from curation_app import __version__
-from curation_app.checks import KINDS, RULES, CheckConfig, dedup_findings
-from curation_app.domain import Dialogue, Source, Status
+from curation_app.checks import (
+    KINDS,
+    RULES,
+    CheckConfig,
+    DuplicateSearch,
+    Finding,
+    duplicate_findings,
+)
+from curation_app.domain import Dialogue, Role, Source, Status, Turn
 from curation_app.errors import InvalidInputError, ReleaseBlockedError
 from curation_app.release import card as card_module
 from curation_app.release import selection, splits, writer
@@ -39,8 +46,9 @@ from curation_app.release.verify import ReleaseDiff, VerifyResult, diff, read_ma
 from curation_app.services import checks as check_services
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
-from curation_app.stats import change_stats, corpus_stats
+from curation_app.stats import ChangeStats, CorpusCounter
 from curation_app.store.release_queries import ReleaseQueries
+from curation_app.store.repository import ProjectRecord
 from curation_app.wording import plural
 
 DEFAULT_OUT = "exports"
@@ -90,14 +98,84 @@ def _statuses(values: Sequence[str] | None) -> list[Status]:
     return out
 
 
-def _families(dialogues: Sequence[Dialogue]) -> dict[int, list[int]]:
-    out = {}
-    for d in dialogues:
+# Dialogues read at a time by the build's passes over its selection.
+BATCH = 1000
+
+
+@dataclass
+class _Scan:
+    """What the build keeps of its selection between its passes: a few numbers a dialogue,
+    and the counts behind the card's statistics."""
+    counter: CorpusCounter
+    topics: dict[int, str | None] = field(default_factory=dict)
+    # draft id -> the ids of the seeds it was prompted with (seed families)
+    families: dict[int, list[int]] = field(default_factory=dict)
+    changes: ChangeStats = field(default_factory=lambda: ChangeStats(0, 0, 0, 0, 0, 0, 0))
+    generated: int = 0
+    models: Counter[str] = field(default_factory=Counter)
+    templates: Counter[str] = field(default_factory=Counter)
+    costs: list[float] = field(default_factory=list)
+    tokens: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def cost(self) -> float:
+        return sum(self.costs)  # summed in selection order, as the whole list was
+
+    def add(self, d: Dialogue, draft: list[Turn] | None) -> None:
+        """One dialogue of the selection, in selection order; ``draft``: its revision 0 if
+        people revised it."""
+        assert d.id is not None
+        self.topics[d.id] = d.topic
         seeds = (d.provenance or {}).get("seed_ids") or []
         ids = [int(s) for s in seeds if isinstance(s, int | str) and str(s).isdigit()]
-        if ids and d.id is not None:
-            out[d.id] = ids
-    return out
+        if ids:
+            self.families[d.id] = ids
+        self.counter.add_dialogue(d)
+        if draft is None:
+            self.changes.add_unchanged(len(d.turns))
+        else:
+            self.changes.add_pair(draft, d.turns)
+        if d.source == Source.GENERATED:
+            self.generated += 1
+            if d.provenance.get("model"):
+                self.models[str(d.provenance.get("model"))] += 1
+            if d.provenance.get("template"):
+                self.templates[str(d.provenance.get("template"))] += 1
+            self.costs.append(float(d.provenance.get("cost_usd") or 0))
+            self.tokens.update({k: int(v) for k, v in (d.provenance.get("usage") or {}).items()
+                                if isinstance(v, int)})
+
+
+def _scan(ctx: AppContext, record: ProjectRecord, chosen: list[int], config: CheckConfig,
+          ) -> tuple[list[Finding], list[list[int]], _Scan]:
+    """The near-duplicate findings over the selection (``chosen``, in selection order), its
+    near-duplicate clusters (ids), and its counts, from one pass in batches: the duplicate
+    search keeps sketches and reads back the texts of the pairs it confirms, as
+    ``check --only dedup`` does (the same clusters as ``dedup_findings`` over the list)."""
+    vocab = record.vocabulary
+    search = DuplicateSearch(threshold=config.dedup_threshold, language=vocab.language,
+                             turns=False)
+    scan = _Scan(CorpusCounter(vocab.language))
+    seeds: list[bool] = []
+    with ctx.uow() as uow:
+        queries = ReleaseQueries(uow.repo.session)
+        for batch in queries.dialogues_by_id(record, chosen, batch=BATCH):
+            search.add([[t.text for t in d.turns] for d in batch],
+                       [[t.role == Role.SUPPORTER for t in d.turns] for d in batch])
+            drafts = queries.drafts([d.id for d in batch if d.id is not None], BATCH)
+            for d in batch:
+                seeds.append(d.is_seed)
+                scan.add(d, drafts.get(d.id or 0))
+
+        def texts_of(indices: list[int]) -> list[list[str]]:
+            stored = queries.turn_texts([chosen[i] for i in indices], BATCH)
+            return [stored[chosen[i]] for i in indices]
+
+        result = search.result(texts_of)
+    found = duplicate_findings(result, config, chosen, seeds, [])
+    clusters = [[chosen[m.item] for m in c.members] for c in result.clusters
+                if c.level == "dialogue"]
+    return found, clusters, scan
 
 
 def _audit(ctx: AppContext, actor: Actor, action: str, target: Path,
@@ -150,17 +228,24 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
             on_progress(name, STAGES.index(name) + 1, len(STAGES))
 
     # ---- select -----------------------------------------------------------------------------
+    # Only ids here: the overlap groups are decided from their members' labels (every other
+    # candidate is a group of one), and the selection is ordered as pick_members orders it,
+    # by each group's original. The dialogues are read in that order, a batch at a time, by
+    # the passes below, so memory does not grow with the corpus.
     stage("select")
     with ctx.uow() as uow:
         record = uow.repo.get_project(project)
-        picked = selection.pick_members(
-            ReleaseQueries(uow.repo.session).stream_dialogues(record, wanted))
+        queries = ReleaseQueries(uow.repo.session)
+        picked = selection.pick_members(queries.overlap_members(record, wanted))
+        left_out = set(picked.copies_left_out)
+        chosen = [i for _, i in sorted((root or i, i) for i, root
+                                       in queries.candidates(record, wanted)
+                                       if i not in left_out)]
     vocab = record.vocabulary
-    chosen = picked.dialogues
     if not chosen:
         raise InvalidInputError(f"project {project} has no dialogues in status "
                                 f"{', '.join(map(str, wanted))} to release")
-    by_id = {d.id: d for d in chosen if d.id is not None}
+    shipping = set(chosen)
 
     # ---- checks -----------------------------------------------------------------------------
     stage("checks")
@@ -172,13 +257,16 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         stored = uow.checks.findings(uow.repo.get_project(project))
     # Severities as the project sets them now (a lead may have made a rule an error since).
     # Findings of rules this version does not know (a newer check wrote them) keep theirs.
-    shipped = [f for f in stored if f.dialogue_id in by_id and f.kind != "dedup"]
+    shipped = [f for f in stored if f.dialogue_id in shipping and f.kind != "dedup"]
     mine = config.keep(f for f in shipped if f.rule in config.rules)
     mine += [f for f in shipped if f.rule not in config.rules]
 
-    # ---- duplicates over the selection --------------------------------------------------------
+    # ---- duplicates over the selection, and what the card counts -----------------------------
+    # One pass over the selection: each batch is sketched for the duplicate search and counted
+    # for the statistics, the human changes and the generation figures; what stays is a few
+    # numbers a dialogue (no turns).
     stage("duplicates")
-    found, result = dedup_findings(chosen, config, vocab.language, turns=False)
+    found, clusters, scan = _scan(ctx, record, chosen, config)
     mine += found
     errors = [f for f in mine if f.severity == "error"]
     if errors:
@@ -203,35 +291,22 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
     for f in mine:
         if f.severity == "warning" and f.dialogue_id is not None:
             warned.setdefault(f.rule, set()).add(f.dialogue_id)
-    clusters = [[chosen[m.item].id for m in c.members] for c in result.clusters
-                if c.level == "dialogue"]
 
     # ---- split ------------------------------------------------------------------------------
     stage("split")
-    split = splits.assign_splits({d.id: d.topic for d in chosen}, ratios=shares, seed=seed,
-                                 clusters=clusters, families=_families(chosen))
+    split = splits.assign_splits(scan.topics, ratios=shares, seed=seed,
+                                 clusters=clusters, families=scan.families)
 
     # ---- what goes into the card and the manifest ----------------------------------------
     stage("describe")
     with ctx.uow() as uow:
-        queries = ReleaseQueries(uow.repo.session)
-        drafts = queries.drafts(list(by_id))
-        annotators, reviewers, revisions = queries.people(list(by_id))
-    changes = change_stats(((drafts[i], by_id[i].turns) for i in by_id if i in drafts),
-                           unchanged=(d.turns for i, d in by_id.items() if i not in drafts))
-    stats = corpus_stats(chosen, language=vocab.language, strategies=vocab.strategy_names,
-                         topics=vocab.topics,
-                         role_names={str(r): vocab.role_display(r) for r in vocab.roles})
-    generated = [d for d in chosen if d.source == Source.GENERATED]
-    models = Counter(str(d.provenance.get("model")) for d in generated
-                     if d.provenance.get("model"))
-    templates = Counter(str(d.provenance.get("template")) for d in generated
-                        if d.provenance.get("template"))
-    cost = sum(float(d.provenance.get("cost_usd") or 0) for d in generated)
-    tokens = Counter()
-    for d in generated:
-        tokens.update({k: int(v) for k, v in (d.provenance.get("usage") or {}).items()
-                       if isinstance(v, int)})
+        annotators, reviewers, revisions = ReleaseQueries(uow.repo.session).people(chosen)
+    changes = scan.changes
+    stats = scan.counter.result(strategies=vocab.strategy_names, topics=vocab.topics,
+                                role_names={str(r): vocab.role_display(r) for r in vocab.roles})
+    models, templates, tokens = scan.models, scan.templates, scan.tokens
+    cost = scan.cost
+    generated = scan.generated
     prompt = system_prompt(vocab, record.settings)
     limitations = [f"{len(warned[rule])} dialogues carry a {rule} warning "
                    f"({plural(n, 'finding')}: {RULES[rule].description})"
@@ -286,7 +361,7 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         "language": vocab.language, "license": license_id or record.settings.get("license"),
         "counts": counts, "system_prompt": prompt, "native_format": vocab.export_format,
         "models": dict(models), "templates": dict(templates), "cost_usd": cost,
-        "generated": len(generated), "annotators": annotators, "reviewers": reviewers,
+        "generated": generated, "annotators": annotators, "reviewers": reviewers,
         "revisions": revisions, "topic_label": vocab.topic_label,
         "selection": {"statuses": [str(s) for s in wanted],
                       "overlap_copies_left_out": len(picked.copies_left_out)},
@@ -297,8 +372,13 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
     def progress(name: str) -> None:
         stage(name)
 
+    def read(ids: Sequence[int]) -> Iterator[list[Dialogue]]:
+        with ctx.uow() as uow:
+            yield from ReleaseQueries(uow.repo.session).dialogues_by_id(record, ids,
+                                                                        batch=BATCH)
+
     written = writer.write_release(
-        target, by_id, split.ids, vocab, prompt,
+        target, read, split.ids, vocab, prompt,
         card=lambda digest: card_module.render_card(info, stats, changes, digest),
         manifest=manifest,
         progress=progress)

@@ -16,6 +16,7 @@ from sqlalchemy import Text, cast, func, null, select, type_coerce
 from sqlalchemy.orm import Session
 
 from curation_app.domain import Dialogue, Role, Source, Status, Turn
+from curation_app.errors import NotFoundError
 from curation_app.store.models import DialogueRow, RevisionRow, WorkflowEventRow
 from curation_app.store.repository import ProjectRecord
 
@@ -240,6 +241,36 @@ class ReleaseQueries:
         columns = self._text_columns(provenance=provenance, prompt=True)
         for rows in self._pages(project, columns, statuses, batch):
             yield [_dialogue(row, project.name) for row in rows]
+
+    def candidates(self, project: ProjectRecord,
+                   statuses: Sequence[Status] | None = None) -> list[tuple[int, int | None]]:
+        """(id, overlap_of) of the project's dialogues in ``statuses``, in id order: what a
+        release needs to order its selection before it reads a single turn."""
+        query = select(DialogueRow.id, DialogueRow.overlap_of).where(
+            DialogueRow.project_id == project.id)
+        if statuses:
+            query = query.where(DialogueRow.status.in_([str(s) for s in statuses]))
+        return [(int(i), o) for i, o in self.session.execute(query.order_by(DialogueRow.id))]
+
+    def dialogues_by_id(self, project: ProjectRecord, dialogue_ids: Sequence[int], *,
+                        batch: int = BATCH) -> Iterator[list[Dialogue]]:
+        """The project's dialogues of ``dialogue_ids``, in that order, ``batch`` at a time, as
+        ``stream_dialogues(project)`` reads them (the provenance without its prompt): for a
+        reader that follows an order of its own (a release's selection, its splits) without
+        holding the whole corpus. An id that is not there (deleted since it was picked)
+        raises NotFoundError."""
+        columns = self._text_columns(provenance=True, prompt=False)
+        ids = list(dialogue_ids)
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            rows = {row[0]: row for row in self.session.execute(
+                select(*columns).where(DialogueRow.project_id == project.id,
+                                       DialogueRow.id.in_(chunk)))}
+            missing = [i for i in chunk if i not in rows]
+            if missing:
+                raise NotFoundError(f"dialogue {missing[0]} of project {project.name} is gone; "
+                                    "it was deleted while the release was built")
+            yield [_dialogue(rows[i], project.name) for i in chunk]
 
     def turn_texts(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> dict[int, list[str]]:
         """The turn texts of the given dialogues, by id (the near-duplicate search reads back
