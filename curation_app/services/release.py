@@ -253,11 +253,12 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
     stale = _stale_kinds(ctx, project)
     if stale:
         check_services.run_checks(ctx, actor, project, only=stale)
-    with ctx.uow() as uow:
-        stored = uow.checks.findings(uow.repo.get_project(project))
     # Severities as the project sets them now (a lead may have made a rule an error since).
     # Findings of rules this version does not know (a newer check wrote them) keep theirs.
-    shipped = [f for f in stored if f.dialogue_id in shipping and f.kind != "dedup"]
+    # Only those on shipped dialogues are kept (the stored ones may be many more).
+    with ctx.uow() as uow:
+        shipped = [f for f in uow.checks.findings(uow.repo.get_project(project))
+                   if f.dialogue_id in shipping and f.kind != "dedup"]
     mine = config.keep(f for f in shipped if f.rule in config.rules)
     mine += [f for f in shipped if f.rule not in config.rules]
 
