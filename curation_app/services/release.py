@@ -47,7 +47,7 @@ from curation_app.services import checks as check_services
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.stats import ChangeStats, CorpusCounter
-from curation_app.store.release_queries import ReleaseQueries
+from curation_app.store.release_queries import ReleaseQueries, SelectionRow, stored_turns
 from curation_app.store.repository import ProjectRecord
 from curation_app.wording import plural
 
@@ -121,28 +121,30 @@ class _Scan:
     def cost(self) -> float:
         return sum(self.costs)  # summed in selection order, as the whole list was
 
-    def add(self, d: Dialogue, draft: list[Turn] | None) -> None:
+    def add(self, d: SelectionRow, draft: list[Turn] | None) -> None:
         """One dialogue of the selection, in selection order; ``draft``: its revision 0 if
         people revised it."""
-        assert d.id is not None
         self.topics[d.id] = d.topic
-        seeds = (d.provenance or {}).get("seed_ids") or []
+        seeds = d.provenance.get("seed_ids") or []
         ids = [int(s) for s in seeds if isinstance(s, int | str) and str(s).isdigit()]
         if ids:
             self.families[d.id] = ids
-        self.counter.add_dialogue(d)
+        # the values Dialogue.turns would hold: role as stored, strategies or []
+        self.counter.add(d.topic, d.emotion,
+                         [(t["role"], t["text"], t.get("strategies") or []) for t in d.turns])
         if draft is None:
             self.changes.add_unchanged(len(d.turns))
         else:
-            self.changes.add_pair(draft, d.turns)
+            self.changes.add_pair(draft, stored_turns(d.turns))
         if d.source == Source.GENERATED:
+            provenance = d.provenance
             self.generated += 1
-            if d.provenance.get("model"):
-                self.models[str(d.provenance.get("model"))] += 1
-            if d.provenance.get("template"):
-                self.templates[str(d.provenance.get("template"))] += 1
-            self.costs.append(float(d.provenance.get("cost_usd") or 0))
-            self.tokens.update({k: int(v) for k, v in (d.provenance.get("usage") or {}).items()
+            if provenance.get("model"):
+                self.models[str(provenance.get("model"))] += 1
+            if provenance.get("template"):
+                self.templates[str(provenance.get("template"))] += 1
+            self.costs.append(float(provenance.get("cost_usd") or 0))
+            self.tokens.update({k: int(v) for k, v in (provenance.get("usage") or {}).items()
                                 if isinstance(v, int)})
 
 
@@ -159,13 +161,14 @@ def _scan(ctx: AppContext, record: ProjectRecord, chosen: list[int], config: Che
     seeds: list[bool] = []
     with ctx.uow() as uow:
         queries = ReleaseQueries(uow.repo.session)
-        for batch in queries.dialogues_by_id(record, chosen, batch=BATCH):
-            search.add([[t.text for t in d.turns] for d in batch],
-                       [[t.role == Role.SUPPORTER for t in d.turns] for d in batch])
-            drafts = queries.drafts([d.id for d in batch if d.id is not None], BATCH)
+        supporter = str(Role.SUPPORTER)
+        for batch in queries.selection_rows(record, chosen, batch=BATCH):
+            search.add([[t["text"] for t in d.turns] for d in batch],
+                       [[t["role"] == supporter for t in d.turns] for d in batch])
+            drafts = queries.drafts([d.id for d in batch], BATCH)
             for d in batch:
                 seeds.append(d.is_seed)
-                scan.add(d, drafts.get(d.id or 0))
+                scan.add(d, drafts.get(d.id))
 
         def texts_of(indices: list[int]) -> list[list[str]]:
             stored = queries.turn_texts([chosen[i] for i in indices], BATCH)

@@ -81,6 +81,17 @@ def _dialogue(row: Any, project_name: str) -> Dialogue:
         overlap_of=overlap_of, created_at=created_at, updated_at=updated_at)
 
 
+class SelectionRow(NamedTuple):
+    """One dialogue of a release's selection as its counting pass reads it."""
+    id: int
+    topic: str | None
+    emotion: str | None
+    is_seed: bool
+    source: Source
+    provenance: dict[str, Any]
+    turns: list[dict[str, Any]]  # as stored: role, text, strategies, metadata
+
+
 _JSON_COLUMNS = frozenset({"provenance", "meta", "turns"})
 
 
@@ -271,6 +282,33 @@ class ReleaseQueries:
                 raise NotFoundError(f"dialogue {missing[0]} of project {project.name} is gone; "
                                     "it was deleted while the release was built")
             yield [_dialogue(rows[i], project.name) for i in chunk]
+
+    def selection_rows(self, project: ProjectRecord, dialogue_ids: Sequence[int], *,
+                       batch: int = BATCH) -> Iterator[list[SelectionRow]]:
+        """What a release counts of each of ``dialogue_ids``, in that order, ``batch`` at a
+        time: (id, topic, emotion, is_seed, source, provenance without its prompt, turns as
+        stored), the JSON decoded as :meth:`stream_dialogues` decodes it but no domain
+        objects (a turn object each is most of the cost of a pass that only counts). An id
+        that is not there raises NotFoundError, as in :meth:`dialogues_by_id`."""
+        columns = [DialogueRow.id, DialogueRow.topic, DialogueRow.emotion, DialogueRow.is_seed,
+                   DialogueRow.source, _as_text(self._provenance_cut(), "provenance"),
+                   _as_text(DialogueRow.turns, "turns")]
+        ids = list(dialogue_ids)
+        for start in range(0, len(ids), batch):
+            chunk = ids[start:start + batch]
+            rows = {row[0]: row for row in self.session.execute(
+                select(*columns).where(DialogueRow.project_id == project.id,
+                                       DialogueRow.id.in_(chunk)))}
+            missing = [i for i in chunk if i not in rows]
+            if missing:
+                raise NotFoundError(f"dialogue {missing[0]} of project {project.name} is gone; "
+                                    "it was deleted while the release was built")
+            out = []
+            for i in chunk:
+                _, topic, emotion, is_seed, source, provenance, turns = rows[i]
+                out.append(SelectionRow(i, topic, emotion, is_seed, _SOURCES[source],
+                                        _owned_dict(_loads(provenance)), _loads(turns)))
+            yield out
 
     def turn_texts(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> dict[int, list[str]]:
         """The turn texts of the given dialogues, by id (the near-duplicate search reads back
