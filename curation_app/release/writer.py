@@ -184,6 +184,11 @@ class _ParquetRows:
         else:
             self.writer.close()
 
+    def abandon(self) -> None:
+        """Close the file of a build that failed (closing twice does nothing)."""
+        if self.writer is not None:
+            self.writer.close()
+
 
 def write_release(target: Path, read: Reader, split_ids: dict[str, list[int]],
                   vocab: Vocabulary, prompt: str, *, card: Callable[[str], str],
@@ -201,43 +206,49 @@ def write_release(target: Path, read: Reader, split_ids: dict[str, list[int]],
     tmp = target.parent / f".{target.name}.building-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
     try:
-        report("native")
-        (tmp / "data").mkdir()
-        (tmp / "chat").mkdir()
-        native = _NativeLines(vocab)
-        every = _JsonArray(tmp / "native" / "all.json")
-        chats: list[Any] = []
-        tables: list[_ParquetRows] = []
-        for split in SPLITS:
-            lines = _JsonArray(tmp / "native" / f"{split}.json")
-            chat = (tmp / "chat" / f"{split}.jsonl").open("w", encoding="utf-8", newline="\n")
-            chats.append(chat)
-            rows = _ParquetRows(tmp / "data" / f"{split}.parquet")
-            tables.append(rows)
-            position = 0
-            for batch in read(split_ids[split]):
-                records = []
-                for dialogue in batch:
-                    line = native.line(dialogue, position)
-                    position += 1
-                    lines.add(line)
-                    every.add(line)
-                    record = chat_record(dialogue, prompt)
-                    chat.write(json.dumps(record, ensure_ascii=False) + "\n")
-                    records.append(record)
-                rows.add(records)
-            lines.close()
-        every.close()
+        # A build that fails half way closes what it opened before the folder goes.
+        with contextlib.ExitStack() as opened:
+            report("native")
+            (tmp / "data").mkdir()
+            (tmp / "chat").mkdir()
+            native = _NativeLines(vocab)
+            every = _JsonArray(tmp / "native" / "all.json")
+            opened.callback(every.fh.close)
+            chats: list[Any] = []
+            tables: list[_ParquetRows] = []
+            for split in SPLITS:
+                lines = _JsonArray(tmp / "native" / f"{split}.json")
+                opened.callback(lines.fh.close)
+                chat = opened.enter_context((tmp / "chat" / f"{split}.jsonl").open(
+                    "w", encoding="utf-8", newline="\n"))
+                chats.append(chat)
+                rows = _ParquetRows(tmp / "data" / f"{split}.parquet")
+                opened.callback(rows.abandon)
+                tables.append(rows)
+                position = 0
+                for batch in read(split_ids[split]):
+                    records = []
+                    for dialogue in batch:
+                        line = native.line(dialogue, position)
+                        position += 1
+                        lines.add(line)
+                        every.add(line)
+                        record = chat_record(dialogue, prompt)
+                        chat.write(json.dumps(record, ensure_ascii=False) + "\n")
+                        records.append(record)
+                    rows.add(records)
+                lines.close()
+            every.close()
 
-        report("chat")
-        for chat in chats:
-            chat.flush()
-            os.fsync(chat.fileno())
-            chat.close()
+            report("chat")
+            for chat in chats:
+                chat.flush()
+                os.fsync(chat.fileno())
+                chat.close()
 
-        report("parquet")
-        for rows in tables:
-            rows.close()
+            report("parquet")
+            for rows in tables:
+                rows.close()
 
         report("card")
         data = hashlib.sha256()

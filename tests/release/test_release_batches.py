@@ -166,3 +166,20 @@ def test_a_release_refused_in_batches_lists_the_findings_of_the_whole_list(
     assert batched.value.findings == [f for f in found if f.severity == "error"]
     assert any(f.dialogue_id == copy and f"seed dialogue {seed}" in f.message
                for f in batched.value.findings)
+
+
+def test_a_build_failing_half_way_through_its_batches_leaves_nothing(
+        ctx: AppContext, corpus: Corpus, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    small_batches(monkeypatch)
+    calls = []
+
+    def failing(dialogue, prompt):  # noqa: ANN001, ANN202 - a stand-in for chat_record
+        calls.append(dialogue.id)
+        if len(calls) == 30:  # the fifth batch of train, parquet row groups already written
+            raise RuntimeError("disk gone")
+        return chat_record(dialogue, prompt)
+
+    monkeypatch.setattr(writer, "chat_record", failing)
+    with pytest.raises(RuntimeError, match="disk gone"):
+        release_services.build_release(ctx, LEAD, corpus.project, "1.0.0", out=tmp_path)
+    assert list((tmp_path / corpus.project).iterdir()) == []
