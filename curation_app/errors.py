@@ -183,6 +183,16 @@ class ReleaseBlockedError(CurationError):
     def __init__(self, message: str, findings: list | None = None):
         super().__init__(message)
         self.findings = list(findings or [])
+class SelectionChangedError(ReleaseBlockedError):
+    """A release not written because dialogues it was about to ship changed (or went) while
+    it was built: its checks and figures were made from the text before. ``dialogue_ids``
+    lists them; building again takes the new text."""
+
+    def __init__(self, message: str, dialogue_ids: list[int]):
+        super().__init__(message)
+        self.dialogue_ids = list(dialogue_ids)
+
+
 class ConfirmationNeededError(InvalidInputError):
     """A save that would throw away text (empty turns that had text, or remove most of a
     dialogue): refused unless the caller confirms. ``emptied`` and ``removed`` are 0-based turn

@@ -192,13 +192,15 @@ class _ParquetRows:
 
 def write_release(target: Path, read: Reader, split_ids: dict[str, list[int]],
                   vocab: Vocabulary, prompt: str, *, card: Callable[[str], str],
-                  manifest: dict[str, Any], progress: Progress | None = None) -> dict[str, Any]:
+                  manifest: dict[str, Any], progress: Progress | None = None,
+                  before_rename: Callable[[], None] | None = None) -> dict[str, Any]:
     """Write the release at ``target`` (which must not exist). ``read(ids)`` yields the
     dialogues of ``ids`` in that order, a batch at a time; each split is read once and its
     native, chat and parquet files are written as its batches come, so memory does not grow
     with the release (the "chat" and "parquet" stages are reported as those files are
-    closed). ``manifest`` holds the keys the caller knows; ``files`` is added here. Returns
-    the manifest written."""
+    closed). ``manifest`` holds the keys the caller knows; ``files`` is added here.
+    ``before_rename`` runs when every file is written, before the release appears: what it
+    raises leaves nothing behind. Returns the manifest written."""
     report = progress or (lambda stage: None)
     refuse_existing(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -269,6 +271,8 @@ def write_release(target: Path, read: Reader, split_ids: dict[str, list[int]],
                 path.chmod(0o444)  # immutable: a release's files are read-only
 
         report("rename")
+        if before_rename is not None:
+            before_rename()
         refuse_existing(target)
         os.rename(tmp, target)
         with contextlib.suppress(OSError):  # make the rename itself durable where we can

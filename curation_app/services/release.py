@@ -38,7 +38,7 @@ from curation_app.checks import (
     duplicate_findings,
 )
 from curation_app.domain import Dialogue, Role, Source, Status, Turn
-from curation_app.errors import InvalidInputError, ReleaseBlockedError
+from curation_app.errors import InvalidInputError, ReleaseBlockedError, SelectionChangedError
 from curation_app.release import card as card_module
 from curation_app.release import selection, splits, writer
 from curation_app.release.records import system_prompt
@@ -244,6 +244,9 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
         chosen = [i for _, i in sorted((root or i, i) for i, root
                                        in queries.candidates(record, wanted)
                                        if i not in left_out)]
+        # The passes below read the selection again, each in its own transaction; a
+        # dialogue changed in between is caught before the release appears (see unchanged).
+        seen = queries.last_change_of(chosen)
     vocab = record.vocabulary
     if not chosen:
         raise InvalidInputError(f"project {project} has no dialogues in status "
@@ -381,11 +384,24 @@ def build_release(ctx: AppContext, actor: Actor, project: str, version: str, *,
             yield from ReleaseQueries(uow.repo.session).dialogues_by_id(record, ids,
                                                                         batch=BATCH)
 
+    def unchanged() -> None:
+        """Checked and counted is what ships: refuse the build if a dialogue of the selection
+        changed or went since it was selected (its checks saw the older text)."""
+        with ctx.uow() as uow:
+            moved = ReleaseQueries(uow.repo.session).changed_since(chosen, seen)
+        if moved:
+            shown = ", ".join(map(str, moved[:10])) + (" …" if len(moved) > 10 else "")
+            _audit(ctx, actor, "release.refused", target,
+                   {"project": project, "version": version, "changed": len(moved)})
+            raise SelectionChangedError(
+                f"release not written: {plural(len(moved), 'dialogue')} it would ship changed "
+                f"while it was built ({shown}); nothing was written, build it again", moved)
+
     written = writer.write_release(
         target, read, split.ids, vocab, prompt,
         card=lambda digest: card_module.render_card(info, stats, changes, digest),
         manifest=manifest,
-        progress=progress)
+        progress=progress, before_rename=unchanged)
     stage(None)
     _audit(ctx, actor, "release", target,
            {"project": project, "version": version, "counts": counts,

@@ -377,6 +377,28 @@ class ReleaseQueries:
         return self.session.scalar(select(func.max(DialogueRow.updated_at))
                                    .where(DialogueRow.project_id == project.id))
 
+    def last_change_of(self, dialogue_ids: Sequence[int], batch: int = BATCH
+                       ) -> datetime | None:
+        """When any of the given dialogues last changed (content, status or labels)."""
+        ids = list(dialogue_ids)
+        stamps = [self.session.scalar(select(func.max(DialogueRow.updated_at))
+                                      .where(DialogueRow.id.in_(ids[start:start + batch])))
+                  for start in range(0, len(ids), batch)]
+        return max((s for s in stamps if s is not None), default=None)
+
+    def changed_since(self, dialogue_ids: Sequence[int], when: datetime | None,
+                      batch: int = BATCH) -> list[int]:
+        """Those of the given dialogues changed after ``when`` (all, when it is None), or
+        no longer there, in the order given."""
+        ids = list(dialogue_ids)
+        kept: set[int] = set()
+        for start in range(0, len(ids), batch):
+            query = select(DialogueRow.id).where(DialogueRow.id.in_(ids[start:start + batch]))
+            if when is not None:
+                query = query.where(DialogueRow.updated_at <= when)
+            kept.update(self.session.scalars(query))
+        return [i for i in ids if i not in kept]
+
     def drafts(self, dialogue_ids: Sequence[int], batch: int = BATCH) -> dict[int, list[Turn]]:
         """Revision 0 (the machine draft or the imported text) of each of the dialogues that
         people revised; a dialogue missing here is unchanged since its draft."""

@@ -183,3 +183,37 @@ def test_a_build_failing_half_way_through_its_batches_leaves_nothing(
     with pytest.raises(RuntimeError, match="disk gone"):
         release_services.build_release(ctx, LEAD, corpus.project, "1.0.0", out=tmp_path)
     assert list((tmp_path / corpus.project).iterdir()) == []
+
+
+def test_a_dialogue_changed_while_the_release_is_built_refuses_it_and_leaves_nothing(
+        ctx: AppContext, corpus: Corpus, tmp_path: Path):
+    # The builder reads its selection more than once (checks and figures, then the files):
+    # an edit in between would ship text nothing checked, so the build stops before the
+    # release appears and names the dialogue.
+    from curation_app.domain import Turn
+    from curation_app.errors import SelectionChangedError
+
+    edited = corpus.approved[3]
+
+    def edit_during(stage: str, number: int, total: int) -> None:
+        if stage != "native":
+            return
+        with ctx.uow() as uow:
+            current = uow.repo.get_dialogue(edited)
+            uow.repo.save_content(edited, current.version,
+                                  [*current.turns, Turn(current.turns[0].role, "one more")],
+                                  topic=current.topic, emotion=current.emotion,
+                                  description=current.description, author="annotator")
+            uow.commit()
+
+    with pytest.raises(SelectionChangedError) as caught:
+        release_services.build_release(ctx, LEAD, corpus.project, "1.0.0", out=tmp_path / "out",
+                                       on_progress=edit_during)
+    assert caught.value.dialogue_ids == [edited]
+    assert f"changed while it was built ({edited})" in str(caught.value)
+    # no release, no leftovers
+    assert not any(p.is_file() for p in (tmp_path / "out").rglob("*"))
+    # built again, it ships the edited text
+    again = release_services.build_release(ctx, LEAD, corpus.project, "1.0.0",
+                                           out=tmp_path / "out")
+    assert again.path.exists()
