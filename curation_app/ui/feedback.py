@@ -27,6 +27,7 @@ _TITLES: tuple[tuple[type[errors.CurationError], str], ...] = (
     (errors.AuthenticationError, "error.authentication"),
     (errors.PermissionDeniedError, "error.permission"),
     (errors.ConflictError, "error.conflict"),
+    (errors.SelectionChangedError, "error.conflict"),
     (errors.NotFoundError, "error.not_found"),
     (errors.AlreadyExistsError, "error.exists"),
     (errors.RateLimitedError, "error.rate_limited"),

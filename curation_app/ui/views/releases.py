@@ -8,7 +8,7 @@ import re
 import streamlit as st
 
 from curation_app.domain import Status
-from curation_app.errors import CurationError, ReleaseBlockedError
+from curation_app.errors import CurationError, ReleaseBlockedError, SelectionChangedError
 from curation_app.services import release as release_services
 from curation_app.ui import layout, readers
 from curation_app.ui.feedback import load, show_error
@@ -47,6 +47,9 @@ if build:
         summary = release_services.build_release(
             readers.context(), actor, project, version, out=out, ratios=ratios, seed=int(seed),
             statuses=statuses or None, on_progress=progress)
+    except SelectionChangedError as exc:  # not findings: the text moved under the build
+        bar.empty()
+        show_error(exc)
     except ReleaseBlockedError as exc:
         bar.empty()
         st.error(t("releases.blocked", count=len(exc.findings)), icon=":material/block:")
