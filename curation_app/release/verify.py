@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from curation_app.errors import InvalidInputError
+from curation_app.formats import stream
 from curation_app.formats.validation import RecordValidator, format_path, structural_validator
 from curation_app.release.splits import SPLITS
 from curation_app.release.writer import sha256_file
@@ -39,9 +41,24 @@ def chat_validator() -> RecordValidator:
     return RecordValidator(schema)
 
 
+def iter_chat(path: Path) -> Iterator[dict[str, Any]]:
+    """The records of a chat JSON Lines file, a line at a time (a release of 100k dialogues
+    is read in flat memory). Lines end at ``\\n`` only: a text may hold U+2028."""
+    with path.open("rb") as handle:
+        for line in handle:
+            if line.strip():
+                yield json.loads(line)
+
+
 def read_chat(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    return list(iter_chat(path))
+
+
+def _native_records(path: Path) -> Iterator[Any]:
+    """The elements of a native release file (a JSON array), one at a time."""
+    with path.open("rb") as handle:
+        for raw in stream.array_records(handle, path.name, keys=False):
+            yield raw.value
 
 
 @dataclass
@@ -90,14 +107,18 @@ def verify(folder: str | Path) -> VerifyResult:
         expected = [str(i) for i in (splits.get(split) or {}).get("ids", [])]
         chat_path = folder / "chat" / f"{split}.jsonl"
         if chat_path.is_file():
-            rows = read_chat(chat_path)
-            for index, record in enumerate(rows):
-                for parts, message in validator.problems(record)[:1]:
-                    problems.append(f"chat/{split}.jsonl record {index}: field "
-                                    f"{format_path(parts) or '(record)'}: {message}")
-            if [r.get("id") for r in rows] != expected:
+            ids: list[Any] = []
+            try:
+                for index, record in enumerate(iter_chat(chat_path)):
+                    for parts, message in validator.problems(record)[:1]:
+                        problems.append(f"chat/{split}.jsonl record {index}: field "
+                                        f"{format_path(parts) or '(record)'}: {message}")
+                    ids.append(record.get("id") if isinstance(record, dict) else None)
+            except ValueError as exc:  # not JSON, or not UTF-8
+                problems.append(f"chat/{split}.jsonl record {len(ids)}: not valid JSON ({exc})")
+            if ids != expected:
                 problems.append(f"chat/{split}.jsonl: ids differ from the manifest's {split}")
-            records[split] = len(rows)
+            records[split] = len(ids)
         parquet_path = folder / "data" / f"{split}.parquet"
         if parquet_path.is_file():
             ids = pq.read_table(parquet_path, columns=["id"]).column("id").to_pylist()
@@ -105,14 +126,19 @@ def verify(folder: str | Path) -> VerifyResult:
                 problems.append(f"data/{split}.parquet: ids differ from the manifest's {split}")
         native_path = folder / "native" / f"{split}.json"
         if native is not None and native_path.is_file():
-            items = json.loads(native_path.read_text(encoding="utf-8"))
-            if len(items) != len(expected):
-                problems.append(f"native/{split}.json: {len(items)} records, manifest says "
-                                f"{len(expected)}")
-            for index, item in enumerate(items):
-                for parts, message in native.problems(item)[:1]:
-                    problems.append(f"native/{split}.json record {index}: field "
-                                    f"{format_path(parts) or '(record)'}: {message}")
+            count = 0
+            try:
+                for index, item in enumerate(_native_records(native_path)):
+                    count += 1
+                    for parts, message in native.problems(item)[:1]:
+                        problems.append(f"native/{split}.json record {index}: field "
+                                        f"{format_path(parts) or '(record)'}: {message}")
+            except InvalidInputError as exc:
+                problems.append(f"native/{split}.json: {exc}")
+            else:
+                if count != len(expected):
+                    problems.append(f"native/{split}.json: {count} records, manifest says "
+                                    f"{len(expected)}")
         if (splits.get(split) or {}).get("count") != len(expected):
             problems.append(f"manifest: {split} count differs from its ids")
     return VerifyResult(folder=folder, files=len(files), records=records, problems=problems)
@@ -145,7 +171,7 @@ def _content(folder: Path) -> dict[str, tuple[str, str]]:
         path = folder / "chat" / f"{split}.jsonl"
         if not path.is_file():
             continue
-        for record in read_chat(path):
+        for record in iter_chat(path):
             body = json.dumps({k: v for k, v in record.items() if k != "id"},
                               sort_keys=True, ensure_ascii=False)
             out[str(record["id"])] = (split, hashlib.sha256(body.encode()).hexdigest())

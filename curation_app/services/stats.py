@@ -17,7 +17,7 @@ from curation_app.domain import Dialogue, Role, Status, Turn
 from curation_app.presets import Vocabulary, load_preset
 from curation_app.release import selection
 from curation_app.release.splits import SPLITS
-from curation_app.release.verify import read_chat, read_manifest
+from curation_app.release.verify import iter_chat, read_manifest
 from curation_app.services.context import AppContext
 from curation_app.services.permissions import Actor, require
 from curation_app.stats import ChangeStats, CorpusCounter, CorpusStats, corpus_stats
@@ -96,16 +96,16 @@ def release_stats(folder: str | Path) -> ProjectStats:
     folder = Path(folder)
     manifest = read_manifest(folder)
     vocab = load_preset(manifest["preset"])
-    dialogues: list[Dialogue] = []
+    counter = CorpusCounter(manifest.get("language") or vocab.language)
     counts = {}
-    for split in SPLITS:
-        rows = read_chat(folder / "chat" / f"{split}.jsonl")
-        counts[split] = len(rows)
-        dialogues += [_from_chat(r) for r in rows]
-    corpus = corpus_stats(dialogues, language=manifest.get("language") or vocab.language,
-                          strategies=manifest.get("strategies") or vocab.strategy_names,
-                          topics=vocab.topics,
-                          role_names={str(r): vocab.role_display(r) for r in vocab.roles})
+    for split in SPLITS:  # a record at a time: memory stays flat whatever the release's size
+        counts[split] = 0
+        for row in iter_chat(folder / "chat" / f"{split}.jsonl"):
+            counter.add_dialogue(_from_chat(row))
+            counts[split] += 1
+    corpus = counter.result(strategies=manifest.get("strategies") or vocab.strategy_names,
+                            topics=vocab.topics,
+                            role_names={str(r): vocab.role_display(r) for r in vocab.roles})
     return ProjectStats(name=f"{manifest['project']} {manifest['version']}",
                         source=str(folder), corpus=corpus, changes=None,
                         progress=pd.DataFrame(columns=["topic", "target", "have", "missing"]),

@@ -25,7 +25,7 @@ from curation_app.errors import (
 )
 from curation_app.presets import load_preset
 from curation_app.release.splits import SPLITS
-from curation_app.release.verify import read_chat
+from curation_app.release.verify import iter_chat, read_chat
 from curation_app.services import checks as check_services
 from curation_app.services import release as release_services
 from curation_app.services.context import AppContext
@@ -277,6 +277,37 @@ def test_verify_finds_a_changed_file(ctx: AppContext, corpus: Corpus, tmp_path: 
     assert "chat/train.jsonl: sha256 differs from the manifest (file changed)" in result.problems
     assert "native/extra.json: not listed in the manifest" in result.problems
     assert "data/test.parquet: listed in the manifest but missing" in result.problems
+
+
+def test_verify_names_a_broken_file_record_by_record_instead_of_failing(
+        ctx: AppContext, corpus: Corpus, tmp_path: Path):
+    # verify reads the files a record at a time: a file cut short or a line that is not
+    # JSON is a problem listed with where it is, not a traceback
+    build(ctx, corpus, tmp_path)
+    folder = tmp_path / corpus.project / "1.0.0"
+    native = folder / "native" / "validation.json"
+    chat = folder / "chat" / "test.jsonl"
+    for path in (native, chat):
+        path.chmod(0o644)
+    native.write_bytes(native.read_bytes()[:-40])
+    lines = chat.read_bytes().splitlines(keepends=True)
+    chat.write_bytes(lines[0] + b"{not json\n" + b"".join(lines[1:]))
+    problems = release_services.verify_release(folder).problems
+    assert any(p.startswith("native/validation.json: validation.json ends early: the JSON is "
+                            "truncated") for p in problems), problems
+    assert any(p.startswith("chat/test.jsonl record 1: not valid JSON") for p in problems)
+
+
+def test_verify_reads_a_text_holding_a_line_separator_as_one_record(
+        ctx: AppContext, corpus: Corpus, tmp_path: Path):
+    # U+2028 is written raw by ensure_ascii=False; lines end at \n only
+    build(ctx, corpus, tmp_path)
+    folder = tmp_path / corpus.project / "1.0.0"
+    rows = list(iter_chat(folder / "chat" / "train.jsonl"))
+    assert rows and all(isinstance(r, dict) for r in rows)
+    path = tmp_path / "sep.jsonl"
+    path.write_text('{"id": "1", "t": "a\u2028b"}\n\n{"id": "2"}\n', encoding="utf-8")
+    assert [r["id"] for r in iter_chat(path)] == ["1", "2"]
 
 
 KILL_SCRIPT = """
