@@ -271,6 +271,13 @@ class ReleaseQueries:
         holding the whole corpus. An id that is not there (deleted since it was picked)
         raises NotFoundError."""
         columns = self._text_columns(provenance=True, prompt=False)
+        for rows in self._rows_by_id(project, columns, dialogue_ids, batch):
+            yield [_dialogue(row, project.name) for row in rows]
+
+    def _rows_by_id(self, project: ProjectRecord, columns: Sequence[Any],
+                    dialogue_ids: Sequence[int], batch: int) -> Iterator[list[Any]]:
+        """Rows of ``columns`` (the id first) of ``dialogue_ids``, in that order, ``batch`` at
+        a time; an id that is not there raises NotFoundError."""
         ids = list(dialogue_ids)
         for start in range(0, len(ids), batch):
             chunk = ids[start:start + batch]
@@ -281,7 +288,7 @@ class ReleaseQueries:
             if missing:
                 raise NotFoundError(f"dialogue {missing[0]} of project {project.name} is gone; "
                                     "it was deleted while the release was built")
-            yield [_dialogue(rows[i], project.name) for i in chunk]
+            yield [rows[i] for i in chunk]
 
     def selection_rows(self, project: ProjectRecord, dialogue_ids: Sequence[int], *,
                        batch: int = BATCH) -> Iterator[list[SelectionRow]]:
@@ -293,19 +300,9 @@ class ReleaseQueries:
         columns = [DialogueRow.id, DialogueRow.topic, DialogueRow.emotion, DialogueRow.is_seed,
                    DialogueRow.source, _as_text(self._provenance_cut(), "provenance"),
                    _as_text(DialogueRow.turns, "turns")]
-        ids = list(dialogue_ids)
-        for start in range(0, len(ids), batch):
-            chunk = ids[start:start + batch]
-            rows = {row[0]: row for row in self.session.execute(
-                select(*columns).where(DialogueRow.project_id == project.id,
-                                       DialogueRow.id.in_(chunk)))}
-            missing = [i for i in chunk if i not in rows]
-            if missing:
-                raise NotFoundError(f"dialogue {missing[0]} of project {project.name} is gone; "
-                                    "it was deleted while the release was built")
+        for rows in self._rows_by_id(project, columns, dialogue_ids, batch):
             out = []
-            for i in chunk:
-                _, topic, emotion, is_seed, source, provenance, turns = rows[i]
+            for i, topic, emotion, is_seed, source, provenance, turns in rows:
                 out.append(SelectionRow(i, topic, emotion, is_seed, _SOURCES[source],
                                         _owned_dict(_loads(provenance)), _loads(turns)))
             yield out
