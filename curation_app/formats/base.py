@@ -249,6 +249,39 @@ def dialogue_label(dialogue: Dialogue, position: int) -> str:
     return name
 
 
+
+# ---- writing straight from stored dialogues (each format's ``stored_writer``) ----------------
+def text_or_none(*values: Any) -> bool:
+    """Every value a string or None: a stored column a record may copy as it is."""
+    return all(value is None or type(value) is str for value in values)
+
+
+def plain_stored_turns(turns: Any, known: frozenset[str], most: int | None
+                       ) -> list[tuple[str, str, list[str]]] | None:
+    """(role, text, strategies) of each stored turn (the ``turns`` column as decoded) when
+    every one is plain: an object with a string text, the role "seeker" or "supporter", no
+    metadata, and no strategies or a list of at most ``most`` (None: any number) of the
+    ``known`` ones; None for an empty list or any other turn. The one shape check behind the
+    formats' ``stored_writer``: what it takes makes a record valid by construction. The
+    strategies are the stored list itself (an empty one where there are none)."""
+    if type(turns) is not list or not turns:
+        return None
+    out = []
+    for turn in turns:
+        if type(turn) is not dict:
+            return None
+        text, strategies, role = turn.get("text"), turn.get("strategies"), turn.get("role")
+        if (type(text) is not str or turn.get("metadata")
+                or (role != "seeker" and role != "supporter")):
+            return None
+        if not strategies:
+            strategies = []
+        elif (type(strategies) is not list or (most is not None and len(strategies) > most)
+              or not all(type(name) is str and name in known for name in strategies)):
+            return None
+        out.append((role, text, strategies))
+    return out
+
 # ---- reading files ---------------------------------------------------------------------------
 def decode(data: bytes, source: str) -> str:
     """UTF-8 text of a file (a BOM is allowed), or one clear line saying why not."""

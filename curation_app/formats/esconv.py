@@ -37,6 +37,8 @@ from curation_app.formats.base import (
     RecordContext,
     SpeakerAliases,
     namespace,
+    plain_stored_turns,
+    text_or_none,
     with_namespace,
 )
 from curation_app.formats.validation import RecordValidator, kind_of, show
@@ -196,30 +198,12 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
         topic, emotion, description = stored.topic, stored.emotion, stored.description
-        turns = stored.turns
-        if (stored.metadata or type(turns) is not list or not turns
-                or not (topic is None or type(topic) is str)
-                or not (emotion is None or type(emotion) is str)
-                or not (description is None or type(description) is str)):
+        turns = None if stored.metadata else plain_stored_turns(stored.turns, known, 1)
+        if turns is None or not text_or_none(topic, emotion, description):
             return None
-        dialog: list[dict[str, Any]] = []
-        for turn in turns:
-            if type(turn) is not dict:
-                return None
-            text, strategies = turn.get("text"), turn.get("strategies")
-            role = turn.get("role")
-            if (type(text) is not str or turn.get("metadata") or type(role) is not str
-                    or role not in speakers):
-                return None
-            if not strategies:
-                annotation: dict[str, Any] = {}
-            elif (type(strategies) is list and len(strategies) == 1
-                  and type(strategies[0]) is str and strategies[0] in known):
-                annotation = {"strategy": strategies[0]}
-            else:
-                return None
-            dialog.append({"speaker": speakers[role], "annotation": annotation,
-                           "content": text})
+        dialog = [{"speaker": speakers[role],
+                   "annotation": {"strategy": strategies[0]} if strategies else {},
+                   "content": text} for role, text, strategies in turns]
         return {"emotion_type": emotion, "problem_type": topic, "situation": description,
                 "dialog": dialog}
 

@@ -45,6 +45,8 @@ from curation_app.formats.base import (
     dialogue_label,
     fold,
     namespace,
+    plain_stored_turns,
+    text_or_none,
     with_namespace,
 )
 from curation_app.formats.validation import PathParts, RecordValidator, format_path, kind_of, show
@@ -380,33 +382,18 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
     known = frozenset(vocab.strategy_names)
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
-        topic, description, turns = stored.topic, stored.description, stored.turns
-        if (stored.metadata or type(turns) is not list or not turns
-                or not (topic is None or type(topic) is str)
-                or not (description is None or type(description) is str)):
+        topic, description = stored.topic, stored.description
+        turns = None if stored.metadata else plain_stored_turns(stored.turns, known, 1)
+        if turns is None or not text_or_none(topic, description):
             return None
         content: list[dict[str, Any]] = []
-        for turn in turns:
-            if type(turn) is not dict:
+        for role, text, strategies in turns:
+            if role == "supporter":
+                content.append({STRATEGY: strategies[0] if strategies else "", AI: text})
+            elif strategies:  # a User turn cannot carry one: the general path says so
                 return None
-            text, strategies = turn.get("text"), turn.get("strategies")
-            if type(text) is not str or turn.get("metadata"):
-                return None
-            role = turn.get("role")
-            if role == "seeker":
-                if strategies:
-                    return None
-                content.append({USER: text})
-            elif role == "supporter":
-                if not strategies:
-                    content.append({STRATEGY: "", AI: text})
-                elif (type(strategies) is list and len(strategies) == 1
-                      and type(strategies[0]) is str and strategies[0] in known):
-                    content.append({STRATEGY: strategies[0], AI: text})
-                else:
-                    return None
             else:
-                return None
+                content.append({USER: text})
         return {"scene": topic, "description": description, "content": content}
 
     return write

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from curation_app.domain import Dialogue
-from curation_app.formats.base import RecordContext
+from curation_app.formats.base import RecordContext, plain_stored_turns, text_or_none
 from curation_app.formats.validation import RecordValidator
 from curation_app.presets import Vocabulary
 
@@ -86,10 +86,6 @@ _STATUSES = frozenset({"draft", "in_progress", "submitted", "approved", "returne
 _SOURCES = frozenset({"generated", "imported", "manual"})
 
 
-def _text_or_none(value: Any) -> bool:
-    return value is None or type(value) is str
-
-
 def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | None]:
     """:func:`write_record` straight from a stored dialogue (``StoredDialogue``), for the
     common case only: turns without metadata, each with the vocabulary's strategies (at most
@@ -100,38 +96,19 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
     most = None if vocab.multi_strategy else 1
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
-        turns = stored.turns
-        if (type(turns) is not list or not turns or type(stored.provenance) is not dict
+        turns = plain_stored_turns(stored.turns, known, most)
+        if (turns is None or type(stored.provenance) is not dict
                 or type(stored.metadata) is not dict or type(stored.language) is not str
-                or not _text_or_none(stored.external_id) or not _text_or_none(stored.topic)
-                or not _text_or_none(stored.emotion)
-                or not _text_or_none(stored.description)
+                or not text_or_none(stored.external_id, stored.topic, stored.emotion,
+                                    stored.description)
                 or stored.status not in _STATUSES or stored.source not in _SOURCES):
             return None
-        out: list[dict[str, Any]] = []
-        for turn in turns:
-            if type(turn) is not dict:
-                return None
-            text, strategies = turn.get("text"), turn.get("strategies")
-            role = turn.get("role")
-            if (type(text) is not str or turn.get("metadata")
-                    or (role != "seeker" and role != "supporter")):
-                return None
-            if not strategies:
-                strategies = []
-            else:
-                if type(strategies) is not list or (most is not None
-                                                   and len(strategies) > most):
-                    return None
-                for name in strategies:
-                    if type(name) is not str or name not in known:
-                        return None
-                strategies = list(strategies)
-            out.append({"role": role, "text": text, "strategies": strategies})
         return {"external_id": stored.external_id, "language": stored.language,
                 "topic": stored.topic, "emotion": stored.emotion,
                 "description": stored.description, "status": stored.status,
                 "source": stored.source, "provenance": stored.provenance,
-                "metadata": stored.metadata, "turns": out}
+                "metadata": stored.metadata,
+                "turns": [{"role": role, "text": text, "strategies": list(strategies)}
+                          for role, text, strategies in turns]}
 
     return write

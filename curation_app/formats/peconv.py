@@ -35,7 +35,9 @@ from curation_app.formats.base import (
     RecordContext,
     SpeakerAliases,
     namespace,
+    plain_stored_turns,
     split_joined,
+    text_or_none,
     with_namespace,
 )
 from curation_app.formats.validation import RecordValidator, show
@@ -173,33 +175,13 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
                 "supporter": vocab.role_display(Role.SUPPORTER)}
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
-        topic, emotion, turns = stored.topic, stored.emotion, stored.turns
-        if (stored.metadata or type(turns) is not list or not turns
-                or not (topic is None or type(topic) is str)
-                or not (emotion is None or type(emotion) is str)):
+        topic, emotion, dialog_id = stored.topic, stored.emotion, stored.external_id
+        turns = None if stored.metadata else plain_stored_turns(stored.turns, known, most)
+        if turns is None or not text_or_none(topic, emotion, dialog_id):
             return None
-        dialog: list[dict[str, Any]] = []
-        for turn in turns:
-            if type(turn) is not dict:
-                return None
-            text, strategies = turn.get("text"), turn.get("strategies")
-            role = turn.get("role")
-            if (type(text) is not str or turn.get("metadata") or type(role) is not str
-                    or role not in speakers):
-                return None
-            if not strategies:
-                dialog.append({"speaker": speakers[role], "text": text})
-                continue
-            if type(strategies) is not list or (most is not None and len(strategies) > most):
-                return None
-            for name in strategies:
-                if type(name) is not str or name not in known:
-                    return None
-            dialog.append({"speaker": speakers[role], "text": text,
-                           "strategy": list(strategies)})
-        dialog_id = stored.external_id
-        if dialog_id is not None and type(dialog_id) is not str:
-            return None
+        dialog = [{"speaker": speakers[role], "text": text, "strategy": list(strategies)}
+                  if strategies else {"speaker": speakers[role], "text": text}
+                  for role, text, strategies in turns]
         if dialog_id is None:
             dialog_id = stored.id if stored.id is not None else position + 1
         return {"dialog_id": dialog_id, "emotion": emotion, "topic": topic, "dialog": dialog}
