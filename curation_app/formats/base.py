@@ -256,31 +256,36 @@ def text_or_none(*values: Any) -> bool:
     return all(value is None or type(value) is str for value in values)
 
 
-def plain_stored_turns(turns: Any, known: frozenset[str], most: int | None
-                       ) -> list[tuple[str, str, list[str]]] | None:
-    """(role, text, strategies) of each stored turn (the ``turns`` column as decoded) when
-    every one is plain: an object with a string text, the role "seeker" or "supporter", no
-    metadata, and no strategies or a list of at most ``most`` (None: any number) of the
-    ``known`` ones; None for an empty list or any other turn. The one shape check behind the
-    formats' ``stored_writer``: what it takes makes a record valid by construction. The
-    strategies are the stored list itself (an empty one where there are none)."""
+def plain_stored_turns(turns: Any, known: frozenset[str], most: int | None, *,
+                       seeker_strategies: bool = True) -> bool:
+    """Whether every stored turn (the ``turns`` column as decoded; a non-empty list) is
+    plain: an object with a string text, the role "seeker" or "supporter", no metadata, and
+    no strategies or a list of at most ``most`` (None: any number) of the ``known`` ones,
+    none on a seeker's turn unless ``seeker_strategies``. The one shape check behind the
+    formats' ``stored_writer``: the turns it takes make a record valid by construction, and
+    the writer reads them as they are (no copy a turn: this runs on every turn of an
+    export)."""
     if type(turns) is not list or not turns:
-        return None
-    out = []
+        return False
     for turn in turns:
         if type(turn) is not dict:
-            return None
+            return False
         text, strategies, role = turn.get("text"), turn.get("strategies"), turn.get("role")
         if (type(text) is not str or turn.get("metadata")
-                or (role != "seeker" and role != "supporter")):
-            return None
+                or (role != "supporter" and (role != "seeker"
+                                             or (strategies and not seeker_strategies)))):
+            return False
         if not strategies:
-            strategies = []
-        elif (type(strategies) is not list or (most is not None and len(strategies) > most)
-              or not all(type(name) is str and name in known for name in strategies)):
-            return None
-        out.append((role, text, strategies))
-    return out
+            continue
+        if type(strategies) is not list or (most is not None and len(strategies) > most):
+            return False
+        if len(strategies) == 1:  # the common case, without a generator a turn
+            name = strategies[0]
+            if type(name) is not str or name not in known:
+                return False
+        elif not all(type(name) is str and name in known for name in strategies):
+            return False
+    return True
 
 # ---- reading files ---------------------------------------------------------------------------
 def decode(data: bytes, source: str) -> str:

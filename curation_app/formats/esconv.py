@@ -198,12 +198,13 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
         topic, emotion, description = stored.topic, stored.emotion, stored.description
-        turns = None if stored.metadata else plain_stored_turns(stored.turns, known, 1)
-        if turns is None or not text_or_none(topic, emotion, description):
+        turns = stored.turns
+        if (stored.metadata or not plain_stored_turns(turns, known, 1)
+                or not text_or_none(topic, emotion, description)):
             return None
-        dialog = [{"speaker": speakers[role],
-                   "annotation": {"strategy": strategies[0]} if strategies else {},
-                   "content": text} for role, text, strategies in turns]
+        dialog = [{"speaker": speakers[t["role"]],
+                   "annotation": {"strategy": s[0]} if (s := t.get("strategies")) else {},
+                   "content": t["text"]} for t in turns]
         return {"emotion_type": emotion, "problem_type": topic, "situation": description,
                 "dialog": dialog}
 

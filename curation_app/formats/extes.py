@@ -383,17 +383,12 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
         topic, description = stored.topic, stored.description
-        turns = None if stored.metadata else plain_stored_turns(stored.turns, known, 1)
-        if turns is None or not text_or_none(topic, description):
+        turns = stored.turns
+        if (stored.metadata or not plain_stored_turns(turns, known, 1, seeker_strategies=False)
+                or not text_or_none(topic, description)):
             return None
-        content: list[dict[str, Any]] = []
-        for role, text, strategies in turns:
-            if role == "supporter":
-                content.append({STRATEGY: strategies[0] if strategies else "", AI: text})
-            elif strategies:  # a User turn cannot carry one: the general path says so
-                return None
-            else:
-                content.append({USER: text})
+        content = [{STRATEGY: s[0] if (s := t.get("strategies")) else "", AI: t["text"]}
+                   if t["role"] == "supporter" else {USER: t["text"]} for t in turns]
         return {"scene": topic, "description": description, "content": content}
 
     return write

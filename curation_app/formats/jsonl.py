@@ -96,8 +96,8 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
     most = None if vocab.multi_strategy else 1
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
-        turns = plain_stored_turns(stored.turns, known, most)
-        if (turns is None or type(stored.provenance) is not dict
+        turns = stored.turns
+        if (not plain_stored_turns(turns, known, most) or type(stored.provenance) is not dict
                 or type(stored.metadata) is not dict or type(stored.language) is not str
                 or not text_or_none(stored.external_id, stored.topic, stored.emotion,
                                     stored.description)
@@ -108,7 +108,7 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
                 "description": stored.description, "status": stored.status,
                 "source": stored.source, "provenance": stored.provenance,
                 "metadata": stored.metadata,
-                "turns": [{"role": role, "text": text, "strategies": list(strategies)}
-                          for role, text, strategies in turns]}
+                "turns": [{"role": t["role"], "text": t["text"],
+                           "strategies": list(t.get("strategies") or [])} for t in turns]}
 
     return write

@@ -176,12 +176,13 @@ def stored_writer(vocab: Vocabulary) -> Callable[[Any, int], dict[str, Any] | No
 
     def write(stored: Any, position: int) -> dict[str, Any] | None:
         topic, emotion, dialog_id = stored.topic, stored.emotion, stored.external_id
-        turns = None if stored.metadata else plain_stored_turns(stored.turns, known, most)
-        if turns is None or not text_or_none(topic, emotion, dialog_id):
+        turns = stored.turns
+        if (stored.metadata or not plain_stored_turns(turns, known, most)
+                or not text_or_none(topic, emotion, dialog_id)):
             return None
-        dialog = [{"speaker": speakers[role], "text": text, "strategy": list(strategies)}
-                  if strategies else {"speaker": speakers[role], "text": text}
-                  for role, text, strategies in turns]
+        dialog = [{"speaker": speakers[t["role"]], "text": t["text"], "strategy": list(s)}
+                  if (s := t.get("strategies")) else
+                  {"speaker": speakers[t["role"]], "text": t["text"]} for t in turns]
         if dialog_id is None:
             dialog_id = stored.id if stored.id is not None else position + 1
         return {"dialog_id": dialog_id, "emotion": emotion, "topic": topic, "dialog": dialog}
